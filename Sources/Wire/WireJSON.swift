@@ -136,6 +136,9 @@ public enum WireJSON {
         case .keyNotFound(let key, let c): return "missing key \(path(c, then: key))"
         case .typeMismatch(let expected, let c):
             let at = path(c)
+            // A key sent as null is an absent one (docs/PROTOCOL.md): `"promote": null` was "wrong type", where
+            // `"epochs": null` was "missing value" (the decoder names a null Bool a type mismatch).
+            if !at.isEmpty, wireValue(c.codingPath, in: json) is NSNull { return "missing value at \(at)" }
             return at.isEmpty
                 ? "the document is \(valueKind(json)), not \(kind(expected))"
                 : "wrong type at \(at) (expected \(kind(expected)))"
@@ -231,6 +234,20 @@ public enum WireJSON {
             array[index] = replacing(path.dropFirst(), in: array[index], with: value)
             return array
         }
+    }
+
+    /// The value at `codingPath` in the parsed document, found as ``wirePath(_:in:)`` finds its keys (nil: none).
+    private static func wireValue(_ codingPath: [CodingKey], in json: Any?) -> Any? {
+        var node = json
+        for key in codingPath {
+            if let index = key.intValue, let array = node as? [Any] {
+                node = index < array.count ? array[index] : nil
+                continue
+            }
+            let object = node as? [String: Any]
+            node = object?[key.stringValue] ?? object?[snakeCase(key.stringValue)]
+        }
+        return node
     }
 
     /// `codingPath` as the frame spells it: at each level the key as written when the object holds it, otherwise its

@@ -161,6 +161,27 @@ struct DocumentErrorTests {
         #expect(!message.contains(" at  ") && !message.hasSuffix(" at "), "\(message)")
     }
 
+    /// A key sent as null is an absent one (docs/PROTOCOL.md): `"promote": null` said "wrong type … (expected true or
+    /// false)" where `"epochs": null` said "missing value" (the decoder names a null Bool a type mismatch).
+    @Test("a required key sent as null is a missing value whatever its type", arguments: ["promote", "epochs", "dataset"])
+    func nullIsMissing(key: String) throws {
+        var train: [String: Any] = [
+            "dataset": "sha256:ab", "epochs": 1, "batch": 32, "lr": 0.01, "workers": 1, "sync_every": 10, "seed": 1,
+            "validation": 0.1, "promote": false, "round_timeout_ms": 30_000, "model": "mlp",
+        ]
+        train[key] = NSNull()
+        let frame = try JSONSerialization.data(withJSONObject: ["op": "train", "train": train])
+        let message: String
+        do {
+            _ = try WireJSON.decodeRequest(ControlRequest.self, from: Array(frame))
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains("missing value at train.\(key)") || message.contains("missing key train.\(key)"), "\(message)")
+        #expect(!message.contains("wrong type"), "\(message)")
+    }
+
     /// `{"op":"jobs",}` was answered OK and `"candidates":[1,2,3,]` served a slate: Foundation takes a trailing comma.
     @Test("a trailing comma in an object or an array is not JSON, named by its byte", arguments: [
         (#"{"version":1,}"#, 12), (#"{"version":1,"candidates":[1,2,3,]}"#, 32), ("{\"version\":1 , \n }", 13),

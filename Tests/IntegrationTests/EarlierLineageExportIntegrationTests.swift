@@ -105,9 +105,11 @@ struct EarlierLineageExportIntegrationTests {
             _ = try await OnlinePoolTests.waitForOnline(client) {
                 OnlinePoolTests.converged($0, replicas: 1) && $0.catalogueVersion == 1
             }
+            // (Item 80: version 2's ids are the integers 0…79 in reverse row order, so only the next number may be
+            // added; another id would have logs' numbers read as rows, refused on its own.)
             let add = try runTool(
                 "recpool",
-                ["catalogue", "add", "NEW-1", "--field", "item_feature_0=0.25", "--field",
+                ["catalogue", "add", "80", "--field", "item_feature_0=0.25", "--field",
                  "item_feature_1=e9d15d70c2ca6f1b23fb0bce37c4a179", "--broker", frontend])
             #expect(add.code == 21, "\(add.stderr)")
             #expect(

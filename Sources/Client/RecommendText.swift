@@ -25,10 +25,17 @@ public enum RecommendText {
         ]
         for item in reply.items {
             lines.append(
-                "\(aligned(item.position + 1)). item \(item.item)  score \(String(format: "%.4f", item.score))  "
-                    + "propensity \(String(format: "%.4f", item.propensity))")
+                "\(aligned(item.position + 1)). item \(item.item)  score \(figure(item.score))  "
+                    + "propensity \(figure(item.propensity))")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A score or propensity with four decimals, or, when it is above 0 but below 0.0001, with three significant
+    /// digits (`1.23e-07`): an explored item's propensity near 1e-7 printed as `0.0000`, which reads as an item the
+    /// policy could never have shown (off-policy estimates divide by it).
+    public static func figure(_ value: Double) -> String {
+        value != 0 && abs(value) < 0.0001 ? String(format: "%.2e", value) : String(format: "%.4f", value)
     }
 
     /// `value` right-aligned in 2 columns, as `%2d` aligned it (wider values take the room they need).

@@ -31,5 +31,9 @@ struct RecommendTextTests {
     @Test("ranks of two digits or more take the room they need")
     func wideRanks() {
         #expect(RecommendText.rankedLine(rank: 10, item: 3, score: 1) == "10. item 3  1.0000")
+        // A propensity near 1e-7 (an item explored from retrieval) printed as 0.0000: an item never showable.
+        #expect(RecommendText.figure(1.234e-7) == "1.23e-07")
+        #expect(RecommendText.figure(0) == "0.0000" && RecommendText.figure(0.25) == "0.2500")
+        #expect(RecommendText.figure(0.0001) == "0.0001")
     }
 }

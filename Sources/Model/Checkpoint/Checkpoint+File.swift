@@ -40,24 +40,14 @@ extension Checkpoint {
         if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
             // At most one byte more than checked: a file that grew since is refused (trailing bytes), not read whole.
             limit = Int(info.st_size).addingReportingOverflow(1).partialValue
-            let head: [UInt8]
-            do {
-                head = try AtomicFile.read(path, limit: headerSize)
-            } catch {
-                throw CheckpointError(error)
-            }
+            let head = try readRawFile(path, limit: headerSize)
             do {
                 _ = try checkHeader(head[...], totalBytes: Int(info.st_size))
             } catch {
                 throw .inFile(path: path, error)
             }
         }
-        let bytes: [UInt8]
-        do {
-            bytes = try AtomicFile.read(path, limit: limit)
-        } catch {
-            throw CheckpointError(error)
-        }
+        let bytes = try readRawFile(path, limit: limit)
         do {
             return (bytes, try Checkpoint(decoding: bytes))
         } catch {
@@ -67,11 +57,11 @@ extension Checkpoint {
 }
 
 extension Checkpoint {
-    /// Reads a file's raw bytes (for a feature specification to embed).
+    /// Reads a file's raw bytes (for a feature specification to embed), or its first `limit` bytes.
     /// - Throws: ``CheckpointError/io(path:operation:errno:)``.
-    public static func readRawFile(_ path: String) throws(CheckpointError) -> [UInt8] {
+    public static func readRawFile(_ path: String, limit: Int = .max) throws(CheckpointError) -> [UInt8] {
         do {
-            return try AtomicFile.read(path)
+            return try AtomicFile.read(path, limit: limit)
         } catch {
             throw CheckpointError(error)
         }

@@ -25,7 +25,7 @@ extension BrokerCore {
         workers.values.filter { $0.trains || $0.online }.map {
             TrainingWorker(
                 identity: $0.identity, id: $0.hello.workerId, trains: $0.trains, online: $0.online,
-                registration: $0.registration)
+                registration: $0.registration, draining: $0.draining)
         }
             .sorted { $0.id < $1.id }
     }

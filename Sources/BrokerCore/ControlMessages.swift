@@ -79,14 +79,22 @@ public struct TrainingWorker: Sendable, Hashable {
     /// the same identity a new number, and what the control plane had sent it (a training shard, a policy pull) is
     /// lost with the registration it replaced (docs/PROTOCOL.md, READY).
     public var registration: UInt64
+    /// Whether it is draining: it takes no new work and leaves once it has answered what it holds, so the job core
+    /// gives it no training shard and sends the shard it holds to another worker at once (a worker's drain does not
+    /// wait for a training round).
+    public var draining: Bool
 
     /// Creates a view of a worker.
-    public init(identity: [UInt8], id: String, trains: Bool = true, online: Bool = false, registration: UInt64 = 0) {
+    public init(
+        identity: [UInt8], id: String, trains: Bool = true, online: Bool = false, registration: UInt64 = 0,
+        draining: Bool = false
+    ) {
         self.identity = identity
         self.id = id
         self.trains = trains
         self.online = online
         self.registration = registration
+        self.draining = draining
     }
 
     /// The identities of `live` workers registered again since `previous` (the same identity, another

@@ -224,6 +224,30 @@ struct JobDispatchTests {
         #expect(m.feed(.workers(live)).shards.isEmpty)
     }
 
+    /// The fault: a worker that started draining kept its shard until the round's timeout (its drain does not wait for
+    /// a training round, so the shard's answer never came), and the next round could give it a new shard.
+    @Test("a draining worker's shard goes to another worker at once, and it gets no new one")
+    func shardOfDrainingWorker() throws {
+        var m = DispatchMachine()
+        let sent = m.start().shards
+        #expect(sent.count == 2)
+        let first = try #require(sent.first)
+        let live = m.machine.workers.map { worker -> TrainingWorker in
+            var worker = worker
+            if worker.identity == first.worker { worker.draining = true }
+            return worker
+        }
+        let other = try #require(live.first { !$0.draining }).identity
+        let again = m.feed(.workers(live)).shards
+        #expect(again.count == 1)
+        #expect(again.first?.assignment.shard == first.assignment.shard)
+        #expect(again.first?.worker == other)
+        #expect((again.first?.attempt ?? 0) > first.attempt)
+        // A second job while it drains: every shard goes to the other worker.
+        let second = m.start("job-2", live: live).shards
+        #expect(second.count == 2 && second.allSatisfy { $0.worker == other })
+    }
+
     /// The fault: shard 1 had no steps left and answered with 0 samples, shard 0's worker did not answer in time, and
     /// the round failed as "malformed parameter pack: the replicas reported no samples".
     @Test("a round whose only answers trained no row goes again instead of failing as malformed")

@@ -165,10 +165,12 @@ struct JobCore: ControlCore {
         }
     }
 
-    /// The live workers changed: reassign shards held by the departed, start waiting jobs.
+    /// The live workers changed: reassign shards held by the departed, start waiting jobs. A draining worker counts
+    /// as departed: it would leave without answering the shard it holds, so the shard goes out again now, not after
+    /// the round's timeout, and it is given no new one.
     mutating func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64, into actions: inout [JobAction]) {
         let previous = Set(workers.map(\.identity))
-        let trainers = live.filter(\.trains).sorted { $0.id < $1.id }
+        let trainers = live.filter { $0.trains && !$0.draining }.sorted { $0.id < $1.id }
         // A worker that sent READY again lost what it held with the registration it replaced: its shard goes out
         // again (to whichever worker is least loaded, it included), as a departed worker's does, never waiting for the
         // round's timeout.

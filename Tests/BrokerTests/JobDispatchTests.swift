@@ -243,6 +243,7 @@ struct JobDispatchTests {
         #expect(again.first?.assignment.shard == first.assignment.shard)
         #expect(again.first?.worker == other)
         #expect((again.first?.attempt ?? 0) > first.attempt)
+        #expect(m.machine.core.drainingTrainers == 1 && m.machine.core.workers.map(\.identity) == [other])
         // A second job while it drains: every shard goes to the other worker.
         let second = m.start("job-2", live: live).shards
         #expect(second.count == 2 && second.allSatisfy { $0.worker == other })

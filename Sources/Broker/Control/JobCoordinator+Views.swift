@@ -22,9 +22,10 @@ extension JobCoordinator {
         let key = "id = \(String(reflecting: record.id))"
         // A job with no live training worker waited in silence, `queued` or `running` with no error, for as long as
         // none came: it says why.
+        let draining = core.drainingTrainers == 0 ? "" : " (\(core.drainingTrainers) draining, which take no new round)"
         let waiting =
             (record.state == .queued || record.state == .running) && core.workers.isEmpty
-            ? "no live worker offers TRAIN_ROUND; the job continues when one registers" : nil
+            ? "no live worker offers TRAIN_ROUND\(draining); the job continues when one registers" : nil
         return JobView(
             job: record.id, state: record.state.rawValue, model: record.model, round: record.round,
             totalRounds: record.totalRounds, epoch: record.epoch, step: record.step, loss: record.loss,

@@ -113,6 +113,8 @@ struct JobCore: ControlCore {
     }
 
     var workers: [TrainingWorker] = []
+    /// How many live workers that train are draining (left out of ``workers``), for a waiting job's reason.
+    var drainingTrainers = 0
     var jobs: [String: RunningJob] = [:]
     /// The workers believed to hold each uploaded file (log or catalogue), by the file's SHA-256 (hex).
     var datasetHolders: [String: Set<[UInt8]>] = [:]
@@ -171,6 +173,7 @@ struct JobCore: ControlCore {
     mutating func updateWorkers(_ live: [TrainingWorker], nowMs: UInt64, into actions: inout [JobAction]) {
         let previous = Set(workers.map(\.identity))
         let trainers = live.filter { $0.trains && !$0.draining }.sorted { $0.id < $1.id }
+        drainingTrainers = live.count { $0.trains && $0.draining }
         // A worker that sent READY again lost what it held with the registration it replaced: its shard goes out
         // again (to whichever worker is least loaded, it included), as a departed worker's does, never waiting for the
         // round's timeout.

@@ -67,7 +67,9 @@ public struct LoadDurationError: Error, Sendable, Hashable, CustomStringConverti
     public var description: String {
         switch problem {
         case .unreadable:
-            "\(flag): cannot read \"\(text)\": a duration is a number ≥ 0 with us, ms, s or m (10s, 250ms, 2m), or bare seconds"
+            // Only --drain takes 0; every other duration is at least 1us (``belowResolution``).
+            "\(flag): cannot read \"\(text)\": a duration is a number \(flag == "--drain" ? "≥ 0" : "> 0") with us, ms, s or "
+                + "m (10s, 250ms, 2m), or bare seconds"
         case .tooLong:
             // Said in the units a duration is read in: "24h" itself is not one of them.
             "\(flag) must be at most 1440m (a day), got \(text)"

@@ -53,4 +53,16 @@ struct LoadDurationTests {
         #expect(error?.problem == .unreadable, "\(text)")
         #expect(error?.description.hasPrefix("--drain: cannot read \"\(text)\"") == true)
     }
+
+    /// `--duration -1s` said "a duration is a number ≥ 0", and `--duration 0` was then refused as below 1us.
+    @Test("the unreadable message gives the bound the flag takes: ≥ 0 for the drain, > 0 for the rest")
+    func unreadableBound() {
+        for flag in ["--duration", "--window", "--slo-p99", "--drain"] {
+            let error = #expect(throws: LoadDurationError.self) {
+                try LoadDuration.micros("-1s", flag: flag, allowsZero: flag == "--drain")
+            }
+            let bound = flag == "--drain" ? "a duration is a number ≥ 0 with" : "a duration is a number > 0 with"
+            #expect(error?.description.contains(bound) == true, "\(error?.description ?? "")")
+        }
+    }
 }

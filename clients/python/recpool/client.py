@@ -20,7 +20,7 @@ from .errors import (Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPo
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import (REPLY_BIT, Command, Header, MalformedReply, Status, cancel_payload, decode_header, resolve_endpoint,
-                   salvage_request_id)
+                   salvage_request_id, unresolved_host)
 
 # Plain ints: combining pyzmq's enum flags costs an enum construction per send.
 _MORE, _NOBLOCK, _EVENTS, _POLLIN = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
@@ -164,7 +164,8 @@ class _Base:
     def _unsent(self, call: ops.Call) -> RecPoolError:
         """The error for a call the socket could not take by its deadline (``ZMQ_IMMEDIATE``: no connection): the
         handshake failure libzmq is retrying past, if there is one; :class:`~recpool.TooManyOpenFiles` when the
-        process has no file descriptor left for the connection; else :class:`~recpool.Timeout`."""
+        process has no file descriptor left for the connection; else :class:`~recpool.Timeout`, naming a host name
+        that does not resolve."""
         what = f"could not send {call.command.name} to {self.endpoint} within its deadline"
         failure = self._handshake.fresh_error()
         if failure is not None:
@@ -172,7 +173,8 @@ class _Base:
         code = files_exhausted()
         if code is not None:
             return out_of_files(what, code)
-        return Timeout(f"{what} (no connection)")
+        unresolved = unresolved_host(self.endpoint)
+        return Timeout(f"{what} (no connection: {unresolved})" if unresolved else f"{what} (no connection)")
 
     def _deadline_ms(self, call: ops.Call, started: float) -> int:
         """The deadline of one request of a call that started at ``started`` (epoch seconds), in epoch ms: the call's

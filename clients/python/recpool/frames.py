@@ -778,6 +778,14 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
         if getattr(dtype, "kind", "O") in "mMcSUV":
             raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype}")
+        # Nothing is converted silently: a boolean would be sent as 0 or 1, as ``score`` refuses it.
+        if getattr(dtype, "kind", "O") == "b":
+            raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype} "
+                             f"(booleans are not converted: frame.astype({{{column!r}: float}}) sends them as 0 and 1)")
+    found = _first_bool(frame)
+    if found is not None:
+        raise ValueError(f"the frame holds a value that is not a number: row {found[0]}, column {found[1]!r} is "
+                         f"{found[2]!r} (booleans are not converted to 0 or 1)")
     features = frame.drop(columns=[label])
     try:
         values = features.to_numpy(dtype=float)
@@ -814,6 +822,23 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)
     return buffer.getvalue().encode()
+
+
+def _first_bool(frame):
+    """``(row, column, value)`` of the first boolean (Python's or numpy's) in row order (by position) in the frame's
+    object columns, which ``to_numpy(dtype=float)`` would read as 0 or 1; None if there is none."""
+    objects = [column for column, dtype in frame.dtypes.items() if getattr(dtype, "kind", "O") == "O"]
+    if not objects:
+        return None
+    found = None
+    for column in objects:
+        flags = frame[column].map(lambda value: isinstance(value, (bool, np.bool_))).to_numpy(dtype=bool)
+        if flags.any():
+            row = int(np.flatnonzero(flags)[0])
+            if found is None or row < found[0] or (row == found[0] and
+                                                    list(frame.columns).index(column) < list(frame.columns).index(found[1])):
+                found = (row, column, _plain(frame[column].iloc[row]))
+    return found
 
 
 def _first_not_a_number(frame):

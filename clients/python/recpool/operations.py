@@ -485,6 +485,10 @@ def as_rows(rows) -> np.ndarray:
                              "(the broker's column limit, answered TOO_LARGE)")
     if not _real(array.dtype) or np.iscomplexobj(array):
         raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}{_offending_column(rows)}")
+    boolean = _first_bool(rows, array.shape)
+    if boolean is not None:
+        raise InvalidRequest(f"row {boolean[0]}, feature {boolean[1]} is {boolean[2]!r}: rows must be real numbers, "
+                             "and booleans are not converted to 0 or 1")
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         raise InvalidRequest(f"row {bad[0]}, feature {bad[1]} is {array[bad[0], bad[1]]} (NaN and infinity are refused)")
@@ -501,6 +505,26 @@ def as_rows(rows) -> np.ndarray:
                 raise InvalidRequest(f"row {row}, feature {col} is {str(array[row, col])}, beyond float32's range "
                                      f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused")
     return array
+
+
+def _first_bool(rows, shape):
+    """For rows given as Python sequences (not one numpy array, not a DataFrame), the first ``(row, feature, value)``
+    holding a boolean, Python's or numpy's, that ``np.asarray`` turned into a number because numbers sat beside it;
+    None if there is none. ``shape`` is the 2-D shape ``np.asarray`` gave the rows."""
+    if isinstance(rows, np.ndarray) or hasattr(rows, "columns"):
+        return None
+    try:
+        objects = np.asarray(rows, dtype=object).reshape(shape)
+    except (TypeError, ValueError):
+        return None
+    # One pass over the types first: the common case (no boolean) costs about what np.asarray did.
+    if not any(issubclass(kind, (bool, np.bool_)) for kind in set(map(type, objects.ravel()))):
+        return None
+    flags = np.frompyfunc(lambda value: isinstance(value, (bool, np.bool_)), 1, 1)(objects).astype(bool)
+    if not flags.any():
+        return None
+    row, feature = (int(i) for i in np.argwhere(flags)[0])
+    return row, feature, objects[row, feature]
 
 
 def _real(dtype) -> bool:

@@ -219,6 +219,33 @@ def resolve_endpoint(endpoint) -> tuple:
     return endpoint, False
 
 
+def unresolved_host(endpoint: str):
+    """Why the host of a ``tcp://HOST:PORT`` endpoint named by a host name cannot be resolved (``"the host 'h' cannot
+    be resolved: why"``), or ``None``: for an address, ``localhost``, another scheme, or a name that resolves. libzmq
+    resolves a connect's host in the background and retries, so a name that never resolves shows only as a call
+    with no connection; this names it."""
+    import ipaddress
+    import socket
+
+    if not isinstance(endpoint, str) or not endpoint.startswith("tcp://"):
+        return None
+    host, _, port = endpoint[len("tcp://"):].rpartition(":")
+    if not host or host.startswith("[") or host.lower() == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return f"the host {host!r} cannot be resolved: {error.strerror}"
+    except (OSError, UnicodeError):
+        return None
+    return None
+
+
 def cancel_payload(request_id: int) -> bytes:
     """The CANCEL payload: the id of the request to cancel, u64 LE."""
     return struct.pack("<Q", request_id)

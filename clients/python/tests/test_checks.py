@@ -186,6 +186,25 @@ def test_rows_that_are_not_real_numbers_are_invalid_requests_naming_the_dtype(ro
     assert "rows must be real numbers" in str(caught.value)
 
 
+@pytest.mark.parametrize("rows, where", [
+    ([[True] + [0.5] * (WIDTH - 1)], "row 0, feature 0 is True"),
+    ([[1.0, 2.0], [3.0, False]], "row 1, feature 1 is False"),
+    ([[np.True_] * 3 + [0.5]], "row 0, feature 0 is np.True_"),
+    ([np.ones(4, bool), np.ones(4)], "row 0, feature 0 is True"),
+    ([0.5, True], "row 0, feature 1 is True"),
+])
+def test_a_boolean_beside_numbers_is_refused_not_sent_as_1(rows, where):
+    # np.asarray turned [[True, 0.5, …]] into float64 before the dtype check, so True was scored as 1.0; the CLI
+    # refuses the same row ("not a number").
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.as_rows(rows)
+    assert where in str(caught.value) and "booleans are not converted" in str(caught.value)
+    with recpool.Client("tcp://127.0.0.1:7699") as client:  # refused before anything is sent: no broker needed
+        with pytest.raises(recpool.InvalidRequest, match="booleans are not converted"):
+            client.score(rows)
+    assert ops.as_rows([[1, 2.5], [np.int64(3), np.float32(4)]]).tolist() == [[1.0, 2.5], [3.0, 4.0]]
+
+
 @pytest.mark.parametrize("column, dtype", [
     (lambda pd: pd.array([1.0, 2.0], dtype="Float64"), "Float64"),
     (lambda pd: pd.array([1, None], dtype="Int64"), "Int64"),

@@ -101,3 +101,22 @@ def test_a_call_that_timed_out_with_the_broker_down_never_reaches_it_later(tmp_p
             asyncio.run(client.close()) if asyncio.iscoroutinefunction(client.close) else client.close()
         else:
             client.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_host_name_that_does_not_resolve_is_named_in_the_timeout(asynchronous):
+    """A host name that never resolves showed only as "(no connection)" after the deadline; the CLI names it."""
+    endpoint = "tcp://recpool-no-such-host.invalid:7698"
+    client = recpool.AsyncClient(endpoint, timeout=0.3) if asynchronous else recpool.Client(endpoint, timeout=0.3)
+    try:
+        with pytest.raises(recpool.Timeout,
+                           match="no connection: the host 'recpool-no-such-host.invalid' cannot be resolved"):
+            if asynchronous:
+                asyncio.run(client.status())
+            else:
+                client.status()
+    finally:
+        if asynchronous:
+            asyncio.run(client.close()) if asyncio.iscoroutinefunction(client.close) else client.close()
+        else:
+            client.close()

@@ -200,6 +200,24 @@ def test_csv_bytes_refuses_time_and_complex_columns_instead_of_converting_them()
     assert frames.csv_bytes(base).startswith(b"f0,label")
 
 
+def test_csv_bytes_refuses_booleans_instead_of_sending_them_as_0_and_1():
+    """A bool feature or label column, or a bool among an object column's numbers, was uploaded as 0.0/1.0, while
+    ``score`` refuses the same frame: nothing is converted silently (PYTHON.md, Checks)."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    base = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]})
+    with pytest.raises(ValueError, match="column 'b' is bool"):
+        frames.csv_bytes(base.assign(b=[True, False]))
+    with pytest.raises(ValueError, match="column 'label' is bool"):
+        frames.csv_bytes(base.assign(label=[True, False]))
+    with pytest.raises(ValueError, match="column 'label' is boolean"):
+        frames.csv_bytes(base.assign(label=pd.array([True, False], dtype="boolean")))
+    with pytest.raises(ValueError, match="row 1, column 'o' is True"):
+        frames.csv_bytes(base.assign(o=pd.Series([0.5, True], dtype=object)))
+    assert frames.csv_bytes(base.assign(o=pd.Series([0.5, 2], dtype=object))) == b"f0,f1,label\n1.0,0.5,0.0\n2.0,2.0,1.0\n"
+
+
 def test_csv_bytes_names_the_row_and_column_of_the_first_value_that_is_not_a_finite_number():
     # A NaN said only "the frame holds NaN or infinity", where the 1e39 check names the row and the column.
     base = pd.DataFrame({"a": [0.5, 0.25, 0.75], "b": [1.0, 2.0, 3.0], "label": [0.0, 1.0, 1.0]})

@@ -235,6 +235,28 @@ struct DataFaultTests {
         #expect(values.contains { $0 > 1 }, "estimates are scaled back to reward units")
     }
 
+    /// A split with no rows (a 5-row log's validation part) was refused as if every row had been drawn from a
+    /// candidate set ("its `retrieval` column"), with no such column in the schema; eval reports it `no rows`.
+    @Test("data ope on a split with no rows reports every estimate undefined (no rows), as eval does")
+    func offPolicyOnAnEmptySplit() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        let (_, schema) = try Self.revenueLog(in: temporary)
+        var log = "ts,item,pos,rew,prop,u0,u1\n"
+        for i in 0..<5 { log += "\(i),\(i % 3),0,\(i % 2),0.25,a,0.5\n" }
+        let path = try Self.write(log, "five.csv", in: temporary)
+        let policy = temporary.file("pi.npy").path
+        let run = try runTool(
+            "recpool", ["data", "ope", path, "--schema", schema, "--split", "validation", "--policy-out", policy, "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("candidate set"), "\(run.stderr)")
+        let report = try Self.object(run.stdout)
+        let all = try #require((report["segments"] as? [[String: Any]])?.first)
+        let estimates = try #require(all["estimates"] as? [[String: Any]])
+        #expect(estimates.count == 4 && estimates.allSatisfy { $0["undefined"] as? String == "no rows" && $0["value"] is NSNull })
+        #expect(try NumpyArray.read(path: policy).shape.first == 0)
+    }
+
     @Test("data describe counts a click as a reward above 0 and prints the mean reward apart from the CTR")
     func revenueDescribe() throws {
         let temporary = try TemporaryDirectory("data-fault")

@@ -402,3 +402,70 @@ struct OffPolicyCandidateTests {
         #expect(unknown.code != 0 && unknown.stderr.contains("online policy version 99 not found"), "\(unknown.stderr)")
     }
 }
+
+extension OffPolicyCandidateTests {
+    /// The reference YOUR-DATA.md step 6 offers for a shop's schema read every row: with an `observed` column it
+    /// failed on an unobserved row's blank click, and with a `retrieval` column it wrote an action distribution of
+    /// more rows than `data ope` evaluates (which it then refused) and failed its own check.
+    @Test(
+        "the numpy reference leaves out unobserved rows and rows drawn from a candidate set, as data ope does",
+        .enabled(if: python != nil, "needs .venv with numpy"))
+    func referenceReadsObservedAndRetrieval() throws {
+        let dir = try Self.temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var log = "ts,sku,slot,clicked,p,seen,retrieval,device\n"
+        for i in 0..<300 {
+            let unobserved = i % 7 == 3
+            let click = unobserved ? (i % 2 == 0 ? "" : "0") : "\(i % 5 == 0 || i % 11 == 0 ? 1 : 0)"
+            log += "\(1_000 + i),S\(i % 4),\(1 + i % 2),\(click),0.25,\(unobserved ? 0 : 1),"
+                + "\(i % 6 == 1 ? "request" : ""),\(i % 3 == 0 ? "phone" : "desk")\n"
+        }
+        let path = dir.appendingPathComponent("log.csv").path
+        try log.write(toFile: path, atomically: true, encoding: .utf8)
+        try "sku,price\nS0,1\nS1,2\nS2,3\nS3,4\n".write(
+            to: dir.appendingPathComponent("items.csv"), atomically: true, encoding: .utf8)
+        let schema = dir.appendingPathComponent("shop.toml").path
+        try """
+            [logs]
+            timestamp = "ts"
+            item = "sku"
+            position = "slot"
+            click = "clicked"
+            propensity = "p"
+            observed = "seen"
+            retrieval = "retrieval"
+
+            [logs.user_features]
+            device = "categorical"
+
+            [catalogue]
+            file = "items.csv"
+            item = "sku"
+
+            [catalogue.item_features]
+            price = "numeric"
+
+            """.write(toFile: schema, atomically: true, encoding: .utf8)
+        let made = dir.appendingPathComponent("made.npy").path
+        let make = try Self.reference(
+            ["make-action-dist", "--csv", path, "--schema", schema, "--split", "test", "--seed", "1", "--out", made])
+        #expect(make.code == 0, "\(make.output)")
+        let taken = try runTool(
+            "recpool", ["data", "ope", path, "--schema", schema, "--split", "test", "--action-dist", made, "--json"])
+        #expect(taken.code == 0, "\(taken.stderr)")
+
+        let (report, q, pi) = (dir.appendingPathComponent("r.json"), dir.appendingPathComponent("q.npy"),
+            dir.appendingPathComponent("pi.npy"))
+        let run = try runTool(
+            "recpool",
+            ["data", "ope", path, "--schema", schema, "--split", "test", "--policy", "uniform", "--json",
+             "--rewards-out", q.path, "--policy-out", pi.path, "--resamples", "0"])
+        #expect(run.code == 0, "\(run.stderr)")
+        try run.stdout.write(to: report, atomically: true, encoding: .utf8)
+        let check = try Self.reference([
+            "check", "--csv", path, "--schema", schema, "--split", "test", "--action-dist", pi.path, "--rewards", q.path,
+            "--report", report.path, "--tolerance", "1e-9",
+        ])
+        #expect(check.code == 0 && check.output.contains("all figures agree"), "\(check.output)")
+    }
+}

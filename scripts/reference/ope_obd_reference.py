@@ -50,7 +50,8 @@ def columns(schema_path, needs_cold_rows=True):
     import tomllib  # Python 3.11+
     with open(schema_path, "rb") as f:
         logs = tomllib.load(f).get("logs", {})
-    roles = {role: logs.get(role) for role in ["timestamp", "item", "position", "propensity", "affinity_prefix"]}
+    roles = {role: logs.get(role) for role in ["timestamp", "item", "position", "propensity", "affinity_prefix",
+                                                 "observed", "retrieval"]}
     roles["click"] = logs.get("click") or logs.get("reward")
     missing = [role for role in ["timestamp", "item", "position", "click", "propensity"] if not roles[role]]
     if missing:
@@ -139,20 +140,31 @@ def load_rows(path, split, schema=None, needs_cold_rows=True):
         rows = [r for r in reader if r]
     col = {name: i for i, name in enumerate(header)}
     for role, name in roles.items():
-        if role not in ("affinity_prefix", "catalogue") and name not in col:
+        if role not in ("affinity_prefix", "catalogue", "observed", "retrieval") and name not in col:
+            sys.exit(f"{path}: no '{name}' column (the {role} role)")
+        if role in ("observed", "retrieval") and name is not None and name not in col:
             sys.exit(f"{path}: no '{name}' column (the {role} role)")
     prefix = roles["affinity_prefix"]
     affinity = [i for name, i in col.items() if prefix and name.startswith(prefix)]
     catalogue = roles.get("catalogue")
     keys = time_keys([r[col[roles["timestamp"]]] for r in rows])
     rows = [rows[i] for i in sorted(range(len(rows)), key=lambda i: keys[i])]  # stable: ties keep their file order
+    if roles.get("observed"):
+        # An unobserved row (observed 0: shown, its outcome never reported) is left out of every command before the
+        # split, as RecData's LogTable does; its click field may be blank.
+        rows = [r for r in rows if whole_number(r[col[roles["observed"]]]) != 0]
+    # Slots are ranked over every kept row of the file, as LogTable ranks them, not over one split's.
+    levels = sorted(set(int(r[col[roles["position"]]]) for r in rows))
     n = len(rows)
     before_test = int(n * (1.0 - 0.3))  # DatasetSplit.standard: 60% train, 10% validation, 30% test
     n_train = min(int(n * 0.6), before_test)
     rows = {"all": rows, "train": rows[:n_train], "validation": rows[n_train:before_test],
             "test": rows[before_test:]}[split]
+    if roles.get("retrieval"):
+        # A row drawn from a candidate set (retrieval not blank) has a propensity conditional on a set the log does not
+        # hold: off-policy evaluation leaves it out after the split (BanditDataset.withoutConditionalRows).
+        rows = [r for r in rows if not r[col[roles["retrieval"]]].strip(" \t")]
     position = [int(r[col[roles["position"]]]) for r in rows]
-    levels = sorted(set(position))
     return {
         "action": np.array([item_number(r[col[roles["item"]]], catalogue) for r in rows]),
         "position": np.array([levels.index(p) for p in position]),

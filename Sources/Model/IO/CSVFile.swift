@@ -52,17 +52,14 @@ public struct CSVFile: Sendable, Equatable {
     /// - Throws: ``CSVError/notUTF8(path:line:)``.
     public static func parse(_ bytes: [UInt8], path: String) throws(CSVError) -> CSVFile {
         let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes[3...] : bytes[...]
+        // Before the text is made: a file of NULs (a sparse file) is named without a second copy of it in memory.
+        if let nul = body.firstIndex(of: 0) {
+            let (line, column) = position(of: nul, in: body)
+            throw .nulCharacter(path: path, line: line, column: column)
+        }
         guard let text = String(validating: body, as: UTF8.self) else {
-            let valid = body.prefix { $0 < 0x80 }  // a cheap lower bound; find the exact line below
-            var line = 1 + valid.count(where: { $0 == 0x0A })
-            var index = body.startIndex + valid.count
-            while index < body.endIndex {
-                let end = body[index...].firstIndex(of: 0x0A) ?? body.endIndex
-                if String(validating: body[index..<end], as: UTF8.self) == nil { break }
-                line += 1
-                index = end == body.endIndex ? end : end + 1
-            }
-            throw .notUTF8(path: path, line: line)
+            let invalid = firstInvalidUTF8(in: body) ?? body.endIndex
+            throw .notUTF8(path: path, line: position(of: invalid, in: body).line)
         }
         return try parse(text, path: path)
     }
@@ -77,12 +74,9 @@ public struct CSVFile: Sendable, Equatable {
         // rows"); before the quote count, since a JSON string may hold an escaped quote. A CSV whose first field merely
         // starts with `[` or `{` (a header `[id],name`) is not JSON and is read as CSV.
         if holdsJSON(body) { throw .jsonNotCSV(path: path) }
-        if let nul = body.unicodeScalars.firstIndex(of: "\u{0}") {
-            let before = body.unicodeScalars[..<nul]
-            let lineStart = before.lastIndex(of: "\n").map { body.unicodeScalars.index(after: $0) } ?? before.startIndex
-            throw .nulCharacter(
-                path: path, line: 1 + before.count(where: { $0 == "\n" }),
-                column: 1 + body.unicodeScalars[lineStart..<nul].count)
+        if let nul = body.utf8.firstIndex(of: 0) {
+            let (line, column) = position(of: nul, in: body.utf8)
+            throw .nulCharacter(path: path, line: line, column: column)
         }
         var records: [[String]] = []
         var lines: [Int] = []
@@ -134,7 +128,14 @@ public struct CSVFile: Sendable, Equatable {
                     pending = next
                     continue
                 }
-                if byte == 0x0A { line += 1 }
+                if byte == 0x0A {
+                    line += 1
+                } else if byte == 0x0D {
+                    // A lone `\r` ends a line as `\n` does; `\r\n` counts once, at its `\n`.
+                    let next = bytes.next()
+                    if next != 0x0A { line += 1 }
+                    pending = next
+                }
                 continue
             }
             switch byte {
@@ -150,6 +151,12 @@ public struct CSVFile: Sendable, Equatable {
                 atFieldStart = true
                 continue
             case 0x0D:
+                let next = bytes.next()
+                if next != 0x0A {
+                    line += 1
+                    atFieldStart = true
+                }
+                pending = next
                 continue
             default:
                 break

@@ -126,8 +126,11 @@ struct DataOPECommand: AsyncParsableCommand {
         // Rows drawn from a candidate set are weighed against no policy (their propensities are conditional on it):
         // left out before the candidate's distribution is computed, so `--policy-out` and `--rewards-out` are the
         // evaluated rows'.
+        let splitRows = data.rows
         data = data.withoutConditionalRows()
-        guard data.rows > 0 else {
+        // A split with no rows at all is reported as eval reports it (every segment `no rows`); one whose rows were
+        // all drawn from candidate sets has nothing a policy can be weighed on.
+        guard data.rows > 0 || splitRows == 0 else {
             throw CommandFailure(
                 "\(parts.all.name): every row of the \(split) split was drawn from a candidate set (its `retrieval` "
                     + "column): no row's propensity is the logging policy's over every item, so no policy can be evaluated",
@@ -138,7 +141,7 @@ struct DataOPECommand: AsyncParsableCommand {
             // logged propensity (`recpool logs export`) is conditional on the items above it, which the first-slot
             // distribution is not. So the candidate is its first slot, evaluated on the rows logged there.
             let first = (0..<data.rows).filter { data.position[$0] == 0 }
-            guard !first.isEmpty else {
+            guard !first.isEmpty || data.rows == 0 else {
                 throw CommandFailure(
                     "\(data.name): no row was logged in the first slot, where the online policy is evaluated",
                     exitCode: .badInput)

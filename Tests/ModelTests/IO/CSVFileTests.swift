@@ -95,6 +95,30 @@ struct CSVFileTests {
         #expect("\(CSVError.nulCharacter(path: "n.csv", line: line, column: column))" == "n.csv:\(line):\(column): holds a NUL character (U+0000), which no CSV field may hold")
     }
 
+    /// In a file whose lines end in a lone `\r` (DATA.md: records end with `\n`, `\r\n` or `\r`), a NUL on line 4 was
+    /// named at `1:39`, an unbalanced quote and bytes that are not UTF-8 at line 1.
+    @Test("lines ending in a lone CR, or in CRLF, are counted in NUL, quote and UTF-8 errors", arguments: ["\r", "\r\n"])
+    func carriageReturnLines(end: String) {
+        let lines = ["f0,f1,f2", "0.1,0.2,0.3", "0.4,0.5,0.6"]
+        let head = lines.joined(separator: end) + end
+        #expect(throws: CSVError.nulCharacter(path: "c.csv", line: 4, column: 6)) {
+            try CSVFile.parse(Array((head + "0.7,0\u{0}8,0.9" + end).utf8), path: "c.csv")
+        }
+        #expect(throws: CSVError.nulCharacter(path: "c.csv", line: 4, column: 6)) {
+            try CSVFile.parse(head + "0.7,0\u{0}8,0.9" + end, path: "c.csv")
+        }
+        #expect(throws: CSVError.unbalancedQuote(path: "c.csv", line: 4)) {
+            try CSVFile.parse(head + "0.7,0\"8,0.9" + end, path: "c.csv")
+        }
+        // A quoted field over lines 4–5, then a field opened on line 6 and never closed.
+        #expect(throws: CSVError.unbalancedQuote(path: "c.csv", line: 6)) {
+            try CSVFile.parse(head + "\"a" + end + "b\",1" + end + "2,\"3" + end + "4,5" + end, path: "c.csv")
+        }
+        #expect(throws: CSVError.notUTF8(path: "c.csv", line: 4)) {
+            try CSVFile.parse(Array(head.utf8) + [0x30, 0x2C, 0xFF, 0x2C, 0x31] + Array(end.utf8), path: "c.csv")
+        }
+    }
+
     /// `recpool data features` replaced a comma in a column name with `;` and wrote a quote or a line break raw, so
     /// `fit` refused the header or read it as other names.
     @Test("a field written by field(_:) reads back as the same text, whatever it holds", arguments: [

@@ -221,8 +221,9 @@ public final class RecStore: Sendable {
     }
 
     /// Refuses a write-ahead log whose frames SQLite would stop reading at a damaged frame while the log goes on
-    /// (``WriteAheadLog/damage(in:)``): opened, the database would roll back silently to before the damage. An absent
-    /// log (a clean shutdown) and a torn last frame (a crash mid-write) open as before.
+    /// (``WriteAheadLog/damage(in:)``), or that ends before the last committed frame its index records
+    /// (``WriteAheadLog/truncation(log:index:databasePageSize:)``): opened, the database would roll back silently to
+    /// before the damage. An absent log (a clean shutdown) and a torn last frame (a crash mid-write) open as before.
     /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the log and the frame, or ``StoreError/io(path:reason:)``
     ///   when the log exists but cannot be read.
     static func checkWriteAheadLog(path: String) throws(StoreError) {
@@ -238,6 +239,13 @@ public final class RecStore: Sendable {
         let pageSize = header.flatMap(WriteAheadLog.databasePageSize(header:))
         if let damage = WriteAheadLog.damage(in: bytes, databasePageSize: pageSize) {
             throw .corruptDatabase(path: path, problems: [damage.description])
+        }
+        // A log cut at its end shows no damage in itself: its index, when a crash left one, says what it held.
+        let indexPath = String(path.dropLast("-wal".count)) + "-shm"
+        if let index = try? AtomicFile.read(indexPath, limit: 2 * WriteAheadLog.indexHeaderSize),
+            let truncation = WriteAheadLog.truncation(log: bytes, index: index, databasePageSize: pageSize)
+        {
+            throw .corruptDatabase(path: path, problems: [truncation.description])
         }
     }
 

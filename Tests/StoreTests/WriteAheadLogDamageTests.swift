@@ -11,7 +11,7 @@ import RecTestKit
 struct WriteAheadLogDamageTests {
     /// A state directory as a crash leaves it: `models` versions registered one commit each, and the database and its
     /// write-ahead log copied while the store is still open (nothing checkpointed). Returns the copy's folder.
-    static func crashedState(_ temporary: TemporaryDirectory, models: Int) throws -> String {
+    static func crashedState(_ temporary: TemporaryDirectory, models: Int, withIndex: Bool = false) throws -> String {
         let live = temporary.file("live").path
         let copy = temporary.file("copy").path
         let store = try RecStore(directory: live)
@@ -22,7 +22,7 @@ struct WriteAheadLogDamageTests {
         }
         try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: live + "/blobs", toPath: copy + "/blobs")
-        for name in ["recpool.sqlite", "recpool.sqlite-wal"] {
+        for name in ["recpool.sqlite", "recpool.sqlite-wal"] + (withIndex ? ["recpool.sqlite-shm"] : []) {
             try FileManager.default.copyItem(atPath: live + "/" + name, toPath: copy + "/" + name)
         }
         withExtendedLifetime(store) {}
@@ -116,6 +116,37 @@ struct WriteAheadLogDamageTests {
         let models = try RecStore(directory: copy).models()
         #expect(models.count == 5)
         #expect(models.map(\.version) == [1, 2, 3, 4, 5])
+    }
+
+    /// A log cut short shows no damage in itself: a broker started on a copy whose `recpool.sqlite-wal` was truncated
+    /// (at a frame boundary, or inside a frame) lost its last versions silently and gave version 6 again to another
+    /// checkpoint. The index a crash leaves beside it (`recpool.sqlite-shm`) records the last committed frame.
+    @Test("a log cut short of the committed frames its index records is corruptDatabase; intact, or with no index, it opens",
+        arguments: ["whole frames", "inside a frame"])
+    func truncatedBelowItsIndex(_ cut: String) throws {
+        let temporary = try TemporaryDirectory("wal-cut")
+        defer { temporary.remove() }
+        let intact = try Self.crashedState(temporary, models: 6, withIndex: true)
+        let copy = temporary.file("cut").path
+        try FileManager.default.copyItem(atPath: intact, toPath: copy)
+        let log = copy + "/recpool.sqlite-wal"
+        try Self.edit(log) { bytes in
+            let (pageSize, frames) = Self.layout(bytes)
+            let keep = frames / 2
+            bytes.removeLast(bytes.count - (32 + keep * (24 + pageSize)) - (cut == "whole frames" ? 0 : 24 + pageSize / 2))
+        }
+        #expect {
+            _ = try RecStore(directory: copy)
+        } throws: { error in
+            guard case .corruptDatabase(let path, let problems) = error as? StoreError else { return false }
+            return path == log && problems.joined().contains("its index (recpool.sqlite-shm) records")
+                && problems.joined().contains("roll the registry back")
+        }
+        // The intact copy, index and all, opens with every version; the cut one opens once the index is moved aside
+        // (the rollback the message offers), with fewer.
+        #expect(try RecStore(directory: intact).models().count == 6)
+        try FileManager.default.removeItem(atPath: copy + "/recpool.sqlite-shm")
+        #expect(try RecStore(directory: copy).models().count < 6)
     }
 
     @Test("a rolled-back transaction's spilled frames left behind a shorter commit open as the intact log they are")

@@ -2,8 +2,7 @@ import Foundation
 import RecWire
 
 /// The item-context file: each catalogue row's external id and active flag, and the spec's item feature columns
-/// in OBD's `item_feature_0` (continuous) and `item_feature_1…` (categorical) form; ``ImpressionExport`` documents
-/// the encoding.
+/// in OBD's `item_feature_0` (continuous) and `item_feature_1…` form; ``ImpressionExport`` documents the encoding.
 extension ImpressionExport {
     /// The item-context file's text (see the type's documentation for the encoding).
     public static func itemContextCSV(spec: OnlinePolicySpec) -> String {
@@ -14,16 +13,10 @@ extension ImpressionExport {
             ["", "item_id", "item_sku", "active", "item_feature_0"]
             + categorical.indices.map { "item_feature_\($0 + 1)" }
         var lines = [header.joined(separator: ",")]
-        // Each continuous column's ranks, sorted once per column: counting the smaller values item by item was
-        // O(items²) and did not finish at 100,000 items.
-        var ranks: [Int: [Int]] = [:]
-        for c in categorical {
-            if case .continuous = columns[c].kind { ranks[c] = rankOfEachItem(spec.itemFeatures, column: columns[c].first) }
-        }
         for item in spec.itemFeatures.indices {
             let row = spec.itemFeatures[item]
             let first = continuous.map { "\(row[columns[$0].first])" } ?? "0.0"
-            let labels = categorical.map { columns[$0].label(item: item, features: spec.itemFeatures, ranks: ranks[$0]) }
+            let labels = categorical.map { columns[$0].label(item: item, features: spec.itemFeatures) }
             let sku = csvField(item < spec.itemIds.count ? spec.itemIds[item] : "\(item)")
             let active = item < spec.itemActive.count && !spec.itemActive[item] ? "0" : "1"
             lines.append((["\(item)", "\(item)", sku, active, first] + labels).joined(separator: ","))
@@ -46,9 +39,8 @@ extension ImpressionExport {
         var first: Int
         var kind: Kind
 
-        /// The category of `item` in this column; `ranks` (a continuous column's ``rankOfEachItem(_:column:)``)
-        /// names its value's rank.
-        func label(item: Int, features: ItemFeatureRows, ranks: [Int]?) -> String {
+        /// The field of `item` in this column: its category, or a continuous column's value verbatim.
+        func label(item: Int, features: ItemFeatureRows) -> String {
             let row = features[item]
             switch kind {
             case .oneHot(let width):
@@ -58,9 +50,9 @@ extension ImpressionExport {
             case .binary:
                 return row[first] == 1 ? "1" : "0"
             case .continuous:
-                let value = row[first]
-                let rank = ranks?[item] ?? features.filter { $0[first] < value }.count
-                return "r" + padded(rank, width: features.count) + ":" + String(format: "%+.6f", Double(value))
+                // Verbatim, as `item_feature_0`: the schema reads it as a numeric column, one input whatever the
+                // number of items (a rank per item made a category per item, so the width grew with the catalogue).
+                return "\(row[first])"
             }
         }
 
@@ -69,20 +61,6 @@ extension ImpressionExport {
             let text = String(value)
             return String(repeating: "0", count: max(0, digits - text.count)) + text
         }
-    }
-
-    /// For each item, how many items have a smaller value in spec column `column`, from one sort: O(n log n).
-    public static func rankOfEachItem(_ features: ItemFeatureRows, column: Int) -> [Int] {
-        let values = features.map { $0[column] }
-        let order = values.indices.sorted { values[$0] < values[$1] }
-        var ranks = [Int](repeating: 0, count: values.count)
-        var rank = 0
-        for (position, item) in order.enumerated() {
-            // Equal values share the rank of the first of them (the count of strictly smaller values).
-            if position > 0 && values[order[position - 1]] < values[item] { rank = position }
-            ranks[item] = rank
-        }
-        return ranks
     }
 
     /// Splits the spec's columns into one-hot blocks, lone 0/1 columns and continuous columns.

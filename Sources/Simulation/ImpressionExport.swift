@@ -40,12 +40,12 @@ import RecWire
 ///   feature of an uploaded catalogue) becomes one column whose value is `v` and the hot column's index in the
 ///   block, or `none` for an item with no 1 in it (an added item whose value the vocabulary lacks);
 /// - any other 0/1 column becomes a column of `0` and `1`;
-/// - any other continuous column becomes a column whose value is `r`, the value's rank among the items, then
-///   `:` and the value (`r07:+0.431250`). The rank is zero-padded, so the lexicographic label encoding
-///   the loaders apply gives codes in the order of the values, and the exact value stays readable.
+/// - any other continuous column becomes a column of its values, verbatim (numeric in the schema, so its width does
+///   not grow with the number of items).
 ///
 /// **The schema file** (``schemaFileName``) is a ``DataSchema`` in the TOML of docs/YOUR-DATA.md: the roles above,
-/// each user feature with its kind in the spec, `item_feature_0` numeric and the other item features categorical;
+/// each user feature with its kind in the spec, `item_feature_0` and the other continuous item features numeric, the
+/// one-hot and 0/1 ones categorical;
 /// `viewed` is the `viewed` role; the catalogue's `item_sku` is its `sku` role and `active` its `active` role, so a
 /// catalogue uploaded from the export keeps each item's external id and which items are retired; `retrieval` is the
 /// `retrieval` role (off-policy evaluation leaves out the rows drawn from a candidate set, whose propensities are
@@ -245,12 +245,14 @@ public enum ImpressionExport {
     /// (see the type's documentation).
     public static func schema(spec: OnlinePolicySpec, dataFileName: String = "impressions.csv") -> DataSchema {
         let itemColumns = itemColumns(spec.itemFeatures)
-        let categorical = itemColumns.filter { if case .continuous = $0.kind { false } else { true } }.count
-        let hasContinuous = categorical < itemColumns.count
+        func isContinuous(_ column: ItemColumn) -> Bool { if case .continuous = column.kind { true } else { false } }
+        // The columns after item_feature_0, in the order the item-context file writes them.
+        let first = itemColumns.firstIndex(where: isContinuous)
+        let rest = itemColumns.indices.filter { $0 != first }
         let itemFeatures =
             [DataSchema.Feature("item_feature_0", .numeric)]
-            + (0..<(hasContinuous ? itemColumns.count - 1 : itemColumns.count)).map {
-                DataSchema.Feature("item_feature_\($0 + 1)", .categorical)
+            + rest.enumerated().map { k, c in
+                DataSchema.Feature("item_feature_\(k + 1)", isContinuous(itemColumns[c]) ? .numeric : .categorical)
             }
         return DataSchema(
             logs: .init(

@@ -34,6 +34,13 @@ extension FeatureSpec {
         let categoryColumns = Array(0..<firstNumeric)
         let itemCodes = (0..<train.nActions).map { item in categoryColumns.map { Int(ctx[item, $0]) } }
         let cardinalities = categoryColumns.map { c in (itemCodes.map { $0[c] }.max() ?? 0) + 1 }
+        // Refused here, naming the column: past the limit the fitted spec could not be written, after the whole fit,
+        // and the message named neither the column nor the limit.
+        if let c = categoryColumns.first(where: { cardinalities[$0] > Self.maximumCategoryCardinality }) {
+            throw .tooManyCategories(
+                feature: c < ctx.columnNames.count ? ctx.columnNames[c] : "item feature \(c)", values: cardinalities[c],
+                limit: Self.maximumCategoryCardinality)
+        }
         let continuous = (0..<train.nActions).map { firstNumeric < ctx.columns ? Double(ctx[$0, firstNumeric]) : 0 }
         let extraColumns = Array((firstNumeric + 1)..<max(ctx.columns, firstNumeric + 1))
         let extra = (0..<train.nActions).map { item in extraColumns.map { Double(ctx[item, $0]) } }

@@ -374,6 +374,9 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// The numeric user feature `feature` is blank (missing) on every training row: it has no mean or spread to be
     /// scaled by, and a later row's value would reach the model unscaled.
     case noTrainingValues(feature: String)
+    /// The categorical item feature `feature` has `values` distinct values, more than the `limit`
+    /// (``FeatureSpec/maximumCategoryCardinality``) a spec encodes as one-hot columns.
+    case tooManyCategories(feature: String, values: Int, limit: Int)
     /// The spec cannot be written: it holds a value JSON cannot encode (a statistic that is not finite), or its
     /// shape is one ``FeatureSpec/decode(_:)`` would refuse.
     case notEncodable(String)
@@ -391,6 +394,10 @@ extension FeatureSpecError: CustomStringConvertible {
             "the training part of \(log) (first \(Int((fraction * 100).rounded()))% by time) has \(rows) row"
                 + (rows == 1 ? "" : "s") + "; at least \(needed) \(needed == 1 ? "is" : "are") needed"
         case .notEncodable(let why): "the feature specification cannot be written: \(why)"
+        case .tooManyCategories(let feature, let values, let limit):
+            "the categorical item feature '\(feature)' has \(values) distinct values, more than the \(limit) a feature "
+                + "specification encodes (one input each): declare it numeric in the schema's [catalogue.item_features] "
+                + "if its values are numbers, or group its values"
         case .noTrainingValues(let feature):
             "the numeric user feature '\(feature)' is blank on every training row: there is nothing to scale it by; "
                 + "fill it, or leave it out of the schema's [logs.user_features]"

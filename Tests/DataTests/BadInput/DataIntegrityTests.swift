@@ -171,6 +171,44 @@ struct DataIntegrityTests {
         }
     }
 
+    /// A catalogue of 70,000 items whose `model` column has one value per item failed only after the fit, as "the
+    /// feature specification cannot be written: … itemCategoryCodes is not itemCount rows …", naming neither.
+    @Test("a categorical item feature with more values than a spec encodes is refused at fit, naming it and the limit")
+    func tooManyItemCategories() throws {
+        let items = FeatureSpec.maximumCategoryCardinality + 1
+        var log = "ts,item,pos,click,prop,device\n"
+        for row in 0..<40 { log += "\(row),\(row * 997 % items),1,\(row % 5 == 0 ? 1 : 0),0.5,d\(row % 2)\n" }
+        var catalogue = "item,model\n"
+        catalogue.reserveCapacity(items * 16)
+        for item in 0..<items { catalogue += "\(item),m\(item)\n" }
+        let toml = """
+            [logs]
+            timestamp = "ts"
+            item = "item"
+            position = "pos"
+            click = "click"
+            propensity = "prop"
+
+            [logs.user_features]
+            device = "categorical"
+
+            [catalogue]
+            file = "cat.csv"
+            item = "item"
+
+            [catalogue.item_features]
+            model = "categorical"
+
+            """
+        let data = try LogLoader.build(
+            log: CSVTable.parse(Array(log.utf8), path: "log.csv"),
+            catalogue: CSVTable.parse(Array(catalogue.utf8), path: "cat.csv"),
+            schema: try DataSchema.parse(toml, path: "wide.toml"), name: "log.csv")
+        let error = #expect(throws: FeatureSpecError.self) { _ = try FeatureSpec.fit(on: SplitDataset(data).train) }
+        #expect(error == .tooManyCategories(feature: "model", values: items, limit: FeatureSpec.maximumCategoryCardinality))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("'model' has 65537 distinct values, more than the 65536"))
+    }
+
     @Test("a numeric user feature blank on every training row is refused by name, never scaled as 0 ± 1")
     func numericFeatureWithoutTrainingValues() throws {
         var text = "ts,item,pos,click,prop,age\n"

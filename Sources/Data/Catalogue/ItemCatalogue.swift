@@ -355,12 +355,22 @@ extension ItemCatalogue {
 }
 
 extension ItemCatalogue {
-    /// Why `id` cannot be an item id, or nil: it holds a control character (a newline, a carriage return left by a
+    /// The longest item id, in UTF-8 bytes: a SKU or a URL fits, and an id always fits the CONTROL document that
+    /// retires it.
+    public static let maximumIdBytes = 1_024
+
+    /// Why `id` cannot be an item id, or nil: it is longer than ``maximumIdBytes``, or it holds a control character (a newline, a carriage return left by a
     /// CRLF file, NUL) or an invisible format character (Unicode category Cf: a word joiner U+2060, a zero-width
     /// joiner U+200D, a soft hyphen U+00AD, a byte-order mark U+FEFF inside the text, a bidirectional override
     /// U+202E). Ids are printed in logs and tables and matched by `retire`; an invisible character would make a
     /// second, unreachable item beside the one meant (`0` and `0` + U+2060 were two items that print alike).
     public static func idProblem(_ id: String) -> String? {
+        if id.utf8.count > maximumIdBytes {
+            // Named by its start: an id of a megabyte could be stored and served, but no CONTROL document (1 MiB) could
+            // retire it, and every table printed it whole.
+            return "item id \(String(id.prefix(40)).debugDescription)… is \(id.utf8.count) bytes long, more than the "
+                + "\(maximumIdBytes) bytes an item id may hold"
+        }
         guard let scalar = id.unicodeScalars.first(where: {
             $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
         }) else { return nil }

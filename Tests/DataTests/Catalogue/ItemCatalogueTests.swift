@@ -163,6 +163,21 @@ struct ItemCatalogueTests {
         }
         #expect(catalogue.ids == ["A-1"])
         try catalogue.add(id: "ünïcode-ok", fields: ["category": "socks", "price": "1"])
+        // A 2 MB id was stored and served, and no CONTROL document (1 MiB) could retire it: refused on add and in a
+        // file, by its length; an id of exactly the limit (in UTF-8 bytes) is taken.
+        let long = String(repeating: "é", count: ItemCatalogue.maximumIdBytes / 2 + 1)
+        do {
+            try catalogue.add(id: long, fields: ["category": "socks", "price": "1"])
+            Issue.record("a \(long.utf8.count)-byte id was added")
+        } catch {
+            #expect("\(error)".contains("is 1026 bytes long, more than the 1024 bytes an item id may hold"), "\(error)")
+        }
+        let (wide, widePath) = try Self.write("sku,category,price\nA-1,shoes,3.5\n\(long),hats,1\n")
+        defer { wide.remove() }
+        #expect {
+            try ItemCatalogue.load(path: widePath, schema: Self.schema)
+        } throws: { error in "\(error)".contains(":3:") && "\(error)".contains("1026 bytes long") }
+        try catalogue.add(id: String(repeating: "é", count: ItemCatalogue.maximumIdBytes / 2), fields: ["category": "socks", "price": "1"])
     }
 
     /// What the online policy standardises a column with (`OnlinePolicySpec.itemScaling(for:)`).

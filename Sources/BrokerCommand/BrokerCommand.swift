@@ -26,6 +26,7 @@ struct BrokerCommand: AsyncParsableCommand {
     /// Reads the environment and the configuration file before ArgumentParser parses.
     static func main() async {
         HangupService.ignoreUntilTrapped()
+        EarlyStop.recordUntilTrapped()
         // On the main thread, before libzmq's and the broker's threads allocate.
         _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "broker")
@@ -112,19 +113,23 @@ struct BrokerCommand: AsyncParsableCommand {
             guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
             let host = String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon])
             let port = String(endpoint[endpoint.index(after: colon)...])
-            return (host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+            let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            // `localhost` is bound as 127.0.0.1 (docs/SECURITY.md), so it is that address.
+            return (bare.lowercased() == "localhost" ? "127.0.0.1" : bare, port)
         }
-        // `*` and 0.0.0.0 take the port on every IPv4 address (libzmq binds IPv4 only without ZMQ_IPV6), `::` on every
-        // IPv6 one.
+        // `*` and 0.0.0.0 take the port on every IPv4 address (libzmq binds IPv4 only without ZMQ_IPV6); `::` takes it
+        // on every address, IPv4 included (a dual-stack socket, as docs/SECURITY.md says of `tcp://[::]`).
         func family(_ host: String) -> String { host.contains(":") ? "ipv6" : "ipv4" }
         let wildcards: Set<String> = ["*", "0.0.0.0", "::", ""]
+        func overlaps(_ x: String, _ y: String) -> Bool {
+            x == y || x == "::" || y == "::"
+                || (wildcards.contains(x) || wildcards.contains(y)) && family(x) == family(y)
+        }
         for (i, a) in endpoints.enumerated() {
             for b in endpoints[(i + 1)...] {
                 let same: Bool
                 if let x = tcp(a.endpoint), let y = tcp(b.endpoint) {
-                    same = x.port == y.port && x.port != "*" && x.port != "0"
-                        && (x.host == y.host
-                            || (wildcards.contains(x.host) || wildcards.contains(y.host)) && family(x.host) == family(y.host))
+                    same = x.port == y.port && x.port != "*" && x.port != "0" && overlaps(x.host, y.host)
                 } else {
                     // `ipc://*` picks a new path at each bind.
                     same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://") && a.endpoint != "ipc://*"

@@ -32,8 +32,10 @@ public struct HangupService: Service {
         HangupService(signals: await UnixSignalsSequence(trapping: .sighup), onHangup: onHangup)
     }
 
-    /// Calls the handler for each SIGHUP until graceful shutdown.
+    /// Calls the handler for each SIGHUP until graceful shutdown. It first sends again a SIGTERM or SIGINT that came
+    /// while the daemon was starting (``EarlyStop``): the group that runs this service traps them by now.
     public func run() async throws {
+        EarlyStop.resendIfReceived()
         for await _ in signals.cancelOnGracefulShutdown() { onHangup() }
     }
 }

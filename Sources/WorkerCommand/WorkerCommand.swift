@@ -26,6 +26,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // On the main thread, before the concurrency pool's threads allocate: they would each get an arena.
         _ = arenaLimit
         HangupService.ignoreUntilTrapped()
+        EarlyStop.recordUntilTrapped()
         _ = FreeMemory.daemonHeapThresholds
         await runConfigured(table: "worker")
     }

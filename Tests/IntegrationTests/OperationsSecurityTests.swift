@@ -322,3 +322,49 @@ struct OperationsSecurityTests {
         #expect(Self.waitForLog(log, "the broker refused this worker's CURVE key"))
     }
 }
+
+/// A stop sent while a daemon was still starting killed it by the signal's default action (death by SIGTERM, which a
+/// supervisor reads as a failure), where a stop drains and exits 0.
+@Suite("A stop during a daemon's start")
+struct EarlyStopTests {
+    @Test("SIGTERM or SIGINT while a daemon still reads its configuration ends it with exit 0, not by the signal",
+          arguments: [("recpool-broker", SIGTERM), ("recpool-broker", SIGINT), ("recpool-worker", SIGTERM)])
+    func stopWhileStarting(tool: String, stop: Int32) throws {
+        let temporary = try TemporaryDirectory("early-stop")
+        defer { temporary.remove() }
+        // The configuration is a FIFO: the daemon waits in its start, reading it, until the test writes it.
+        let fifo = temporary.file("config.toml").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let process = Process()
+        process.executableURL = ProcessCluster.executable(tool)
+        process.arguments =
+            tool == "recpool-broker"
+            ? ["--config", fifo, "--frontend", "ipc://\(temporary.file("f.ipc").path)",
+               "--backend", "ipc://\(temporary.file("b.ipc").path)"]
+            : ["--config", fifo, "--broker", "ipc://\(temporary.file("b.ipc").path)", "--input-width", "3"]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // Past the binary's loading and into main, where it blocks on the FIFO (a signal before main runs still has
+        // its default action).
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(process.isRunning)
+        kill(process.processIdentifier, stop)
+        Thread.sleep(forTimeInterval: 0.2)
+        // Opened without blocking: a daemon the signal killed reads the FIFO no more, and a blocking open would wait for
+        // ever.
+        let descriptor = open(fifo, O_WRONLY | O_NONBLOCK)
+        if descriptor >= 0 {
+            let text = Array("[\(tool == "recpool-broker" ? "broker" : "worker")]\n".utf8)
+            _ = text.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!process.isRunning)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason.rawValue) \(process.terminationStatus): \(stderr)")
+    }
+}

@@ -20,6 +20,12 @@ struct NumberOptionRangeTests {
              "--frontend tcp://127.0.0.1:42630 and --backend tcp://127.0.0.1:42630 are one address"),
             ("recpool-broker", ["--frontend", "tcp://*:42630", "--backend", "tcp://127.0.0.1:42631", "--metrics", "127.0.0.1:42630"],
              "are one address"),
+            // localhost is bound as 127.0.0.1, and [::] takes the port on IPv4 addresses too: both were exit 69.
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:42630", "--backend", "tcp://127.0.0.1:42631", "--metrics", "localhost:42631"],
+             "--backend tcp://127.0.0.1:42631 and --metrics tcp://localhost:42631 are one address"),
+            ("recpool-broker", ["--frontend", "tcp://localhost:42630", "--backend", "tcp://127.0.0.1:42630"], "are one address"),
+            ("recpool-broker", ["--frontend", "tcp://[::]:42630", "--backend", "tcp://127.0.0.1:42631", "--metrics", "127.0.0.1:42630", "--insecure"],
+             "are one address"),
             // A C int's range: ArgumentParser's bare "is invalid" named neither the rule nor the range.
             ("recpool-broker", ["--client-receive-hwm", "2147483648"],
              "--client-receive-hwm must be at most 2147483647 (libzmq's ZMQ_RCVHWM is a C int), got 2147483648"),

@@ -99,7 +99,9 @@ struct LocalCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: cluster, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                // SIGHUP (the terminal closed, an ssh session dropped) stops the cluster as SIGTERM does, in order:
+                // the workers, then the broker. Its default action ended this process alone, and the broker left first.
+                gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
         do {
             try await group.run()
         } catch let failure as CommandFailure {

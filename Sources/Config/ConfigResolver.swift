@@ -130,7 +130,9 @@ public enum ConfigResolver {
                 values.append(.init(key: entry.key, values: [inverted.on ? "true" : "false"], source: inverted.source))
             } else if let text = environment[variable] {
                 let source = ConfigSource.environment(variable: variable)
-                let items = entry.isRepeating ? text.split(separator: ",").map(String.init) : [text]
+                // Empty pieces kept (`a=1,,b=2`, `,`, an empty variable): each is refused as an empty value, as the file's are.
+                let items =
+                    entry.isRepeating ? text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) : [text]
                 if entry.isNumber, let hex = items.first(where: isHexadecimal) {
                     throw .invalidValue(key: entry.key, value: hex, source: source, expected: Self.decimalNumber)
                 }

@@ -109,7 +109,10 @@ struct ConfigResolverTests {
     /// (`catalogue show 2`'s version) as its value: every empty value is refused, naming the key and its source.
     @Test("an empty value from the environment or the file is refused for every option that takes one")
     func emptyValues() throws {
-        for environment in [["RECPOOL_FRONTEND": ""], ["RECPOOL_BATCH_MAX_ROWS": ""], ["RECPOOL_HEARTBEAT_MS": ""]] {
+        // A repeated option's variable is a comma-separated list: an empty one, or an empty piece (`a,,b`, `a,`), was
+        // dropped, and the option read as unset or shorter, where the file's `[""]` is refused.
+        for environment in [["RECPOOL_FRONTEND": ""], ["RECPOOL_BATCH_MAX_ROWS": ""], ["RECPOOL_HEARTBEAT_MS": ""],
+                            ["RECPOOL_ALLOW": ""], ["RECPOOL_ALLOW": ","], ["RECPOOL_ALLOW": "a,,b"], ["RECPOOL_ALLOW": "a,"]] {
             let error = #expect(throws: ConfigError.self) { try resolve([], environment: environment) }
             #expect("\(error.map { "\($0)" } ?? "")".contains("expected a non-empty value"), "\(environment)")
         }

@@ -136,9 +136,11 @@ struct ReplyBuffers: Sendable {
 /// Micro-batching: validates each queued SCORE request, scores all valid rows with one forward
 /// pass, and builds one reply per request. Pure apart from reading the clock for timings.
 enum ScoringBatch {
-    /// The replies to a batch, and how many rows one forward pass scored (0 when no request was valid).
+    /// The replies to a batch, how many rows its one forward pass computed (0 when no request was valid), and how many
+    /// of them were answered with scores (a request whose rows score a non-finite value is answered BAD_REQUEST).
     struct Outcome {
         var replies: [WireMessage]
+        var rowsComputed: Int
         var rowsScored: Int
     }
 
@@ -232,7 +234,8 @@ enum ScoringBatch {
             if reply.header.modelVersion == 0 { reply.header.modelVersion = replica.version }
             return reply
         }
-        return Outcome(replies: answered, rowsScored: totalRows)
+        let scored = accepted.reduce(0) { $0 + (answered[$1.index].header.status == .ok ? $1.rows : 0) }
+        return Outcome(replies: answered, rowsComputed: totalRows, rowsScored: scored)
     }
 
     /// Answers each accepted request from its slice of `scores` (the batch's outputs, in the order

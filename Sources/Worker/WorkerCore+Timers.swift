@@ -57,10 +57,13 @@ extension WorkerCore {
         pending.removeAll(keepingCapacity: true)
         pendingRows = 0
         batchDeadline = nil
-        // Rows scored are rows computed: an invalid or expired request's rows are not.
-        if outcome.rowsScored > 0 {
+        // A forward pass ran when a request was valid; rows scored are the rows answered with scores (an invalid or
+        // expired request's rows are not computed, and a request whose rows score a non-finite value is answered
+        // BAD_REQUEST).
+        if outcome.rowsComputed > 0 {
             let compute = outcome.replies.first(where: { $0.header.status == .ok })?.header.computeMicros
-            actions.append(.batchScored(rows: outcome.rowsScored, computeMicros: compute))
+            actions.append(
+                .batchScored(rows: outcome.rowsComputed, scoredRows: outcome.rowsScored, computeMicros: compute))
         }
         for reply in outcome.replies {
             if reply.header.status != .ok {

@@ -71,8 +71,9 @@ enum WorkerAction: Sendable {
     /// (``WorkerEvent/recommendAnswered`` reports its reply sent), and send the
     /// reply best-effort; the core hands it over because the policy snapshot belongs to another thread.
     case recommend(WireMessage, registration: UInt64)
-    /// One forward pass scored `rows` rows in `computeMicros` µs (metrics).
-    case batchScored(rows: Int, computeMicros: UInt32?)
+    /// One forward pass computed `rows` rows in `computeMicros` µs, and `scoredRows` of them were answered with scores
+    /// (metrics: `recpool_worker_rows_total` counts those).
+    case batchScored(rows: Int, scoredRows: Int, computeMicros: UInt32?)
     /// A request was answered with an error (the error-reply counter).
     case countErrorReply
     /// Write a log line.

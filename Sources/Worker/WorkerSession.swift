@@ -214,9 +214,9 @@ public final class WorkerSession: Sendable {
                     session.online.submit(task)
                 case .recommend(let message, let registration):
                     session.recommendThread.post(RecommendTask(message: message, registration: registration))
-                case .batchScored(let rows, let computeMicros):
+                case .batchScored(let rows, let scoredRows, let computeMicros):
                     session.metrics.batches.increment()
-                    session.metrics.rows.increment(by: Int64(rows))
+                    session.metrics.rows.increment(by: Int64(scoredRows))
                     session.metrics.batchRows.record(rows)
                     if let computeMicros { session.metrics.compute.recordMicroseconds(Int64(computeMicros)) }
                 case .countErrorReply:

@@ -24,7 +24,9 @@ struct ScoringBatchNonFiniteTests {
                 Self.request(2, [[0.9, 0.1, 0.2, 0.3]]),
             ], replica: replica, nowEpochMillis: 0)
         let replies = outcome.replies
-        #expect(outcome.rowsScored == 3)  // rows computed in the forward pass
+        // Three rows computed in the forward pass; one scored: the BAD_REQUEST's two rows are not (a worker's
+        // recpool_worker_rows_total counted them as scored).
+        #expect(outcome.rowsComputed == 3 && outcome.rowsScored == 1)
         #expect(replies.count == 2)
         #expect(replies[0].header.status == .badRequest)
         #expect(replies[0].header.requestId == 1 && replies[0].header.attempt == 2)

@@ -45,7 +45,7 @@ struct WorkerHarness {
                 online.append(task)
                 if let relay, let frames = relay.perform(task) { sent.append((try! WireMessage(decoding: frames), .bestEffort)) }
             case .recommend(let message, _): recommends.append(message)
-            case .batchScored(let rows, _): batches.append(rows)
+            case .batchScored(let rows, _, _): batches.append(rows)
             case .countErrorReply: errorReplies += 1
             case .log(let level, let message, let metadata): logs.append((level, message, metadata))
             case .stopWorker: stopWorker += 1

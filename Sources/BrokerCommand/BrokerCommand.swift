@@ -245,7 +245,7 @@ struct BrokerCommand: AsyncParsableCommand {
         do {
             security = try loadSecurity(logger)
         } catch {
-            CommandOutput.printError("recpool-broker: \(error)")
+            daemon.reportFailure("\(error)", commandName: "recpool-broker")
             throw DaemonExit.noInput
         }
         var configuration = BrokerConfiguration()
@@ -311,18 +311,19 @@ struct BrokerCommand: AsyncParsableCommand {
                 // file in its place) is a fault of the file system, not an endpoint busy for now: a supervisor would
                 // restart into it for ever on "unavailable".
                 if let problem = IPCEndpointProblem.describe(endpoint: endpoint, error: zmqError) {
-                    CommandOutput.printError("recpool-broker: cannot bind \(endpoint): \(problem)")
+                    daemon.reportFailure("cannot bind \(endpoint): \(problem)", commandName: "recpool-broker")
                     throw DaemonExit.cannotCreate
                 }
                 if endpoint.hasPrefix("tcp://"), zmqError.code == ENODEV {
                     // libzmq reads a bind's host as an interface name: "No such device" for a host name.
-                    CommandOutput.printError(
-                        "recpool-broker: cannot bind \(endpoint): \(zmqError.message); a bind names an address or a "
-                            + "network interface, not a host name: give the address (tcp://10.0.0.1:5555)")
+                    daemon.reportFailure(
+                        "cannot bind \(endpoint): \(zmqError.message); a bind names an address or a network interface, "
+                            + "not a host name: give the address (tcp://10.0.0.1:5555)", commandName: "recpool-broker")
                 }
                 throw DaemonExit.unavailable
             case .store, .unreadableState:
-                CommandOutput.printError("recpool-broker: \(error)")
+                // The reactor logged it as critical already.
+                daemon.reportFailure("\(error)", commandName: "recpool-broker", alreadyLogged: true)
                 throw error.isDamagedState ? DaemonExit.dataError : DaemonExit.cannotCreate
             case .socketFailed: throw DaemonExit.software
             }

@@ -29,6 +29,18 @@ public struct DaemonOptions: ParsableArguments {
     /// Creates the defaults.
     public init() {}
 
+    /// Reports why the daemon cannot go on, once logging is bootstrapped (``start(commandName:)``): with
+    /// `--log-format json` as one `critical` JSON line, so a log shipper reads every line of stderr as JSON; as text, as
+    /// `COMMAND: TEXT` on stderr. A message already logged as `critical` by the failing part is not repeated in JSON.
+    public func reportFailure(_ text: String, commandName: String, alreadyLogged: Bool = false) {
+        switch logFormat {
+        case .json:
+            if !alreadyLogged { Logger(label: commandName).critical("\(text)") }
+        case .text:
+            CommandOutput.printError("\(commandName): \(text)")
+        }
+    }
+
     /// Bootstraps logging, raises the open-file limit (``FileDescriptorLimit``) and, with `--metrics`,
     /// the Prometheus backend; call first thing in `run()`.
     /// - Returns: the metrics endpoint service to run, if asked for.

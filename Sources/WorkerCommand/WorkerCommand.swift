@@ -143,15 +143,15 @@ struct WorkerCommand: AsyncParsableCommand {
             do {
                 replica = try ModelReplica.load(checkpointPath: model)
             } catch {
-                CommandOutput.printError("recpool-worker: cannot load model: \(error)")
+                daemon.reportFailure("cannot load model: \(error)", commandName: "recpool-worker")
                 throw DaemonExit.noInput
             }
             // The random MLP's width beside a checkpoint (a fleet's config file may set it for every worker): it must be
             // the checkpoint's, or the worker would serve rows of another width than the operator said (it was ignored).
             if let inputWidth, inputWidth != replica.inputWidth {
-                CommandOutput.printError(
-                    "recpool-worker: --input-width \(inputWidth), but --model \(model) takes rows of \(replica.inputWidth) "
-                        + "features: drop --input-width or set it to \(replica.inputWidth)")
+                daemon.reportFailure(
+                    "--input-width \(inputWidth), but --model \(model) takes rows of \(replica.inputWidth) "
+                        + "features: drop --input-width or set it to \(replica.inputWidth)", commandName: "recpool-worker")
                 throw DaemonExit.usage
             }
             if seed != nil {
@@ -181,7 +181,7 @@ struct WorkerCommand: AsyncParsableCommand {
                         metadata: ["path": "\(curveKey)", "mode": "\(String(mode, radix: 8))"])
                 }
             } catch {
-                CommandOutput.printError("recpool-worker: \(error)")
+                daemon.reportFailure("\(error)", commandName: "recpool-worker")
                 throw DaemonExit.noInput
             }
         }

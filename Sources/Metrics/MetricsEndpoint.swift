@@ -139,7 +139,15 @@ public struct MetricsEndpoint: Service {
         router.head("metrics") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: registry.emitToBuffer().isEmpty ? .serviceUnavailable : .ok, headers: headers)
+            // The length GET's body would have (RFC 9110, 9.3.2 and 8.6): the server sends no body after a HEAD's
+            // headers. An empty body here was answered `Content-Length: 0`, a length GET never has.
+            let exposition = registry.emitToBuffer()
+            guard !exposition.isEmpty else {
+                return Response(
+                    status: .serviceUnavailable, headers: headers,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "metrics not yet published\n")))
+            }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition)))
         }
         for method in [HTTPRequest.Method.post, .put, .delete, .patch, .options] {
             router.on("metrics", method: method) { _, _ -> Response in

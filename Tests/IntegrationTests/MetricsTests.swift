@@ -56,6 +56,8 @@ struct MetricsTests {
             let headHTTP = try #require(headResponse as? HTTPURLResponse)
             #expect(headHTTP.statusCode == 200 && body.isEmpty)
             #expect(headHTTP.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain") == true)
+            // The length GET's body has (it was `Content-Length: 0`): some hundreds of bytes of exposition.
+            #expect((Int(headHTTP.value(forHTTPHeaderField: "Content-Length") ?? "") ?? 0) > 100, "\(headHTTP.allHeaderFields)")
             for method in ["POST", "PUT", "DELETE", "PATCH"] {
                 var request = URLRequest(url: url)
                 request.httpMethod = method

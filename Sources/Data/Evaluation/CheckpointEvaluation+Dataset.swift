@@ -41,6 +41,29 @@ extension CheckpointEvaluation {
         }
     }
 
+    /// `data` with its positions numbered as the model's: a log read with a schema dense-ranks its own slots, so a later
+    /// log without slot 1 numbered slot 2 as position 0 and was scored there. When both the spec and the data know
+    /// their slot values (``FeatureSpec/positionValues``, ``BanditDataset/positionValues``), each row's position is
+    /// renumbered by its slot value; otherwise `data` is returned as it is (positions are the slots, or the spec is
+    /// older than its slot values).
+    /// - Throws: `CheckpointEvaluationError.unknownSlot` when the data logs a slot the model was not fitted on.
+    public static func aligned(_ data: BanditDataset, to spec: FeatureSpec) throws(CheckpointEvaluationError)
+        -> BanditDataset
+    {
+        guard let known = spec.positionValues, let logged = data.positionValues, known != logged else { return data }
+        let index = Dictionary(known.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        var renumbered: [Int] = []
+        for slot in logged {
+            guard let position = index[slot] else { throw .unknownSlot(dataset: data.name, slot: slot, known: known) }
+            renumbered.append(position)
+        }
+        var out = data
+        out.position = data.position.map { renumbered[$0] }
+        out.nPositions = spec.positionCount
+        out.positionValues = known
+        return out
+    }
+
     /// Why the dataset's catalogue is not the one the spec was fitted on, or `nil`: the spec scores item `k` with its
     /// own table's features for `k`, so a catalogue file with the same items in another row order, or with other
     /// values, would be scored as other items without a word. Numeric features must be equal; categorical ones must

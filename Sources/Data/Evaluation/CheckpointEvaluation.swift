@@ -22,6 +22,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The dataset's catalogue is not the one the model was fitted on (``CheckpointEvaluation/catalogueProblem(spec:data:)``):
     /// `problem` names the first item whose features differ.
     case catalogueMismatch(dataset: String, problem: String)
+    /// The dataset logs slot `slot`, which the model was not fitted on (`known`, the slots of its training log):
+    /// ``CheckpointEvaluation/aligned(_:to:)`` has no position to read it as.
+    case unknownSlot(dataset: String, slot: Int, known: [Int])
     /// The model's score of an item at a row (both 0-based) of a dataset (the evaluated rows or the validation rows
     /// the threshold is chosen on) is NaN or infinite: no metric would be defined.
     case nonFiniteScore(NonFiniteScore)
@@ -41,7 +44,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .unreadable(let reason) where reason.contains(path): return description(command: command)
         case .unreadable, .notAnInterestModel, .missingFeatureSpec, .invalidFeatureSpec, .widthMismatch:
             return "\(path): \(description(command: command))"
-        case .itemCountMismatch, .datasetMismatch, .catalogueMismatch, .nonFiniteScore:
+        case .itemCountMismatch, .datasetMismatch, .catalogueMismatch, .unknownSlot, .nonFiniteScore:
             return description(command: command)
         }
     }
@@ -63,6 +66,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
                 + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "
                 + "the model was trained with)"
         case .catalogueMismatch(let dataset, let problem): return "\(dataset): \(problem)"
+        case .unknownSlot(let dataset, let slot, let known):
+            return "\(dataset) logs slot \(slot), which the model was not fitted on (its training log's slots: "
+                + "\(known.map(String.init).joined(separator: ", "))): it has no position to score it at"
         case .nonFiniteScore(let bad): return bad.description
         }
     }
@@ -138,6 +144,7 @@ public enum CheckpointEvaluation {
     public static func policy(
         checkpoint: Checkpoint, spec: FeatureSpec, data: BanditDataset, epsilon: Double = 0
     ) throws(CheckpointEvaluationError) -> ActionDistribution {
+        let data = try aligned(data, to: spec)
         try check(spec: spec, data: data)
         let scores: [Double]
         do {
@@ -158,6 +165,8 @@ public enum CheckpointEvaluation {
         validationIsEvaluated: Bool = false, resamples: Int = 500
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
+        let data = try aligned(data, to: spec)
+        let validation = try validation.map { rows throws(CheckpointEvaluationError) in try aligned(rows, to: spec) }
         try check(spec: spec, data: data)
         if let validation { try check(spec: spec, data: validation) }
         let name = label(path: checkpointPath, checkpoint: checkpoint)

@@ -101,6 +101,7 @@ extension FeatureSpec {
             }
         }
         spec.itemIds = train.itemIds
+        spec.positionValues = train.positionValues
         spec.columns = spec.columnNames()
         return spec
     }

@@ -196,6 +196,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// (popularity, cross rates, the id hash) belong to these items: two items with the same catalogue features in
     /// swapped rows are told apart by it (`CheckpointEvaluation.check`).
     public var itemIds: [String]? = nil
+    /// The logged slot value each position stands for (``BanditDataset/positionValues``), when the spec was fitted on a
+    /// log read with a schema; nil otherwise (positions are then the slots). Another log's slots are mapped to the
+    /// model's positions by these.
+    public var positionValues: [Int]? = nil
 
     /// The event encoding in force.
     public var events: EventEncoding { eventEncoding ?? .affinityZScore }
@@ -294,6 +298,8 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         guard itemContinuous.count == itemCount else { return "itemContinuous does not have itemCount values" }
         guard popularity.count == itemCount else { return "popularity does not have itemCount values" }
         guard itemIds.map({ $0.count == itemCount }) ?? true else { return "itemIds does not have itemCount ids" }
+        guard positionValues.map({ $0.count == positionCount && zip($0, $0.dropFirst()).allSatisfy { $0 < $1 } }) ?? true
+        else { return "positionValues is not positionCount increasing slot values" }
         let extra = itemNumericExtraScalings?.count ?? 0
         guard (itemNumericExtraNames?.count ?? 0) == extra,
             extra == 0 || (itemNumericExtra?.count == itemCount && itemNumericExtra?.allSatisfy { $0.count == extra } == true)

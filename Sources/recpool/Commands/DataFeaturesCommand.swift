@@ -60,7 +60,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
         let parts = try options.logs()
         let data = parts.all
         let train = parts.train
-        guard let rows = parts.part(split) else {
+        guard var rows = parts.part(split) else {
             CommandOutput.printError("recpool: --split must be train, validation, test or all")
             throw ExitStatus.usage.exitCode
         }
@@ -72,7 +72,11 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                     throw CommandFailure("\(path): not a feature specification: \(problem)", exitCode: .badInput)
                 }
                 fitted = try FeatureSpec.decode(bytes)
-                do { try CheckpointEvaluation.check(spec: fitted, data: rows) } catch {
+                do {
+                    // A given spec numbers positions by its training log's slots: this log's are read as those.
+                    rows = try CheckpointEvaluation.aligned(rows, to: fitted)
+                    try CheckpointEvaluation.check(spec: fitted, data: rows)
+                } catch {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
                 }
             } else {

@@ -1,0 +1,60 @@
+import Testing
+
+@testable import RecData
+
+/// A log read with a schema dense-ranks its own slots: a later log without slot 1 had its slot 2 read as position 0,
+/// and a model fitted on the first was evaluated there at the wrong slot, with no warning.
+@Suite("A model's positions on another log's slots")
+struct SlotAlignmentTests {
+    static func log(slots: [Int], rows: Int = 60) throws -> BanditDataset {
+        var text = "ts,item,pos,click,prop,device\n"
+        for row in 0..<rows {
+            text += "\(row),\(row % 3),\(slots[row % slots.count]),\(row % 4 == 0 ? 1 : 0),0.5,\(row % 2 == 0 ? "ios" : "web")\n"
+        }
+        return try SmallLog.build(text, userFeatures: ["device": "categorical"], items: 3, name: "slots\(slots).csv")
+    }
+
+    @Test("the fitted spec keeps the training log's slot values, and another log's slots are read as the model's")
+    func renumbered() throws {
+        let training = try Self.log(slots: [1, 2, 3])
+        #expect(training.positionValues == [1, 2, 3])
+        let spec = try FeatureSpec.fit(on: SplitDataset(training).train)
+        #expect(spec.positionValues == [1, 2, 3])
+        let later = try Self.log(slots: [2, 3])
+        #expect(later.positionValues == [2, 3] && later.nPositions == 2)
+        #expect(Set(later.position) == [0, 1])
+        let aligned = try CheckpointEvaluation.aligned(later, to: spec)
+        #expect(aligned.nPositions == 3 && aligned.positionValues == [1, 2, 3])
+        // Slot 2 is the model's position 1 and slot 3 its position 2, row for row.
+        for row in 0..<later.rows {
+            #expect(aligned.position[row] == later.position[row] + 1)
+        }
+        // The same slots need no renumbering; a spec without slot values (older) leaves the positions as they are.
+        #expect(try CheckpointEvaluation.aligned(training, to: spec).position == training.position)
+        var older = spec
+        older.positionValues = nil
+        #expect(try CheckpointEvaluation.aligned(later, to: older).position == later.position)
+    }
+
+    @Test("a slot the model was not fitted on is refused, naming it and the model's slots")
+    func unknownSlot() throws {
+        let spec = try FeatureSpec.fit(on: SplitDataset(try Self.log(slots: [1, 2, 3])).train)
+        let typo = try Self.log(slots: [1, 2, 99])
+        let error = #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.aligned(typo, to: spec) }
+        guard case .unknownSlot(let dataset, let slot, let known)? = error else {
+            Issue.record("not unknownSlot: \(String(describing: error))")
+            return
+        }
+        #expect(dataset == "slots[1, 2, 99].csv" && slot == 99 && known == [1, 2, 3])
+        #expect("\(error.map { "\($0)" } ?? "")".contains("logs slot 99, which the model was not fitted on (its training log's slots: 1, 2, 3)"))
+    }
+
+    @Test("a spec's slot values survive encoding, and a spec whose slot values do not match its positions is refused")
+    func encoded() throws {
+        let spec = try FeatureSpec.fit(on: SplitDataset(try Self.log(slots: [1, 2, 3])).train)
+        #expect(try FeatureSpec.decode(spec.encoded()).positionValues == [1, 2, 3])
+        var bad = spec
+        bad.positionValues = [3, 2, 1]
+        #expect(throws: FeatureSpecError.self) { _ = try bad.encoded() }
+    }
+}

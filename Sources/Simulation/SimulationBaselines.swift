@@ -35,6 +35,17 @@ struct Baselines: Sendable {
     /// One baseline's clicks, if it ran.
     func clicks(_ name: String) -> [Int]? { series.first { $0.name == name }?.clicks }
 
+    /// Baselines run on the served users only, spread back over all `users` in visitor order: `served[k]` is the
+    /// visitor index of the `k`-th user they ran on; a user not served holds 0 (the report leaves such users out).
+    func spread(over served: [Int], users: Int) -> Baselines {
+        Baselines(
+            series: series.map { one in
+                var clicks = [Int](repeating: 0, count: users)
+                for (k, index) in served.enumerated() where k < one.clicks.count { clicks[index] = one.clicks[k] }
+                return BaselineSeries(name: one.name, clicks: clicks)
+            })
+    }
+
     /// Runs every baseline on `visitors`. A slate never holds more items than the world has: `slateLength` is cut
     /// to the world's item count (`simulator:items=2` has three slots and two items), as a served slate is.
     static func run(

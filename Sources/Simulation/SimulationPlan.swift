@@ -58,8 +58,12 @@ public enum SimulationError: Error, Sendable, Equatable, CustomStringConvertible
     case catalogueMismatch(String)
     /// The served policy's weights do not fit its spec.
     case invalidPolicy(PolicyError)
-    /// A deterministic run is impossible on this pool (the text names the flag), or its barrier failed.
+    /// A deterministic run is impossible on this pool (the text names the flag), or its barrier failed, or a user of it
+    /// was not served.
     case notDeterministic(String)
+    /// The pool stopped serving mid-run: ``SimulationRunner/failedUsersLimit`` users in a row failed (the text says
+    /// how, and after how many users the run stopped), so the rest would only have failed one timeout each.
+    case poolStopped(String)
 
     /// A one-line message for people.
     public var description: String {
@@ -69,6 +73,7 @@ public enum SimulationError: Error, Sendable, Equatable, CustomStringConvertible
         case .catalogueMismatch(let why): "the pool's catalogue is not the simulated world's: \(why)"
         case .invalidPolicy(let error): "the served policy cannot be rebuilt: \(error)"
         case .notDeterministic(let why): "cannot run deterministically: \(why)"
+        case .poolStopped(let why): "the pool stopped serving: \(why)"
         }
     }
 }

@@ -61,8 +61,6 @@ public enum SimulationRunner {
         // shows two items) is asked for slates as long as its own.
         let slateLength = min(install.spec.slateSize, world.slots)
         let visitors = world.visitors(count: plan.users, seed: plan.seed)
-        let baselines = try Baselines.run(
-            visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed)
         let started = Clocks.monotonicMicros()
         let (outcomes, broken) = await serveLive(
             backend: backend, visitors: visitors, slateLength: slateLength, plan: plan, barrier: barrier, onProgress)
@@ -70,6 +68,13 @@ public enum SimulationRunner {
         // run whose curve a second run would repeat (it counted one SYNC_BARRIER error and exited 0).
         if let broken { throw broken }
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
+        // The baselines meet the users the pool served, and only those: a learner that learnt from a user the pool
+        // failed would have seen more than the pool did (docs/ONLINE.md: "left out of every baseline too").
+        let served = outcomes.filter(\.served).map(\.index)
+        var baselines = try Baselines.run(
+            visitors: served.count == visitors.count ? visitors : served.map { visitors[$0] }, world: world,
+            fixed: fixed, slateLength: slateLength, seed: plan.seed)
+        if served.count != visitors.count { baselines = baselines.spread(over: served, users: visitors.count) }
         return SimulationReport(
             plan: plan, world: name(of: world), outcomes: outcomes, baselines: baselines,
             fixedVersion: install.version, elapsedMs: elapsedMs)
@@ -147,6 +152,11 @@ public enum SimulationRunner {
         var errors: [String: Int] = [:]
     }
 
+    /// Users that may fail in a row before a run stops (``SimulationError/poolStopped(_:)``): a pool that stopped
+    /// serving cost every later user a timeout (at 5 s each, hours for a default run) before a report that looked
+    /// complete, with exit 0.
+    public static let failedUsersLimit = 25
+
     private static func serveLive<Backend: RecommendFeedbackBackend>(
         backend: Backend, visitors draws: [SimulatedVisitor], slateLength: Int, plan: SimulationPlan,
         barrier: SyncBarrier?,
@@ -158,6 +168,9 @@ public enum SimulationRunner {
         var recent = RecentClicks(capacity: max(1, draws.count / plan.windows))
         var barrier = barrier
         var broken: SimulationError? = nil
+        // Users that failed in a row (in the order they finished), and how.
+        var failedInARow = 0
+        var failures: [String: Int] = [:]
         await withTaskGroup(of: LiveOutcome.self) { group in
             var next = 0
             func startNext() {
@@ -173,6 +186,24 @@ public enum SimulationRunner {
                 progress.done += 1
                 progress.feedbackSent += outcome.feedbackSent
                 progress.errors += outcome.errors.values.reduce(0, +)
+                if outcome.served {
+                    failedInARow = 0
+                    failures = [:]
+                } else if broken == nil {
+                    failedInARow += 1
+                    for (status, count) in outcome.errors { failures[status, default: 0] += count }
+                    let how = failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                    if plan.deterministic {
+                        // Its curve would not repeat with a user missing (a dead worker's NO_WORKER, a timeout).
+                        broken = .notDeterministic(
+                            "the run stopped after \(progress.done) of \(draws.count) users: user \(outcome.index) was "
+                                + "not served (\(how)), and a curve with a user missing would not repeat")
+                    } else if failedInARow >= failedUsersLimit {
+                        broken = .poolStopped(
+                            "the last \(failedInARow) users in a row failed (\(how)); the run stopped after "
+                                + "\(progress.done) of \(draws.count) users (\(progress.served) served)")
+                    }
+                }
                 if outcome.served {
                     progress.served += 1
                     progress.clicks += outcome.click

@@ -204,6 +204,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     case .invalidPlan, .catalogueMismatch: .badInput
                     case .invalidPolicy: .failed
                     case .notDeterministic: .badInput
+                    case .poolStopped: .errorsDominate
                     }
                 throw CommandFailure(error.description, exitCode: status)
             }
@@ -238,6 +239,7 @@ extension SimulateCommand {
                 case .policyUnavailable(let client): ExitStatus.of(client)
                 case .invalidPlan, .catalogueMismatch, .notDeterministic: .badInput
                 case .invalidPolicy: .failed
+                case .poolStopped: .errorsDominate
                 }
             throw CommandFailure(error.description, exitCode: status)
         }

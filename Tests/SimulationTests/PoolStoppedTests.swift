@@ -1,0 +1,107 @@
+import RecClient
+import RecData
+import RecPolicy
+@testable import RecSimulation
+import RecTransport
+import RecWire
+import Testing
+
+/// A pool that died mid-run (its worker or broker killed) cost every later user a failed call, hours of timeouts at
+/// the defaults, and the run then exited 0 with a report that looked complete; a deterministic run went on the same
+/// way, with a curve that could not repeat; and the baselines had learnt from users the pool never served.
+@Suite("A simulation whose pool stops serving")
+struct PoolStoppedTests {
+    /// An in-process pool that answers NO_WORKER from the `diesAfter`-th RECOMMEND on, and every third one from
+    /// `flakyFrom` on when set.
+    final class DyingBackend: DeterministicFixedBaselineTests.ForwardingBackend, @unchecked Sendable {
+        let calls = LockedBox(0)
+        let diesAfter: Int
+        let barrier: Bool
+
+        init(diesAfter: Int, barrier: Bool = false) throws {
+            self.diesAfter = diesAfter
+            self.barrier = barrier
+            try super.init()
+        }
+
+        override func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
+            let call = calls.withLock { $0 += 1; return $0 }
+            if call > diesAfter {
+                throw .server(status: .noWorker, message: "no live worker offers RECOMMEND", retryAfterMs: 0)
+            }
+            return try await inner.recommend(query)
+        }
+
+        override func syncBarrier(spec: OnlinePolicySpec) async throws(SimulationError) -> SyncBarrier {
+            guard barrier else { return try await super.syncBarrier(spec: spec) }
+            return SyncBarrier(everyEvents: 1_000_000) {}
+        }
+    }
+
+    @Test("25 users failing in a row stop the run with poolStopped, naming how and after how many users")
+    func stopsAfterFailuresInARow() async throws {
+        let backend = try DyingBackend(diesAfter: 30)
+        let plan = SimulationPlan(users: 400, seed: 3, windows: 4)
+        do {
+            _ = try await SimulationRunner.run(backend: backend, plan: plan)
+            Issue.record("the run went on to the end")
+        } catch {
+            guard case .poolStopped(let why) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("the last 25 users in a row failed (NO_WORKER 25)"), "\(why)")
+            #expect(why.contains("the run stopped after 55 of 400 users (30 served)"), "\(why)")
+            #expect("\(error)".hasPrefix("the pool stopped serving: "))
+        }
+        // Only the users in flight finished after the stop: none of the other 345 was asked for.
+        #expect(backend.calls.withLock { $0 } == 55)
+    }
+
+    @Test("a deterministic run stops at its first user not served")
+    func deterministicStopsAtTheFirstFailure() async throws {
+        let backend = try DyingBackend(diesAfter: 10, barrier: true)
+        var plan = SimulationPlan(users: 40, seed: 3, windows: 2)
+        plan.deterministic = true
+        do {
+            _ = try await SimulationRunner.run(backend: backend, plan: plan)
+            Issue.record("the run went on to the end")
+        } catch {
+            guard case .notDeterministic(let why) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("the run stopped after 11 of 40 users: user 10 was not served (NO_WORKER 1)"), "\(why)")
+        }
+    }
+
+    @Test("the baselines learn from the served users only: a run with failures has the figures of one on those users")
+    func baselinesOnServedUsersOnly() async throws {
+        // Users 0…19 served, then 5 failures (below the limit), then the pool is back: users 25… served.
+        final class GapBackend: DeterministicFixedBaselineTests.ForwardingBackend, @unchecked Sendable {
+            let calls = LockedBox(0)
+            override func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
+                let call = calls.withLock { $0 += 1; return $0 }
+                if (21...25).contains(call) { throw .timedOut(requestId: UInt64(call), afterMs: 1) }
+                return try await inner.recommend(query)
+            }
+        }
+        let report = try await SimulationRunner.run(
+            backend: try GapBackend(), plan: SimulationPlan(users: 60, seed: 4, windows: 3))
+        #expect(report.served == 55)
+        let everyone = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 60, seed: 4, windows: 3))
+        // LinUCB over the 55 served users in order, recomputed: its clicks on them are the report's.
+        let world = SimulatorWorld(config: SimulationPlan(users: 60, seed: 4, windows: 3).world)
+        let visitors = world.visitors(count: 60, seed: 4)
+        let servedVisitors = Array(visitors[0..<20]) + Array(visitors[25..<60])
+        let context = OneHotContext(vocabulary: world.userVocabulary)
+        var linUCB = LinUCBSlates(bandit: LinUCB(arms: world.itemCount, dimension: context.width, alpha: 0.03))
+        var clicks = 0
+        for visitor in servedVisitors {
+            let x = context.encode(visitor.userFeatures)
+            let slate = linUCB.slate(context: x, length: 3)
+            let item = try visitor.clicked(slate)
+            for shown in slate { linUCB.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
+            clicks += item == nil ? 0 : 1
+        }
+        let linucb = try #require(report.baselines.first { $0.name == "linucb" })
+        #expect(abs(linucb.ctr - Double(clicks) / 55) < 1e-12, "\(linucb.ctr) against \(clicks) / 55")
+        // Over all 60 users (what the baselines ran on before) the figure is another one.
+        let all = try #require(everyone.baselines.first { $0.name == "linucb" })
+        #expect(all.ctr != linucb.ctr || clicks == 0)
+    }
+}

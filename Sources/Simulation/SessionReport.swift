@@ -121,7 +121,7 @@ public struct SessionReport: Codable, Sendable, Equatable {
         let noSession = "no session completed"
         try u.encode(clicksPerSession == nil ? noSession : nil, forKey: .clicksPerSessionUndefined)
         try u.encode(
-            clicksPerSessionSd != nil ? nil : completed < 2 ? "fewer than 2 sessions completed" : noSession,
+            clicksPerSessionSd != nil ? nil : completed == 0 ? noSession : "fewer than 2 sessions completed",
             forKey: .clicksPerSessionSdUndefined)
         try u.encode(
             clicksPerSessionFirstFifth == nil ? "no session of the first fifth completed" : nil,

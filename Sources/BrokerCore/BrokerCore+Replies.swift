@@ -175,6 +175,13 @@ extension BrokerCore {
         if version != registered && rolledOutSHA[version] == nil {
             return "model version \(version), which it does not serve (it serves \(registered.map(String.init) ?? "none"))"
         }
+        // The number it reported is its own claim: a number the registry does not hold with the weights it serves
+        // (`unverified` in STATUS) is no registry version, whatever the worker says (a worker that heartbeat version 7
+        // on a registry of none had its scores forwarded as version 7).
+        if version == registered, let worker = workers[identity], !holdsClaimedVersion(worker) {
+            return "model version \(version), which the registry does not hold with the weights it serves (its claim "
+                + "is unverified)"
+        }
         return nil
     }
 
@@ -190,7 +197,14 @@ extension BrokerCore {
         guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
-        if let command = Header.salvageCommand(first), command != entry.request.service { return }
+        // A reply under another client command (a STATUS or RECOMMEND reply naming a SCORE) names it as surely: the
+        // same INTERNAL as a well-formed reply of another command gets, never left waiting for its deadline. A worker's
+        // own commands (ROUND_RESULT, POLICY_STATE, …) number other things and are left out.
+        if let command = Header.salvageCommand(first), command != entry.request.service,
+            !BrokerCounters.clientCommands.contains(command)
+        {
+            return
+        }
         abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
     }
 

@@ -515,3 +515,43 @@ extension String {
     /// The text between `[` and `]`.
     fileprivate var wrappedInBrackets: String { "[\(self)]" }
 }
+
+/// Two replies the broker forwarded or left waiting: a worker that heartbeat a version the registry never issued had
+/// its scores forwarded under that number, and a broken reply naming its request under another client command (a
+/// STATUS reply's code) left the request in flight until its deadline, or for ever.
+@Suite("Worker replies under a claimed version or another command")
+struct ClaimedReplyTests {
+    @Test("an OK reply under a version the registry does not hold with the worker's weights is INTERNAL, not forwarded")
+    func unverifiedClaim() throws {
+        var h = CoreHarness()
+        h.core.registeredModels = [:]
+        h.registerWorker(InvalidWorkerReplyTests.worker, version: 0)
+        h.score(from: InvalidWorkerReplyTests.client, id: 7)
+        let d = try #require(h.dispatches.last)
+        // The worker now claims version 7, which a registry of no model never issued.
+        h.feed(
+            .worker(
+                identity: InvalidWorkerReplyTests.worker,
+                frames: [Header(command: .heartbeat, modelVersion: 7).encoded(), WorkerLoad(slots: 4, queued: 1).encoded()],
+                peerAddress: nil))
+        InvalidWorkerReplyTests.send(&h, d, version: 7, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        let reply = try InvalidWorkerReplyTests.onlyReply(h)
+        #expect(reply.header.status == .internal && reply.header.modelVersion == 0)
+        #expect(reply.errorText?.contains("model version 7, which the registry does not hold") == true, "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.invalidWorkerReplies] == 1)
+    }
+
+    @Test("a reply that does not decode but names its SCORE under a STATUS or RECOMMEND reply code is INTERNAL at once",
+          arguments: [Command.status, .recommend])
+    func brokenReplyUnderAnotherCommand(command: Command) throws {
+        var h = CoreHarness()
+        let d = try InvalidWorkerReplyTests.dispatched(&h)
+        var frame = d.message.header.reply(status: .ok, modelVersion: 1).encoded()
+        frame[4] = command.rawValue | Header.replyBit
+        frame[5] = 1  // a reserved byte set: the header does not decode, its magic and request id still read
+        h.feed(.worker(identity: d.identity, frames: [frame, Tensor(rows: 1, cols: 1, values: [0.25]).encoded()], peerAddress: nil))
+        let reply = try InvalidWorkerReplyTests.onlyReply(h)
+        #expect(reply.header.status == .internal)
+        #expect(h.core.inflightCount == 0)
+    }
+}

@@ -363,9 +363,14 @@ struct LoadTestCommand: AsyncParsableCommand {
         let payloads: [[UInt8]]
         let featureWidth: Int
         do {
-            // Rows of the model's shape: a load test's rows need not be the model's own items.
-            if let servedSpec { try CheckpointEvaluation.check(spec: servedSpec, data: data, catalogue: false) }
-            (payloads, featureWidth) = try RequestPayloads.datasetScore(data, batch: batch, servedSpec: servedSpec)
+            // Rows of the model's shape: a load test's rows need not be the model's own items. Its slots are read as
+            // the model's positions, as eval reads them.
+            var rows = data
+            if let servedSpec {
+                rows = try CheckpointEvaluation.aligned(data, to: servedSpec)
+                try CheckpointEvaluation.check(spec: servedSpec, data: rows, catalogue: false)
+            }
+            (payloads, featureWidth) = try RequestPayloads.datasetScore(rows, batch: batch, servedSpec: servedSpec)
         } catch {
             throw unfit(error, what: "rows")
         }

@@ -327,6 +327,40 @@ struct JobMachineTests {
         #expect(m.core.jobs["job-1"] == nil)
     }
 
+    /// A final request whose worker died each time (restarted by a supervisor under a new connection) went out again
+    /// for ever: the job stayed `running` with no error and no log line.
+    @Test("a final checkpoint request whose worker leaves is sent again at most 3 times, then the job fails naming where it went")
+    func finalRequestWhoseWorkerLeaves() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
+        _ = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
+        var sent = try #require(m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards.first)
+        #expect(sent.assignment.finalize)
+        var live = m.workers
+        for restart in 0..<4 {
+            // The worker holding it dies and comes back under a new connection with the same name.
+            let name = live.first { $0.identity == sent.worker }?.id ?? "?"
+            live = live.map { $0.identity == sent.worker ? TrainingWorker(identity: [UInt8(10 + restart)], id: name) : $0 }
+            let actions = m.feed(.workers(live))
+            if restart < 3 {
+                sent = try #require(actions.shards.first, "attempt \(restart + 2) was not sent")
+                #expect(sent.assignment.finalize)
+                #expect(m.core.jobs["job-1"] != nil)
+            } else {
+                #expect(actions.shards.isEmpty)
+                let failed = try #require(actions.persisted.last?.record)
+                #expect(failed.state == .failed)
+                #expect(failed.error?.contains("the final checkpoint request got no answer after 4 attempts") == true)
+                // Every worker it went to is named by its id, the departed too (no hexadecimal identities).
+                #expect(failed.error?.contains("sent to w-") == true && failed.error?.contains("0a") == false, "\(failed.error ?? "")")
+                #expect(m.core.jobs["job-1"] == nil)
+            }
+        }
+    }
+
     @Test("a job whose validation loss rises after round 2 is checkpointed from round 2's state, not the last")
     func finalizeFromBestRound() throws {
         var m = JobMachine()

@@ -115,6 +115,11 @@ struct JobCore: ControlCore {
     var workers: [TrainingWorker] = []
     /// How many live workers that train are draining (left out of ``workers``), for a waiting job's reason.
     var drainingTrainers = 0
+    /// The display ids of workers that left, by identity, for the errors that name where requests went
+    /// (``name(of:)``); bounded, as workers come and go for the life of a broker.
+    var departedNames: [[UInt8]: String] = [:]
+    /// The most ``departedNames`` holds before it is emptied.
+    static let departedNamesLimit = 4_096
     var jobs: [String: RunningJob] = [:]
     /// The workers believed to hold each uploaded file (log or catalogue), by the file's SHA-256 (hex).
     var datasetHolders: [String: Set<[UInt8]>] = [:]
@@ -178,6 +183,8 @@ struct JobCore: ControlCore {
         // again (to whichever worker is least loaded, it included), as a departed worker's does, never waiting for the
         // round's timeout.
         let registeredAgain = TrainingWorker.registeredAgain(trainers, since: workers)
+        if departedNames.count > Self.departedNamesLimit { departedNames.removeAll() }
+        for worker in workers { departedNames[worker.identity] = worker.id }
         workers = trainers
         let current = Set(workers.map(\.identity))
         guard previous != current || !registeredAgain.isEmpty else { return }
@@ -202,6 +209,22 @@ struct JobCore: ControlCore {
                 }
                 job.phase = .training(round: round, startedMs: started, pending: pending, results: results)
             case .finalizing(let sent, _) where !holding.contains(sent.worker):
+                // Its worker left (or registered again) without answering: an attempt, as a timeout is. A final
+                // request whose worker died each time (a trap while writing the checkpoint, under a supervisor that
+                // restarts it) went out again for ever, the job `running` with no error and no log line.
+                job.unanswered[Self.finalRequestShard, default: []].append(name(of: sent.worker))
+                job.attempts += 1
+                if job.attempts > 3 {
+                    jobs[id] = job
+                    fail(
+                        id, "the final checkpoint request got no answer after \(job.attempts) attempts (its worker left; "
+                            + "\(Self.unansweredText(job)))", into: &actions)
+                    continue
+                }
+                actions.append(
+                    .log(
+                        .warning, "the final checkpoint request's worker left; sending it again",
+                        ["job_id": "\(id)", "attempt": "\(job.attempts + 1)", "unanswered": "\(Self.unansweredText(job))"]))
                 job.phase = .waiting
             default:
                 break
@@ -318,9 +341,10 @@ struct JobCore: ControlCore {
         return workers[chosen].identity
     }
 
-    /// A worker's display id (its identity in hex when it is no longer live).
+    /// A worker's display id: a live worker's, or the one a worker that left had (a failed job's error names the
+    /// workers its requests went to, the departed too), or its identity in hex when it was never seen.
     func name(of identity: [UInt8]) -> String {
-        workers.first { $0.identity == identity }?.id
+        workers.first { $0.identity == identity }?.id ?? departedNames[identity]
             ?? identity.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 

@@ -35,22 +35,15 @@ struct Baselines: Sendable {
     /// One baseline's clicks, if it ran.
     func clicks(_ name: String) -> [Int]? { series.first { $0.name == name }?.clicks }
 
-    /// Baselines run on the served users only, spread back over all `users` in visitor order: `served[k]` is the
-    /// visitor index of the `k`-th user they ran on; a user not served holds 0 (the report leaves such users out).
-    func spread(over served: [Int], users: Int) -> Baselines {
-        Baselines(
-            series: series.map { one in
-                var clicks = [Int](repeating: 0, count: users)
-                for (k, index) in served.enumerated() where k < one.clicks.count { clicks[index] = one.clicks[k] }
-                return BaselineSeries(name: one.name, clicks: clicks)
-            })
-    }
+
 
     /// Runs every baseline on `visitors`. A slate never holds more items than the world has: `slateLength` is cut
     /// to the world's item count (`simulator:items=2` has three slots and two items), as a served slate is.
+    /// - Parameter learnsFrom: Per visitor, whether the learners learn from its clicks (the users the pool served); nil:
+    ///   every visitor. Every visitor is shown each baseline's slate either way.
     static func run(
         visitors: [SimulatedVisitor], world: any VisitorWorld, fixed policy: OnlinePolicy?, slateLength requested: Int,
-        seed: UInt64
+        seed: UInt64, learnsFrom: [Bool]? = nil
     ) throws(SimulationError) -> Baselines {
         let items = world.itemCount
         let slateLength = min(requested, items)
@@ -98,24 +91,31 @@ struct Baselines: Sendable {
         var greedy = EpsilonGreedySlates(
             model: LaplaceLogistic(arms: items, dimension: d, priorPrecision: priorPrecision, priorBias: priorBias), epsilon: greedyEpsilon,
             rng: Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0004))
-        series.append(BaselineSeries(name: "linucb", clicks: learn(&linUCB, visitors, context, slateLength)))
-        series.append(BaselineSeries(name: "logistic_ts", clicks: learn(&thompson, visitors, context, slateLength)))
-        series.append(BaselineSeries(name: "egreedy_lr", clicks: learn(&greedy, visitors, context, slateLength)))
+        series.append(
+            BaselineSeries(name: "linucb", clicks: learn(&linUCB, visitors, context, slateLength, learnsFrom)))
+        series.append(
+            BaselineSeries(name: "logistic_ts", clicks: learn(&thompson, visitors, context, slateLength, learnsFrom)))
+        series.append(
+            BaselineSeries(name: "egreedy_lr", clicks: learn(&greedy, visitors, context, slateLength, learnsFrom)))
         let best = world.featureOnlySlates(for: visitors, slateLength: slateLength)
         series.append(BaselineSeries(name: "feature_best", clicks: zip(visitors, best).map { clicked($0, $1) }))
         series.append(BaselineSeries(name: "oracle", clicks: oracle))
         return Baselines(series: series)
     }
 
-    /// Runs a learner over the visitors in order: a slate, the visitor's click, an update per shown item.
+    /// Runs a learner over the visitors in order: a slate, the visitor's click, an update per shown item (only for the
+    /// visitors `learnsFrom` marks, when given).
     private static func learn<Learner: SlateLearner>(
-        _ learner: inout Learner, _ visitors: [SimulatedVisitor], _ encoder: OneHotContext, _ length: Int
+        _ learner: inout Learner, _ visitors: [SimulatedVisitor], _ encoder: OneHotContext, _ length: Int,
+        _ learnsFrom: [Bool]?
     ) -> [Int] {
-        visitors.map { visitor in
+        visitors.enumerated().map { index, visitor in
             let x = encoder.encode(visitor.userFeatures)
             let slate = learner.slate(context: x, length: length)
             let item = try? visitor.clicked(slate)
-            for shown in slate { learner.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
+            if learnsFrom?[index] ?? true {
+                for shown in slate { learner.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
+            }
             return item == nil ? 0 : 1
         }
     }

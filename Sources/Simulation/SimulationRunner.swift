@@ -68,13 +68,13 @@ public enum SimulationRunner {
         // run whose curve a second run would repeat (it counted one SYNC_BARRIER error and exited 0).
         if let broken { throw broken }
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
-        // The baselines meet the users the pool served, and only those: a learner that learnt from a user the pool
-        // failed would have seen more than the pool did (docs/ONLINE.md: "left out of every baseline too").
-        let served = outcomes.filter(\.served).map(\.index)
-        var baselines = try Baselines.run(
-            visitors: served.count == visitors.count ? visitors : served.map { visitors[$0] }, world: world,
-            fixed: fixed, slateLength: slateLength, seed: plan.seed)
-        if served.count != visitors.count { baselines = baselines.spread(over: served, users: visitors.count) }
+        // The baselines learn from the users the pool served, and only those: a learner that learnt from a user the pool
+        // failed would have seen more than the pool did (docs/ONLINE.md: "left out of every baseline too"). Every user
+        // still gets each baseline's slate, so a window the pool served none of keeps its baseline figures.
+        let served = outcomes.map(\.served)
+        let baselines = try Baselines.run(
+            visitors: visitors, world: world, fixed: fixed, slateLength: slateLength, seed: plan.seed,
+            learnsFrom: served.allSatisfy { $0 } ? nil : served)
         return SimulationReport(
             plan: plan, world: name(of: world), outcomes: outcomes, baselines: baselines,
             fixedVersion: install.version, elapsedMs: elapsedMs)

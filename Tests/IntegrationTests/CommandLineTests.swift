@@ -174,9 +174,6 @@ struct CommandLineTests {
         (["simulate", "--click-scale", "2"], "--click-scale scales the clicks of a --world built from logs"),
         (["simulate", "--export-catalogue", "ec", "--json", "--users", "5"], "simulating no user: drop --users, --json"),
         (["simulate", "--deterministic", "--baselines-only"], "--baselines-only runs none"),
-        // Read only for an obd: world's files: without one it was silently ignored.
-        (["simulate", "--data-dir", "data", "--baselines-only"], "--data-dir is where an obd: world's files are"),
-        (["simulate", "--data-dir", "data", "--world", "simulator:items=10"], "it needs --world obd:"),
         // Each range names its flag alone, and a duration in the units it is read in.
         (["loadtest", "--connections", "100000"], "--connections must be 1…256, got 100000"),
         (["loadtest", "--width", "0"], "--width must be 1…4096 (the features a SCORE row may hold), got 0"),

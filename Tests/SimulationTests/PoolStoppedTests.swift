@@ -69,39 +69,52 @@ struct PoolStoppedTests {
         }
     }
 
-    @Test("the baselines learn from the served users only: a run with failures has the figures of one on those users")
+    @Test("the baselines learn from the served users only, and a window the pool served none of keeps their figures")
     func baselinesOnServedUsersOnly() async throws {
-        // Users 0…19 served, then 5 failures (below the limit), then the pool is back: users 25… served.
+        // Users 0…19 served, then 10 failures (below the limit), then the pool is back: users 30… served.
         final class GapBackend: DeterministicFixedBaselineTests.ForwardingBackend, @unchecked Sendable {
             let calls = LockedBox(0)
             override func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
                 let call = calls.withLock { $0 += 1; return $0 }
-                if (21...25).contains(call) { throw .timedOut(requestId: UInt64(call), afterMs: 1) }
+                if (21...30).contains(call) { throw .timedOut(requestId: UInt64(call), afterMs: 1) }
                 return try await inner.recommend(query)
             }
         }
         let report = try await SimulationRunner.run(
             backend: try GapBackend(), plan: SimulationPlan(users: 60, seed: 4, windows: 3))
-        #expect(report.served == 55)
+        #expect(report.served == 50)
         let everyone = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 60, seed: 4, windows: 3))
         // LinUCB over the 55 served users in order, recomputed: its clicks on them are the report's.
         let world = SimulatorWorld(config: SimulationPlan(users: 60, seed: 4, windows: 3).world)
         let visitors = world.visitors(count: 60, seed: 4)
-        let servedVisitors = Array(visitors[0..<20]) + Array(visitors[25..<60])
         let context = OneHotContext(vocabulary: world.userVocabulary)
         var linUCB = LinUCBSlates(bandit: LinUCB(arms: world.itemCount, dimension: context.width, alpha: 0.03))
         var clicks = 0
-        for visitor in servedVisitors {
+        // Every user is shown LinUCB's slate; it learns from the served ones only, and they alone are counted.
+        for (index, visitor) in visitors.enumerated() {
+            let served = !(20..<30).contains(index)
             let x = context.encode(visitor.userFeatures)
             let slate = linUCB.slate(context: x, length: 3)
             let item = try visitor.clicked(slate)
-            for shown in slate { linUCB.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
-            clicks += item == nil ? 0 : 1
+            if served {
+                for shown in slate { linUCB.learn(context: x, item: shown, click: shown == item ? 1 : 0) }
+                clicks += item == nil ? 0 : 1
+            }
         }
         let linucb = try #require(report.baselines.first { $0.name == "linucb" })
-        #expect(abs(linucb.ctr - Double(clicks) / 55) < 1e-12, "\(linucb.ctr) against \(clicks) / 55")
+        #expect(abs(linucb.ctr - Double(clicks) / 50) < 1e-12, "\(linucb.ctr) against \(clicks) / 50")
         // Over all 60 users (what the baselines ran on before) the figure is another one.
         let all = try #require(everyone.baselines.first { $0.name == "linucb" })
         #expect(all.ctr != linucb.ctr || clicks == 0)
+        // 6 windows of 10 users: window 2 (users 20…29) was served to none, and still has each baseline's figures.
+        let windowed = try await SimulationRunner.run(
+            backend: try GapBackend(), plan: SimulationPlan(users: 60, seed: 4, windows: 6))
+        let gap = windowed.windows[2]
+        #expect(gap.served == 0)
+        // The baselines that learn nothing (random, oracle) show every user the same slates as a run of the baselines
+        // alone, so their figures there are that run's (they were 0: no user of the window had a figure).
+        let alone = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 60, seed: 4, windows: 6)).windows[2]
+        #expect(gap.oracleCtr == alone.oracleCtr && gap.randomCtr == alone.randomCtr)
+        #expect(alone.oracleCtr > 0, "a window whose oracle got no click tells nothing: choose another seed")
     }
 }

@@ -113,10 +113,6 @@ struct SimulateCommand: AsyncParsableCommand {
         // The plan names its fields as the flags spell them without the dashes (users, concurrency, windows).
         if let problem = plan.problem { throw ValidationError("--\(problem)") }
         if worldSchema != nil && world == nil { throw ValidationError("--world-schema needs --world") }
-        // Read only to find an `obd:` world's files: without one it was silently ignored.
-        if dataDirectory != nil && !(world?.hasPrefix("obd:") ?? false) {
-            throw ValidationError("--data-dir is where an obd: world's files are; it needs --world obd:…")
-        }
         if let world, world.hasPrefix(SimulatorConfig.specPrefix), worldSchema != nil {
             throw ValidationError("--world-schema is for worlds built from logs, not \(world)")
         }

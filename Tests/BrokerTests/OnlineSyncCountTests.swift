@@ -94,6 +94,28 @@ struct OnlineSyncCountTests {
         #expect(m.core.held.count == 29 && m.core.view.emptySyncs == 0 && !m.core.view.syncing)
     }
 
+    /// The only replica left during the pull (SIGSTOPped, then expired) and its learning went back to `held`: the sync
+    /// answered OK "nothing to merge" while those acknowledged events waited.
+    @Test("a sync whose replicas all leave during the pull, with events waiting for one, is CONFLICT naming them")
+    func replicasLeaveDuringThePull() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA]))
+        _ = Self.syncRequest(&m, nowMs: 5_000)
+        #expect(m.core.view.syncing)
+        m.core.held = (0..<150).map {
+            LearnEvent(
+                impressionId: "imp-\($0)", userFeatures: [:], item: 3, position: 0, reward: 0, propensity: 0.5,
+                version: 1)
+        }
+        let actions = m.feed(.workers([]), nowMs: 5_100)
+        let reply = try #require(actions.clientReplies.first { $0.header.requestId == 3 })
+        #expect(reply.header.status == .conflict)
+        #expect(
+            String(decoding: try reply.frame(0), as: UTF8.self).contains(
+                "the replicas left during the sync, and 150 acknowledged feedback events wait for one"))
+        #expect(!m.core.view.syncing && m.core.held.count == 150)
+    }
+
     @Test("a rejected candidate counts in rejected only, an accepted one in syncs only")
     func rejectedAndAcceptedAreNotEmpty() throws {
         var m = try OnlineMachine()

@@ -130,7 +130,21 @@ extension OnlineCore {
     /// Averages what came back and hands the candidate to the guard (pulling → judging), after the
     /// log is committed so the guard reads it; with nothing to judge, the sync ends at once.
     mutating func closeSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
-        guard case .pulling(let round, _, let results) = phase else { return }
+        guard case .pulling(var round, let pending, let results) = phase else { return }
+        // Every replica left during the pull, and what they had learnt waits for one again: the requesters are told
+        // CONFLICT, as a sync asked for with no replica is (`startSync`), never OK "nothing to merge".
+        if results.isEmpty && workers.isEmpty && !held.isEmpty && !round.requesters.isEmpty {
+            for requester in round.requesters {
+                reply(
+                    requester, .conflict,
+                    text: "no replica serves the online policy: the replicas left during the sync, and \(held.count) "
+                        + "acknowledged feedback events wait for one to learn them, so the sync merged none of them; retry "
+                        + "once a worker has registered",
+                    into: &actions)
+            }
+            round.requesters = []
+            phase = .pulling(round, pending: pending, results: results)
+        }
         // An answer for the served version, with or without learning: the sync consumes that replica's events.
         answeredSync = Set(results.filter { $0.value.report.version == version }.keys)
         let contributions = results.values.filter { $0.report.version == version && $0.report.events > 0 }

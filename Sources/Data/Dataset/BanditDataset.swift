@@ -79,9 +79,9 @@ public struct BanditDataset: Sendable {
     /// these; nil for a log without a `viewed` column. ``affinity`` keeps only the engagements the MLP's features
     /// count, so an online policy scored from it would see another history than the one it served.
     public var viewedSeconds: SparseRows? = nil
-    /// The logged slot value each position stands for (`positionValues[p]` is position `p`'s slot), for a log read with
-    /// a schema, whose slots are dense-ranked in its own file; nil for data whose positions are the slots (OBD, the
-    /// simulator). A model fitted on one log is evaluated on another by these (``CheckpointEvaluation``), so a later
+    /// The logged slot value each position stands for (`positionValues[p]` is position `p`'s slot), for a log read by
+    /// ``LogLoader`` (a schema's, or OBD's files), whose slots are dense-ranked in its own file; nil for generated data,
+    /// whose positions are the slots (the simulator). A model fitted on one log is evaluated on another by these (``CheckpointEvaluation``), so a later
     /// log without slot 1 never has its slot 2 read as position 0.
     public var positionValues: [Int]? = nil
 

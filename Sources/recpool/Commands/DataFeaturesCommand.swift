@@ -59,7 +59,9 @@ struct DataFeaturesCommand: AsyncParsableCommand {
     func run() async throws {
         let parts = try options.logs()
         let data = parts.all
-        let train = parts.train
+        var train = parts.train
+        var validation = parts.validation
+        var test = parts.test
         guard var rows = parts.part(split) else {
             CommandOutput.printError("recpool: --split must be train, validation, test or all")
             throw ExitStatus.usage.exitCode
@@ -75,6 +77,9 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 do {
                     // A given spec numbers positions by its training log's slots: this log's are read as those.
                     rows = try CheckpointEvaluation.aligned(rows, to: fitted)
+                    train = try CheckpointEvaluation.aligned(train, to: fitted)
+                    validation = try CheckpointEvaluation.aligned(validation, to: fitted)
+                    test = try CheckpointEvaluation.aligned(test, to: fitted)
                     try CheckpointEvaluation.check(spec: fitted, data: rows)
                 } catch {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)
@@ -92,7 +97,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             switch split {
             case "train": matrix = fitted.trainingMatrix(rows)
             case "all":
-                let blocks = [fitted.trainingMatrix(train), fitted.matrix(parts.validation), fitted.matrix(parts.test)]
+                let blocks = [fitted.trainingMatrix(train), fitted.matrix(validation), fitted.matrix(test)]
                 matrix = FeatureMatrix(
                     rows: rows.rows, columnNames: fitted.columns, values: blocks.flatMap(\.values))
             default: matrix = fitted.matrix(rows)

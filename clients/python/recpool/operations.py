@@ -510,21 +510,25 @@ def as_rows(rows) -> np.ndarray:
 def _first_bool(rows, shape):
     """For rows given as Python sequences (not one numpy array, not a DataFrame), the first ``(row, feature, value)``
     holding a boolean, Python's or numpy's, that ``np.asarray`` turned into a number because numbers sat beside it;
-    None if there is none. ``shape`` is the 2-D shape ``np.asarray`` gave the rows."""
+    None if there is none. ``shape`` is the 2-D shape ``np.asarray`` gave the rows. A row that is a numpy array is
+    judged by its dtype, without looking at its values one by one."""
     if isinstance(rows, np.ndarray) or hasattr(rows, "columns"):
         return None
-    try:
-        objects = np.asarray(rows, dtype=object).reshape(shape)
-    except (TypeError, ValueError):
-        return None
-    # One pass over the types first: the common case (no boolean) costs about what np.asarray did.
-    if not any(issubclass(kind, (bool, np.bool_)) for kind in set(map(type, objects.ravel()))):
-        return None
-    flags = np.frompyfunc(lambda value: isinstance(value, (bool, np.bool_)), 1, 1)(objects).astype(bool)
-    if not flags.any():
-        return None
-    row, feature = (int(i) for i in np.argwhere(flags)[0])
-    return row, feature, objects[row, feature]
+    if not isinstance(rows, (list, tuple)):
+        rows = list(rows)
+    # A flat sequence is one row (np.asarray gave it shape (1, n)).
+    flat = len(rows) == shape[1] and shape[0] == 1 and not isinstance(rows[0], (list, tuple, np.ndarray))
+    for r, row in enumerate([rows] if flat else rows):
+        if isinstance(row, np.ndarray):
+            if row.dtype.kind == "b":
+                return r, 0, row.reshape(-1)[0]
+            if row.dtype.kind != "O":
+                continue
+            row = row.reshape(-1).tolist()
+        for c, value in enumerate(row):
+            if isinstance(value, (bool, np.bool_)):
+                return r, c, value
+    return None
 
 
 def _real(dtype) -> bool:

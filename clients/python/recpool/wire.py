@@ -237,13 +237,24 @@ def unresolved_host(endpoint: str):
         return None
     except ValueError:
         pass
-    try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        return f"the host {host!r} cannot be resolved: {error.strerror}"
-    except (OSError, UnicodeError):
-        return None
-    return None
+    # Asked in a thread and waited for briefly: the call's deadline has passed, and a resolver that does not answer
+    # must not hold the caller (or an AsyncClient's event loop) for its own timeout.
+    import threading
+
+    found = []
+
+    def resolve():
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            found.append(f"the host {host!r} cannot be resolved: {error.strerror}")
+        except (OSError, UnicodeError):
+            pass
+
+    worker = threading.Thread(target=resolve, daemon=True)
+    worker.start()
+    worker.join(0.25)
+    return found[0] if found else None
 
 
 def cancel_payload(request_id: int) -> bytes:

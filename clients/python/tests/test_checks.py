@@ -190,7 +190,7 @@ def test_rows_that_are_not_real_numbers_are_invalid_requests_naming_the_dtype(ro
     ([[True] + [0.5] * (WIDTH - 1)], "row 0, feature 0 is True"),
     ([[1.0, 2.0], [3.0, False]], "row 1, feature 1 is False"),
     ([[np.True_] * 3 + [0.5]], "row 0, feature 0 is np.True_"),
-    ([np.ones(4, bool), np.ones(4)], "row 0, feature 0 is True"),
+    ([np.ones(4, bool), np.ones(4)], "row 0, feature 0 is np.True_"),
     ([0.5, True], "row 0, feature 1 is True"),
 ])
 def test_a_boolean_beside_numbers_is_refused_not_sent_as_1(rows, where):

@@ -227,7 +227,17 @@ public final class RecStore: Sendable {
     /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the log and the frame, or ``StoreError/io(path:reason:)``
     ///   when the log exists but cannot be read.
     static func checkWriteAheadLog(path: String) throws(StoreError) {
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        let indexPath = String(path.dropLast("-wal".count)) + "-shm"
+        guard FileManager.default.fileExists(atPath: path) else {
+            // A log deleted while its index still records committed frames not copied into the database (a clean
+            // close removes the index first).
+            if let index = try? AtomicFile.read(indexPath, limit: WriteAheadLog.indexPrefixSize),
+                let truncation = WriteAheadLog.truncation(log: nil, index: index)
+            {
+                throw .corruptDatabase(path: indexPath, problems: [truncation.description])
+            }
+            return
+        }
         let bytes: [UInt8]
         do {
             bytes = try AtomicFile.read(path)
@@ -241,8 +251,7 @@ public final class RecStore: Sendable {
             throw .corruptDatabase(path: path, problems: [damage.description])
         }
         // A log cut at its end shows no damage in itself: its index, when a crash left one, says what it held.
-        let indexPath = String(path.dropLast("-wal".count)) + "-shm"
-        if let index = try? AtomicFile.read(indexPath, limit: 2 * WriteAheadLog.indexHeaderSize),
+        if let index = try? AtomicFile.read(indexPath, limit: WriteAheadLog.indexPrefixSize),
             let truncation = WriteAheadLog.truncation(log: bytes, index: index, databasePageSize: pageSize)
         {
             throw .corruptDatabase(path: path, problems: [truncation.description])

@@ -8,23 +8,36 @@ extension WriteAheadLog {
     struct Truncation: Equatable, Sendable {
         /// The last committed frame the index records (its `mxFrame`, from 1).
         var recorded: Int
-        /// The committed frames SQLite can read from the log (up to its last readable commit frame).
+        /// The committed frames SQLite can read from the log (up to its last readable commit frame); 0 when it reads
+        /// none (the log is missing, empty, or its header does not verify).
         var readable: Int
-        /// The whole frames in the file.
+        /// The whole frames in the file (0 when it is missing).
         var frames: Int
+        /// The frames the index records as copied into the database file (`nBackfill`).
+        var backfilled: Int
 
         /// One line for ``StoreError/corruptDatabase(path:problems:)``.
         var description: String {
-            "the write-ahead log is damaged: its index (recpool.sqlite-shm) records \(recorded) committed frames, and "
-                + "SQLite can read only the first \(readable) (the file holds \(frames) whole frames: the log was cut short "
-                + "or its later frames overwritten), so it would drop the commits after frame \(readable) silently and roll the registry back; "
-                + "restore the state directory from a backup (docs/OPERATIONS.md), or move recpool.sqlite-wal and "
-                + "recpool.sqlite-shm aside to accept the rollback"
+            let read =
+                readable == 0
+                ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and only "
+                    + "\(backfilled) of them were copied into recpool.sqlite"
+                : "SQLite can read only the first \(readable) (the file holds \(frames) whole frames: the log was cut "
+                    + "short or its later frames overwritten)"
+            let accept =
+                readable == 0
+                ? "move recpool.sqlite-shm aside to accept the rollback to what recpool.sqlite holds"
+                : "move recpool.sqlite-shm aside to accept the rollback to the log's first \(readable) frames"
+            return "the write-ahead log is damaged: its index (recpool.sqlite-shm) records \(recorded) committed frames, "
+                + "and \(read), so it would drop the later commits silently and roll the registry back; restore the state "
+                + "directory from a backup (docs/OPERATIONS.md), or \(accept)"
         }
     }
 
     /// The size of one copy of the wal-index header, bytes.
     static let indexHeaderSize = 48
+    /// The bytes of the index read: both header copies and `nBackfill`.
+    static let indexPrefixSize = 2 * 48 + 4
     /// The wal-index format version SQLite writes (`WALINDEX_MAX_VERSION`).
     static let indexVersion: UInt32 = 3_007_000
 
@@ -36,23 +49,33 @@ extension WriteAheadLog {
     /// written twice at the start of the `-shm` file in the host's byte order: `iVersion` (u32), padding, `iChange`,
     /// `isInit` (u8), `bigEndCksum` (u8), `szPage` (u16), `mxFrame` (u32, byte 16), `nPage`, `aFrameCksum[2]`,
     /// `aSalt[2]` (bytes 32–39, the log header's salt bytes as written), `aCksum[2]`.
-    static func truncation(log bytes: [UInt8], index: [UInt8], databasePageSize: Int? = nil) -> Truncation? {
-        guard bytes.count >= headerSize, index.count >= 2 * indexHeaderSize else { return nil }
+    static func truncation(log bytes: [UInt8]?, index: [UInt8], databasePageSize: Int? = nil) -> Truncation? {
+        guard index.count >= indexPrefixSize else { return nil }
         guard index[0..<indexHeaderSize].elementsEqual(index[indexHeaderSize..<(2 * indexHeaderSize)]) else { return nil }
         guard word(index, 0, bigEndian: false) == indexVersion, index[12] == 1 else { return nil }
-        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let recorded = Int(word(index, 16, bigEndian: false))
         guard recorded > 0 else { return nil }
+        // `nBackfill`, the first word after the two header copies: the frames already copied into the database.
+        let backfilled = Int(word(index, 2 * indexHeaderSize, bigEndian: false))
+        // No log SQLite can read from: the database holds the backfilled frames, and loses the rest.
+        func unreadable(frames: Int) -> Truncation? {
+            backfilled < recorded
+                ? Truncation(recorded: recorded, readable: 0, frames: frames, backfilled: backfilled) : nil
+        }
+        guard let bytes, bytes.count >= headerSize else { return unreadable(frames: 0) }
+        // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
+        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let headerPageSize = Int(word(bytes, 8, bigEndian: true))
         let pageSize = databasePageSize ?? headerPageSize
-        guard pageSize == headerPageSize, (512...65_536).contains(pageSize) else { return nil }
         let magicWord = word(bytes, 0, bigEndian: true)
-        guard magicWord & ~1 == magic else { return nil }
         let bigEndian = magicWord & 1 == 1
+        var running: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
+        // A header SQLite does not accept makes it ignore the whole log.
+        guard pageSize == headerPageSize, (512...65_536).contains(pageSize), magicWord & ~1 == magic,
+            checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian) == running
+        else { return unreadable(frames: 0) }
         let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
         let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))
-        var running: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
-        guard checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian) == running else { return nil }
         // The frames SQLite reads: the chain from the header, up to its last commit frame.
         var readable = 0
         var frame = 0
@@ -68,6 +91,8 @@ extension WriteAheadLog {
             if word(bytes, start + 4, bigEndian: true) != 0 { readable = frame }
         }
         guard readable < recorded else { return nil }
-        return Truncation(recorded: recorded, readable: readable, frames: frames)
+        // No frame read: SQLite reads the database alone, which holds the backfilled frames.
+        if readable == 0 { return unreadable(frames: frames) }
+        return Truncation(recorded: recorded, readable: readable, frames: frames, backfilled: backfilled)
     }
 }

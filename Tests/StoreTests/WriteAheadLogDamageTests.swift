@@ -122,7 +122,7 @@ struct WriteAheadLogDamageTests {
     /// (at a frame boundary, or inside a frame) lost its last versions silently and gave version 6 again to another
     /// checkpoint. The index a crash leaves beside it (`recpool.sqlite-shm`) records the last committed frame.
     @Test("a log cut short of the committed frames its index records is corruptDatabase; intact, or with no index, it opens",
-        arguments: ["whole frames", "inside a frame"])
+        arguments: ["whole frames", "inside a frame", "to nothing", "deleted"])
     func truncatedBelowItsIndex(_ cut: String) throws {
         let temporary = try TemporaryDirectory("wal-cut")
         defer { temporary.remove() }
@@ -130,23 +130,38 @@ struct WriteAheadLogDamageTests {
         let copy = temporary.file("cut").path
         try FileManager.default.copyItem(atPath: intact, toPath: copy)
         let log = copy + "/recpool.sqlite-wal"
-        try Self.edit(log) { bytes in
-            let (pageSize, frames) = Self.layout(bytes)
-            let keep = frames / 2
-            bytes.removeLast(bytes.count - (32 + keep * (24 + pageSize)) - (cut == "whole frames" ? 0 : 24 + pageSize / 2))
+        switch cut {
+        case "deleted":
+            try FileManager.default.removeItem(atPath: log)
+        case "to nothing":
+            try Data().write(to: URL(fileURLWithPath: log))
+        default:
+            try Self.edit(log) { bytes in
+                let (pageSize, frames) = Self.layout(bytes)
+                let keep = frames / 2
+                bytes.removeLast(
+                    bytes.count - (32 + keep * (24 + pageSize)) - (cut == "whole frames" ? 0 : 24 + pageSize / 2))
+            }
         }
         #expect {
             _ = try RecStore(directory: copy)
         } throws: { error in
             guard case .corruptDatabase(let path, let problems) = error as? StoreError else { return false }
-            return path == log && problems.joined().contains("its index (recpool.sqlite-shm) records")
-                && problems.joined().contains("roll the registry back")
+            let named = cut == "deleted" ? copy + "/recpool.sqlite-shm" : log
+            let says = ["whole frames", "inside a frame"].contains(cut) ? "SQLite can read only the first" : "can read none of the log"
+            return path == named && problems.joined().contains("its index (recpool.sqlite-shm) records")
+                && problems.joined().contains("roll the registry back") && problems.joined().contains(says)
         }
         // The intact copy, index and all, opens with every version; the cut one opens once the index is moved aside
         // (the rollback the message offers), with fewer.
         #expect(try RecStore(directory: intact).models().count == 6)
         try FileManager.default.removeItem(atPath: copy + "/recpool.sqlite-shm")
-        #expect(try RecStore(directory: copy).models().count < 6)
+        if ["whole frames", "inside a frame"].contains(cut) {
+            #expect(try RecStore(directory: copy).models().count < 6)
+        } else {
+            // Every commit was in the log: what is left is an empty registry beside stored blobs, refused as lost.
+            #expect(throws: StoreError.self) { _ = try RecStore(directory: copy) }
+        }
     }
 
     @Test("a rolled-back transaction's spilled frames left behind a shorter commit open as the intact log they are")

@@ -53,7 +53,7 @@ public struct DaemonOptions: ParsableArguments {
             return try MetricsEndpoint(
                 address: metrics, registry: MetricsEndpoint.bootstrap(), logger: Logger(label: "recpool.metrics"))
         } catch {
-            CommandOutput.printError("\(commandName): \(error)")
+            reportFailure("\(error)", commandName: commandName)
             throw DaemonExit.usage
         }
     }

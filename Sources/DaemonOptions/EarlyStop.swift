@@ -15,6 +15,9 @@ private let earlyStopSignal = Atomic<Int32>(0)
 public enum EarlyStop {
     /// Installs the recording handler for SIGTERM and SIGINT. Call it on the first line of `main`.
     public static func recordUntilTrapped() {
+        // The global is initialised here, on the main thread, never for the first time inside the handler (a lazy
+        // global's initialisation is not async-signal-safe).
+        _ = earlyStopSignal.load(ordering: .relaxed)
         let record: @convention(c) (Int32) -> Void = { signal in
             // An atomic store is async-signal-safe; the first stop wins.
             _ = earlyStopSignal.compareExchange(expected: 0, desired: signal, ordering: .relaxed)

@@ -371,6 +371,12 @@ extension ItemCatalogue {
             return "item id \(String(id.prefix(40)).debugDescription)… is \(id.utf8.count) bytes long, more than the "
                 + "\(maximumIdBytes) bytes an item id may hold"
         }
+        return idCharacterProblem(id)
+    }
+
+    /// Why `id` cannot name an item, whatever its length, or nil: a control or invisible format character
+    /// (``idProblem(_:)``). A retire takes ids as long as earlier builds stored (they had no length limit).
+    public static func idCharacterProblem(_ id: String) -> String? {
         guard let scalar = id.unicodeScalars.first(where: {
             $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
         }) else { return nil }

@@ -52,6 +52,9 @@ public struct CSVFile: Sendable, Equatable {
     /// - Throws: ``CSVError/notUTF8(path:line:)``.
     public static func parse(_ bytes: [UInt8], path: String) throws(CSVError) -> CSVFile {
         let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes[3...] : bytes[...]
+        // UTF-16 (a spreadsheet's "Unicode text", PowerShell's default) starts with its byte-order mark and holds a NUL
+        // in every other byte: named as not UTF-8, never as a NUL on line 1.
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) { throw .notUTF8(path: path, line: 1) }
         // Before the text is made: a file of NULs (a sparse file) is named without a second copy of it in memory.
         if let nul = body.firstIndex(of: 0) {
             let (line, column) = position(of: nul, in: body)

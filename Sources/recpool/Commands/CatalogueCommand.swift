@@ -245,7 +245,7 @@ struct CatalogueRetireCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
-        if let problem = ItemCatalogue.idProblem(item) { throw ValidationError(problem) }
+        if let problem = ItemCatalogue.idCharacterProblem(item) { throw ValidationError(problem) }
     }
 
     func run() async throws {

@@ -154,7 +154,7 @@ struct DataOPECommand: AsyncParsableCommand {
         // Logs of an earlier catalogue version: say how much of the policy's choice went to items added since.
         let rows = max(distribution.rows, 1)
         let unsupported = 1 - distribution.probabilities.reduce(0, +) / Double(rows)
-        if onlineCandidate, unsupported > ActionDistribution.sumTolerance {
+        if onlineCandidate, distribution.rows > 0, unsupported > ActionDistribution.sumTolerance {
             report.notes.append(
                 "the policy puts \(figureText(unsupported * 100, "%.1f"))% of its choices on items the logs never held (added "
                     + "since): every estimate counts them as no click, so each is a lower bound")

@@ -95,6 +95,16 @@ struct CSVFileTests {
         #expect("\(CSVError.nulCharacter(path: "n.csv", line: line, column: column))" == "n.csv:\(line):\(column): holds a NUL character (U+0000), which no CSV field may hold")
     }
 
+    /// UTF-16 (a spreadsheet's "Unicode text") holds a NUL in every other byte: it was named as a NUL on line 1.
+    @Test("a UTF-16 file, by its byte-order mark, is not UTF-8 text, never a NUL character", arguments: [true, false])
+    func utf16(littleEndian: Bool) {
+        var bytes: [UInt8] = littleEndian ? [0xFF, 0xFE] : [0xFE, 0xFF]
+        for unit in "a,b\n1,2\n".utf16 {
+            bytes += littleEndian ? [UInt8(unit & 0xFF), UInt8(unit >> 8)] : [UInt8(unit >> 8), UInt8(unit & 0xFF)]
+        }
+        #expect(throws: CSVError.notUTF8(path: "u16.csv", line: 1)) { try CSVFile.parse(bytes, path: "u16.csv") }
+    }
+
     /// In a file whose lines end in a lone `\r` (DATA.md: records end with `\n`, `\r\n` or `\r`), a NUL on line 4 was
     /// named at `1:39`, an unbalanced quote and bytes that are not UTF-8 at line 1.
     @Test("lines ending in a lone CR, or in CRLF, are counted in NUL, quote and UTF-8 errors", arguments: ["\r", "\r\n"])

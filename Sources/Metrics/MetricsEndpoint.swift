@@ -120,27 +120,14 @@ public struct MetricsEndpoint: Service {
         }
         let registry = self.registry
         let router = Router()
-        router.get("metrics") { _, _ -> Response in
+        // The exposition, for GET and for HEAD, which is served wherever GET is (RFC 9110, 9.3.2): the server sends no
+        // body after a HEAD's headers, and its Content-Length is the one GET's body has (an empty body here was
+        // answered `Content-Length: 0`). The HTTP server can bind before the broker's reactor or the worker's session
+        // has created its metrics: an empty 200 would read as "this process has no metrics". Say "not yet" instead, so
+        // a scraper retries rather than records an empty target.
+        @Sendable func exposition() -> Response {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            let exposition = registry.emitToBuffer()
-            // The HTTP server can bind before the broker's reactor or the worker's session has created its
-            // metrics: an empty 200 would read as "this process has no metrics". Say "not yet" instead, so a
-            // scraper retries rather than records an empty target.
-            guard !exposition.isEmpty else {
-                return Response(
-                    status: .serviceUnavailable, headers: headers,
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "metrics not yet published\n")))
-            }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition)))
-        }
-        // HEAD is served wherever GET is (RFC 9110, 9.3.2): the headers alone. Another method on the path is 405 with
-        // the methods it takes (RFC 9110, 15.5.6), never a 404 that says the path is wrong.
-        router.head("metrics") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            // The length GET's body would have (RFC 9110, 9.3.2 and 8.6): the server sends no body after a HEAD's
-            // headers. An empty body here was answered `Content-Length: 0`, a length GET never has.
             let exposition = registry.emitToBuffer()
             guard !exposition.isEmpty else {
                 return Response(
@@ -149,6 +136,10 @@ public struct MetricsEndpoint: Service {
             }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: exposition)))
         }
+        router.get("metrics") { _, _ -> Response in exposition() }
+        router.head("metrics") { _, _ -> Response in exposition() }
+        // Another method on the path is 405 with the methods it takes (RFC 9110, 15.5.6), never a 404 that says the
+        // path is wrong.
         for method in [HTTPRequest.Method.post, .put, .delete, .patch, .options] {
             router.on("metrics", method: method) { _, _ -> Response in
                 var headers = HTTPFields()

@@ -102,7 +102,8 @@ struct OnlineSyncCountTests {
         _ = m.feed(.workers([m.workerA]))
         _ = Self.syncRequest(&m, nowMs: 5_000)
         #expect(m.core.view.syncing)
-        m.core.held = (0..<150).map {
+        // The replica had learnt 150 events it never answered for.
+        m.core.unsynced[m.workerA.identity] = (0..<150).map {
             LearnEvent(
                 impressionId: "imp-\($0)", userFeatures: [:], item: 3, position: 0, reward: 0, propensity: 0.5,
                 version: 1)
@@ -112,8 +113,25 @@ struct OnlineSyncCountTests {
         #expect(reply.header.status == .conflict)
         #expect(
             String(decoding: try reply.frame(0), as: UTF8.self).contains(
-                "the replicas left during the sync, and 150 acknowledged feedback events wait for one"))
-        #expect(!m.core.view.syncing && m.core.held.count == 150)
+                "the replicas left during the sync: 150 acknowledged feedback events they had learnt wait"))
+        #expect(!m.core.view.syncing && m.core.held.count == 150 && m.core.view.emptySyncs == 0)
+    }
+
+    /// Feedback acknowledged during the pull is no event the sync owed: a replica that had learnt nothing and left
+    /// leaves an empty sync, OK, whatever arrived meanwhile.
+    @Test("a sync whose replica left having learnt nothing is an empty sync, OK, though feedback arrived during the pull")
+    func replicaWithNothingLearntLeaves() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA]))
+        _ = Self.syncRequest(&m, nowMs: 5_000)
+        m.core.held = (0..<20).map {
+            LearnEvent(
+                impressionId: "new-\($0)", userFeatures: [:], item: 3, position: 0, reward: 0, propensity: 0.5,
+                version: 1)
+        }
+        let actions = m.feed(.workers([]), nowMs: 5_100)
+        let reply = try #require(actions.clientReplies.first { $0.header.requestId == 3 })
+        #expect(reply.header.status == .ok && m.core.view.emptySyncs == 1)
     }
 
     @Test("a rejected candidate counts in rejected only, an accepted one in syncs only")

@@ -131,15 +131,17 @@ extension OnlineCore {
     /// log is committed so the guard reads it; with nothing to judge, the sync ends at once.
     mutating func closeSync(nowMs: UInt64, into actions: inout [OnlineAction]) {
         guard case .pulling(var round, let pending, let results) = phase else { return }
-        // Every replica left during the pull, and what they had learnt waits for one again: the requesters are told
-        // CONFLICT, as a sync asked for with no replica is (`startSync`), never OK "nothing to merge".
-        if results.isEmpty && workers.isEmpty && !held.isEmpty && !round.requesters.isEmpty {
+        // No replica answered because the ones that held learnt events left during the pull (their events went back
+        // to be learnt again): the requesters are told CONFLICT, as a sync asked for with no replica is
+        // (`startSync`), never OK "nothing to merge", and it is no empty sync.
+        let abandoned = results.isEmpty && round.orphanedEvents > 0 && !round.requesters.isEmpty
+        if abandoned {
             for requester in round.requesters {
                 reply(
                     requester, .conflict,
-                    text: "no replica serves the online policy: the replicas left during the sync, and \(held.count) "
-                        + "acknowledged feedback events wait for one to learn them, so the sync merged none of them; retry "
-                        + "once a worker has registered",
+                    text: "the replicas left during the sync: \(round.orphanedEvents) acknowledged feedback events they "
+                        + "had learnt wait for a replica to learn them again, and the sync merged none of them; retry "
+                        + "once a worker serves the policy",
                     into: &actions)
             }
             round.requesters = []
@@ -153,7 +155,7 @@ extension OnlineCore {
         guard round.corrupt || !contributions.isEmpty else {
             // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
             // ran (and sets `last_sync_ms`), so it is counted as an empty one.
-            emptySyncs += 1
+            if !abandoned { emptySyncs += 1 }
             actions.append(.log(.debug, "online sync had no learning to merge", ["sync": "\(round.id)"]))
             finishSync(nil, nowMs: nowMs, into: &actions)
             return

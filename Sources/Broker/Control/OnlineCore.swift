@@ -40,6 +40,8 @@ struct OnlineCore: ControlCore {
         /// Whether this round stores a registered policy (`online_register`, a warm start) rather than merging the
         /// replicas' learning: it is not counted as a sync and does not set the last sync's time.
         var registration = false
+        /// Unsynced events of replicas that left during the pull (handed on, merged by no answer of this sync).
+        var orphanedEvents = 0
     }
 
     /// One replica's answer to a pull.
@@ -262,6 +264,10 @@ struct OnlineCore: ControlCore {
             phase = .pulling(round, pending: pending, results: results)
         }
         var orphaned = unsynced.removeValue(forKey: gone) ?? []
+        if case .pulling(var round, let pending, let results) = phase, !orphaned.isEmpty {
+            round.orphanedEvents += orphaned.count
+            phase = .pulling(round, pending: pending, results: results)
+        }
         switch phase {
         case .judging, .storing:
             // The sync consumes what it merged (the replica answered) and what was sent again once already

@@ -191,20 +191,13 @@ extension BrokerCore {
     mutating func abandonMalformedReply(
         identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        // Only a reply (the reply bit) can name a dispatch, and only as the request's own service or under an
-        // undefined command code (0xff, 0x80: it was left in flight, without a deadline for ever): a ROUND_RESULT's
-        // id is its round and a POLICY_STATE's its sync, and a message that is no reply is in no dispatch's id space.
+        // Only a reply (the reply bit) can name a dispatch: a worker's own messages (ROUND_RESULT, POLICY_STATE,
+        // CATALOGUE_STATE) carry no reply bit and number other things. A broken reply names its request under any
+        // command code (its own service's, another client command's such as a STATUS reply's, a HEARTBEAT's, or an
+        // undefined one): the request is answered INTERNAL now, as a well-formed reply of another command is.
         guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
-        // A reply under another client command (a STATUS or RECOMMEND reply naming a SCORE) names it as surely: the
-        // same INTERNAL as a well-formed reply of another command gets, never left waiting for its deadline. A worker's
-        // own commands (ROUND_RESULT, POLICY_STATE, …) number other things and are left out.
-        if let command = Header.salvageCommand(first), command != entry.request.service,
-            !BrokerCounters.clientCommands.contains(command)
-        {
-            return
-        }
         abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
     }
 

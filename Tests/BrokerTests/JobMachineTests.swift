@@ -361,6 +361,25 @@ struct JobMachineTests {
         }
     }
 
+    @Test("a drained worker's final checkpoint request goes elsewhere without using an attempt")
+    func finalRequestOfADrainedWorker() throws {
+        var m = JobMachine()
+        _ = m.startJob()
+        _ = m.feed(
+            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
+        _ = m.feed(
+            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
+        let sent = try #require(m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards.first)
+        let live = m.workers.map { worker -> TrainingWorker in
+            var worker = worker
+            if worker.identity == sent.worker { worker.draining = true }
+            return worker
+        }
+        let again = try #require(m.feed(.workers(live)).shards.first)
+        #expect(again.assignment.finalize && again.worker != sent.worker)
+        #expect(m.core.jobs["job-1"]?.attempts == 0)
+    }
+
     @Test("a job whose validation loss rises after round 2 is checkpointed from round 2's state, not the last")
     func finalizeFromBestRound() throws {
         var m = JobMachine()

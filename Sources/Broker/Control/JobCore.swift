@@ -179,6 +179,7 @@ struct JobCore: ControlCore {
         let previous = Set(workers.map(\.identity))
         let trainers = live.filter { $0.trains && !$0.draining }.sorted { $0.id < $1.id }
         drainingTrainers = live.count { $0.trains && $0.draining }
+        let draining = Set(live.filter(\.draining).map(\.identity))
         // A worker that sent READY again lost what it held with the registration it replaced: its shard goes out
         // again (to whichever worker is least loaded, it included), as a departed worker's does, never waiting for the
         // round's timeout.
@@ -211,7 +212,12 @@ struct JobCore: ControlCore {
             case .finalizing(let sent, _) where !holding.contains(sent.worker):
                 // Its worker left (or registered again) without answering: an attempt, as a timeout is. A final
                 // request whose worker died each time (a trap while writing the checkpoint, under a supervisor that
-                // restarts it) went out again for ever, the job `running` with no error and no log line.
+                // restarts it) went out again for ever, the job `running` with no error and no log line. A drain is
+                // no failure: the request goes elsewhere without using an attempt (a rolling restart drains in turn).
+                if draining.contains(sent.worker) {
+                    job.phase = .waiting
+                    break
+                }
                 job.unanswered[Self.finalRequestShard, default: []].append(name(of: sent.worker))
                 job.attempts += 1
                 if job.attempts > 3 {

@@ -101,7 +101,7 @@ public final class RecStore: Sendable {
             problems: [
                 "the database file is missing while its write-ahead log recpool.sqlite-wal holds \(size) bytes of commits: "
                     + "SQLite would start an empty registry and delete the log on closing; restore recpool.sqlite from a "
-                    + "backup, or move recpool.sqlite-wal aside to start afresh (docs/OPERATIONS.md)"
+                    + "backup, or move recpool.sqlite-wal and recpool.sqlite-shm aside to start afresh (docs/OPERATIONS.md)"
             ])
     }
 
@@ -223,7 +223,8 @@ public final class RecStore: Sendable {
     /// Refuses a write-ahead log whose frames SQLite would stop reading at a damaged frame while the log goes on
     /// (``WriteAheadLog/damage(in:)``), or that ends before the last committed frame its index records
     /// (``WriteAheadLog/truncation(log:index:databasePageSize:)``): opened, the database would roll back silently to
-    /// before the damage. An absent log (a clean shutdown) and a torn last frame (a crash mid-write) open as before.
+    /// before the damage. An absent log opens as before unless its index records frames not copied into the database
+    /// (a clean shutdown removes both); a torn last frame (a crash mid-write) opens as before.
     /// - Throws: ``StoreError/corruptDatabase(path:problems:)`` naming the log and the frame, or ``StoreError/io(path:reason:)``
     ///   when the log exists but cannot be read.
     static func checkWriteAheadLog(path: String) throws(StoreError) {

@@ -20,8 +20,8 @@ extension WriteAheadLog {
         var description: String {
             let read =
                 readable == 0
-                ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and only "
-                    + "\(backfilled) of them were copied into recpool.sqlite"
+                ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and the index "
+                    + "records only \(backfilled) of them as copied into recpool.sqlite"
                 : "SQLite can read only the first \(readable) (the file holds \(frames) whole frames: the log was cut "
                     + "short or its later frames overwritten)"
             let accept =
@@ -63,17 +63,28 @@ extension WriteAheadLog {
                 ? Truncation(recorded: recorded, readable: 0, frames: frames, backfilled: backfilled) : nil
         }
         guard let bytes, bytes.count >= headerSize else { return unreadable(frames: 0) }
-        // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
-        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let headerPageSize = Int(word(bytes, 8, bigEndian: true))
         let pageSize = databasePageSize ?? headerPageSize
         let magicWord = word(bytes, 0, bigEndian: true)
         let bigEndian = magicWord & 1 == 1
         var running: Checksum = (word(bytes, 24, bigEndian: true), word(bytes, 28, bigEndian: true))
-        // A header SQLite does not accept makes it ignore the whole log.
-        guard pageSize == headerPageSize, (512...65_536).contains(pageSize), magicWord & ~1 == magic,
-            checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian) == running
-        else { return unreadable(frames: 0) }
+        let headerValid =
+            pageSize == headerPageSize && (512...65_536).contains(pageSize) && magicWord & ~1 == magic
+            && checksum(bytes, 0..<24, seed: (0, 0), bigEndian: bigEndian) == running
+        guard headerValid else {
+            // A header SQLite does not accept makes it ignore the whole log. Whether the log is the generation the
+            // index describes is read from its frames' salts then (a zeroed first block takes the header's).
+            guard let pageSize = databasePageSize, (512...65_536).contains(pageSize) else { return unreadable(frames: 0) }
+            let frameSize = frameHeaderSize + pageSize
+            let frames = (bytes.count - headerSize) / frameSize
+            let ours = (0..<frames).contains { frame in
+                let start = headerSize + frame * frameSize
+                return bytes[(start + 8)..<(start + 16)].elementsEqual(index[32..<40])
+            }
+            return ours || frames == 0 ? unreadable(frames: frames) : nil
+        }
+        // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
+        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
         let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))
         // The frames SQLite reads: the chain from the header, up to its last commit frame.

@@ -35,7 +35,7 @@ enum WriteAheadLog {
             return "the write-ahead log is damaged: \(place), and committed frames after it continue the log, so "
                 + "SQLite would drop them silently and roll the registry back by \(commitsDropped) "
                 + "commit\(commitsDropped == 1 ? "" : "s"); restore the state directory from a backup "
-                + "(docs/OPERATIONS.md), or move recpool.sqlite-wal aside to accept the rollback"
+                + "(docs/OPERATIONS.md), or move recpool.sqlite-wal and recpool.sqlite-shm aside to accept the rollback"
         }
     }
 

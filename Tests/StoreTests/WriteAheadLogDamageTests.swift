@@ -278,6 +278,35 @@ struct WriteAheadLogDamageTests {
         #expect(WriteAheadLog.damage(in: size, databasePageSize: S.pageSize)?.frame == 0)
     }
 
+    /// The index a crash leaves: both header copies with `mxFrame` `recorded` and the log's salts, then `nBackfill`.
+    static func index(recorded: UInt32, backfilled: UInt32, salts: [UInt8]) -> [UInt8] {
+        func le(_ value: UInt32) -> [UInt8] { [UInt8(value & 0xff), UInt8(value >> 8 & 0xff), UInt8(value >> 16 & 0xff), UInt8(value >> 24)] }
+        var header = le(3_007_000) + le(0) + le(1) + [1, 0] + [0, 2] + le(recorded) + le(0) + le(0) + le(0)
+        header += salts + le(0) + le(0)
+        return header + header + le(backfilled)
+    }
+
+    @Test("the index rule on logs made frame by frame: a log SQLite reads short of the recorded commit, or not at all")
+    func indexRule() {
+        let log = Synthetic.header() + Synthetic.frames([false, false, true], from: Synthetic.headerChecksum).flatMap { $0 }
+        let salts = Array(log[16..<24])
+        // The whole commit is readable: nothing to refuse; a recorded frame past it is a cut.
+        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 3, backfilled: 0, salts: salts)) == nil)
+        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: salts))?.readable == 3)
+        // Another generation of the log (other salts) is not the one the index describes.
+        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: [9, 9, 9, 9, 9, 9, 9, 9])) == nil)
+        // No log, or a header zeroed with the first block (its salts with it): refused while frames were not backfilled,
+        // the frames' own salts telling the generation.
+        #expect(WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 0, salts: salts))?.readable == 0)
+        #expect(WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 3, salts: salts)) == nil)
+        var zeroed = log
+        for k in 0..<32 { zeroed[k] = 0 }
+        #expect(
+            WriteAheadLog.truncation(
+                log: zeroed, index: Self.index(recorded: 3, backfilled: 0, salts: salts),
+                databasePageSize: Synthetic.pageSize)?.readable == 0)
+    }
+
     @Test("SQLite's checksum: the sums of two words, seeded, in either byte order")
     func checksum() {
         let bytes: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 2]

@@ -12,7 +12,8 @@ struct BaselineSeries: Sendable {
 }
 
 /// The baselines of a run, on the same visitors and choice draws as the live pool. The learners learn
-/// after every visitor from each shown item's click, in visitor order.
+/// after every visitor the pool served (every visitor without a live part) from each shown item's click, in visitor
+/// order; every visitor is shown each baseline's slate.
 struct Baselines: Sendable {
     /// The baselines in report order.
     var series: [BaselineSeries]

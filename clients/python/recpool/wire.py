@@ -253,7 +253,7 @@ def unresolved_host(endpoint: str):
 
     worker = threading.Thread(target=resolve, daemon=True)
     worker.start()
-    worker.join(0.25)
+    worker.join(0.5)
     return found[0] if found else None
 
 

@@ -245,7 +245,9 @@ struct CatalogueRetireCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !item.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the item id is empty") }
-        if let problem = ItemCatalogue.idCharacterProblem(item) { throw ValidationError(problem) }
+        // Only what no id may hold on the wire: a retire names ids earlier builds stored (of any length, with an
+        // invisible format character), and the broker answers NOT_FOUND for one it does not hold.
+        if let problem = WireText.nameProblem(item, field: "the item id") { throw ValidationError(problem) }
     }
 
     func run() async throws {

@@ -75,31 +75,24 @@ extension WriteAheadLog {
             // A header SQLite does not accept makes it ignore the whole log. Whether the log is the generation the
             // index describes is read from its frames' salts then (a zeroed first block takes the header's).
             guard let pageSize = databasePageSize, (512...65_536).contains(pageSize) else { return unreadable(frames: 0) }
-            let frameSize = frameHeaderSize + pageSize
-            let frames = (bytes.count - headerSize) / frameSize
-            let ours = (0..<frames).contains { frame in
-                let start = headerSize + frame * frameSize
-                return bytes[(start + 8)..<(start + 16)].elementsEqual(index[32..<40])
-            }
+            let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
+            let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
+            let indexSalts = (word(index, 32, bigEndian: true), word(index, 36, bigEndian: true))
+            let ours = (0..<frames).contains { log.salts(of: $0) == indexSalts }
             return ours || frames == 0 ? unreadable(frames: frames) : nil
         }
         // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
         guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
+        let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
         let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))
         // The frames SQLite reads: the chain from the header, up to its last commit frame.
         var readable = 0
         var frame = 0
-        while frame < frames {
-            let start = headerSize + frame * (frameHeaderSize + pageSize)
-            let frameSalts = (word(bytes, start + 8, bigEndian: true), word(bytes, start + 12, bigEndian: true))
-            let stored = (word(bytes, start + 16, bigEndian: true), word(bytes, start + 20, bigEndian: true))
-            guard frameSalts == salts,
-                frameChecksum(bytes, start: start, pageSize: pageSize, seed: running, bigEndian) == stored
-            else { break }
-            running = stored
+        while frame < frames, log.verifies(frame, salts: salts, seed: running, bigEndian) {
+            running = log.stored(frame)
+            if log.isCommit(frame) { readable = frame + 1 }
             frame += 1
-            if word(bytes, start + 4, bigEndian: true) != 0 { readable = frame }
         }
         guard readable < recorded else { return nil }
         // No frame read: SQLite reads the database alone, which holds the backfilled frames.

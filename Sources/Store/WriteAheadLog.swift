@@ -123,7 +123,7 @@ enum WriteAheadLog {
     }
 
     /// A log's frames, read in place.
-    private struct Log {
+    struct Log {
         let bytes: [UInt8]
         let pageSize: Int
         let frames: Int

@@ -31,6 +31,14 @@ struct JobMachine {
         return feed(.accepted(JobCore.RunningJob(record: record, spec: spec, state: [], stateSHA: "")))
     }
 
+    /// Runs `job-1`'s one round on both workers (5 steps in all) and returns the final checkpoint request it sends.
+    mutating func finalRequest() throws -> ShardToSend {
+        _ = startJob()
+        _ = feed(.roundResult(identity: [1], message: Self.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
+        _ = feed(.roundResult(identity: [2], message: Self.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
+        return try #require(feed(.roundStored(job: "job-1", .success("sha-r1"))).shards.first)
+    }
+
     /// A worker's ROUND_RESULT for `job-1`, echoing dispatch `attempt` (the round's first request is attempt 1).
     static func result(
         round: Int, shard: Int, stateSHA: String, totalSteps: Int = 100, error: String? = nil,
@@ -332,12 +340,7 @@ struct JobMachineTests {
     @Test("a final checkpoint request whose worker leaves is sent again at most 3 times, then the job fails naming where it went")
     func finalRequestWhoseWorkerLeaves() throws {
         var m = JobMachine()
-        _ = m.startJob()
-        _ = m.feed(
-            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
-        _ = m.feed(
-            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
-        var sent = try #require(m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards.first)
+        var sent = try m.finalRequest()
         #expect(sent.assignment.finalize)
         var live = m.workers
         for restart in 0..<4 {
@@ -364,12 +367,7 @@ struct JobMachineTests {
     @Test("a drained worker's final checkpoint request goes elsewhere without using an attempt")
     func finalRequestOfADrainedWorker() throws {
         var m = JobMachine()
-        _ = m.startJob()
-        _ = m.feed(
-            .roundResult(identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", totalSteps: 5)))
-        _ = m.feed(
-            .roundResult(identity: [2], message: JobMachine.result(round: 1, shard: 1, stateSHA: "", totalSteps: 5)))
-        let sent = try #require(m.feed(.roundStored(job: "job-1", .success("sha-r1"))).shards.first)
+        let sent = try m.finalRequest()
         let live = m.workers.map { worker -> TrainingWorker in
             var worker = worker
             if worker.identity == sent.worker { worker.draining = true }

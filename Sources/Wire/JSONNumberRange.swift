@@ -58,11 +58,19 @@ extension WireJSON {
     private static func scanNumbers(
         in bytes: [UInt8], refusing refused: (Double, ArraySlice<UInt8>) -> Bool
     ) -> (number: JSONOutOfRangeNumber, patched: [UInt8])? {
+        guard let tokens = numberTokens(in: bytes, where: refused), let first = tokens.first else { return nil }
+        return (first.number, patching(bytes, tokens.map { ($0.range, [UInt8(ascii: "0")]) }))
+    }
+
+    /// Every number token in `bytes` (outside strings) that `picked` picks, with its path and where it is written, in
+    /// document order; nil when a string is not closed. One pass; each token of JSON's number grammar is read with
+    /// `Double(_:)`.
+    static func numberTokens(
+        in bytes: [UInt8], where picked: (Double, ArraySlice<UInt8>) -> Bool
+    ) -> [(number: JSONOutOfRangeNumber, range: Range<Int>)]? {
         // Per open container: its kind, and the key or index the next value takes.
         var stack: [(isObject: Bool, key: Range<Int>, index: Int, expectingKey: Bool)] = []
-        var first: JSONOutOfRangeNumber?
-        var patched: [UInt8] = []
-        var copied = 0
+        var found: [(number: JSONOutOfRangeNumber, range: Range<Int>)] = []
         var i = 0
         while i < bytes.count {
             let byte = bytes[i]
@@ -94,16 +102,11 @@ extension WireJSON {
                 let text = String(decoding: bytes[i..<end], as: UTF8.self)
                 // Only a token of JSON's number grammar (RFC 8259 §6): `01e400` or `-.5e999` is not JSON, and is
                 // left for the parser to refuse as such.
-                if Self.isJSONNumber(bytes[i..<end]), let value = Double(text), refused(value, bytes[i..<end]) {
-                    if first == nil {
-                        let path: [JSONPathComponent] = stack.map {
-                            $0.isObject ? .key(Self.keyText(bytes[$0.key])) : .index($0.index)
-                        }
-                        first = JSONOutOfRangeNumber(path: path, text: text)
+                if Self.isJSONNumber(bytes[i..<end]), let value = Double(text), picked(value, bytes[i..<end]) {
+                    let path: [JSONPathComponent] = stack.map {
+                        $0.isObject ? .key(Self.keyText(bytes[$0.key])) : .index($0.index)
                     }
-                    patched.append(contentsOf: bytes[copied..<i])
-                    patched.append(UInt8(ascii: "0"))
-                    copied = end
+                    found.append((JSONOutOfRangeNumber(path: path, text: text), i..<end))
                 }
                 i = end - 1
             default:
@@ -111,9 +114,21 @@ extension WireJSON {
             }
             i += 1
         }
-        guard let first else { return nil }
+        return found
+    }
+
+    /// `bytes` with each range written as its replacement (the ranges in order, not overlapping).
+    static func patching(_ bytes: [UInt8], _ replacements: [(Range<Int>, [UInt8])]) -> [UInt8] {
+        var patched: [UInt8] = []
+        patched.reserveCapacity(bytes.count)
+        var copied = 0
+        for (range, replacement) in replacements {
+            patched.append(contentsOf: bytes[copied..<range.lowerBound])
+            patched.append(contentsOf: replacement)
+            copied = range.upperBound
+        }
         patched.append(contentsOf: bytes[copied...])
-        return (first, patched)
+        return patched
     }
 
     /// A key as the document means it: its escapes resolved (`"a\u0062"` is `ab`).

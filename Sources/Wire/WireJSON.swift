@@ -32,7 +32,8 @@ public enum WireJSON {
     /// - Parameter keyLimit: the most object keys the document may hold (nil: no limit). The limit is checked in the
     ///   first pass over the bytes, before anything is decoded.
     /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, naming a key that appears twice in one
-    ///   object (``duplicateKey(in:mapAtTop:)``), or saying the document holds more keys than `keyLimit`.
+    ///   object (``duplicateKey(in:mapAtTop:)``), saying the document holds more keys than `keyLimit`, or naming a
+    ///   whole-number key whose number has a fraction a 64-bit float rounds away (``refuseRoundedWholeNumbers``).
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8], keyLimit: Int? = nil)
         throws(WireError) -> T
     {
@@ -50,13 +51,17 @@ public enum WireJSON {
         if String(validating: frame, as: UTF8.self) == nil {
             throw .badDocument("the document is not UTF-8 text (\(invalidUTF8Description(frame)))")
         }
+        let decoded: T
+        let decoder = Self.decoder
         do {
-            return try decoder.decode(type, from: Data(frame))
+            decoded = try decoder.decode(type, from: Data(frame))
         } catch let error as DecodingError {
             throw .badDocument(describe(error, type: type, frame: frame))
         } catch {
             throw .badDocument("\(error)")
         }
+        try refuseRoundedWholeNumbers(type, in: frame, decoder: decoder)
+        return decoded
     }
 
     /// Decodes a document a peer sent (a client's CONTROL, RECOMMEND or FEEDBACK; a worker's READY or model ranking

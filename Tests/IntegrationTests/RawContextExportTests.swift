@@ -175,7 +175,7 @@ struct RawContextExportTests {
                 feeds = {"user_features": np.array([["ios"]], dtype=object), "item": np.array([item], dtype=np.int64),
                          "position": np.array([0], dtype=np.int64),
                          "event_item": np.array([[v for v, _ in views]], dtype=np.int64),
-                         "event_seconds": np.array([[t for _, t in views]], dtype=np.float32)}
+                         "event_seconds": np.array([[t for _, t in views]], dtype=np.float64)}
                 return float(s.run(["score"], {k: v for k, v in feeds.items() if k in {i.name for i in s.get_inputs()}})[0].reshape(-1)[0])
             print(json.dumps({"valid": math.isfinite(score(5, [(3, 30.0)])), "item": math.isnan(score(-1, [(3, 30.0)])),
                               "view": math.isnan(score(5, [(-30000, 30.0)]))}))

@@ -25,10 +25,12 @@ def run(model, cases):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-    types = {"user_features": object, "user_numeric": np.float32, "item": np.int64, "position": np.int64,
-             "event_item": np.int64, "event_seconds": np.float32}
-    names = {i.name for i in session.get_inputs()}
-    feeds = {k: np.array(v, dtype=types[k]) for k, v in cases.items() if k in names}
+    # Each input as the graph declares it: `user_numeric` and `event_seconds` are float64 in graphs of this build
+    # and float32 in earlier ones.
+    types = {"tensor(string)": object, "tensor(float)": np.float32, "tensor(double)": np.float64,
+             "tensor(int64)": np.int64}
+    declared = {i.name: types[i.type] for i in session.get_inputs()}
+    feeds = {k: np.array(v, dtype=declared[k]) for k, v in cases.items() if k in declared}
     outputs = [o.name for o in session.get_outputs()]
     if outputs == ["features"]:
         (features,) = session.run(["features"], feeds)

@@ -15,6 +15,7 @@ does. Prints one line per item and exits 1 when any ONNX score differs from reco
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -85,7 +86,9 @@ def main():
     worst = 0.0
     print(f"{'item':>5} {'recommend':>12} {'onnx':>12}  abs. diff")
     for entry, value in zip(answer["items"], onnx):
+        # A NaN on either side is a failure: max(0.0, nan) is 0.0, which would pass it.
         diff = abs(value - entry["score"])
+        diff = diff if math.isfinite(diff) else math.inf
         worst = max(worst, diff)
         flag = "" if diff <= args.tolerance else "  <-- FAIL"
         print(f"{entry['item']:>5} {entry['score']:>12.8f} {value:>12.8f}  {diff:.1e}{flag}")

@@ -8,11 +8,11 @@ import RecModel
 /// Inputs (batch = candidate rows; an input is present only when the spec has such columns):
 /// - `user_features`: string `[batch, F]`, the raw values of `userFeatureNames` in that order; a value never seen in
 ///   training (or `""` for a missing one) falls into the unknown bucket (`LabelEncoder`, ai.onnx.ml);
-/// - `user_numeric`: float `[batch, K]`, the raw values of `userNumericNames` in that order, z-scored in the graph;
+/// - `user_numeric`: double `[batch, K]`, the raw values of `userNumericNames` in that order, z-scored in the graph;
 ///   NaN (missing) or ±infinity becomes 0 after scaling (the training mean), as `userNumericValues` does;
 /// - `item`: int64 `[batch]`, the candidate item id;
 /// - `position`: int64 `[batch]`, the slot (`Recommender` uses 0), clipped to the known slots;
-/// - `event_item`, `event_seconds`: int64 and float `[batch, V]`, the user's views (pad with seconds 0: a view shorter
+/// - `event_item`, `event_seconds`: int64 and double `[batch, V]`, the user's views (pad with seconds 0: a view shorter
 ///   than `engagedSeconds` counts nothing).
 ///
 /// Output `score`, float `[batch, 1]`: the click probability, with `Recommender`'s rule that a view never lowers its
@@ -107,10 +107,10 @@ extension FeatureSpec {
         var inputs: [(name: String, type: ONNXGraph.ElementType, dims: [Int?])] = []
         if !userFeatureNames.isEmpty { inputs.append(("user_features", .string, [userFeatureNames.count])) }
         let numeric = userNumericNames?.count ?? 0
-        if numeric > 0 { inputs.append(("user_numeric", .float, [numeric])) }
+        if numeric > 0 { inputs.append(("user_numeric", .double, [numeric])) }
         inputs += [
             ("item", .int64, []), ("position", .int64, []), ("event_item", .int64, [nil]),
-            ("event_seconds", .float, [nil]),
+            ("event_seconds", .double, [nil]),
         ]
         return inputs
     }
@@ -241,20 +241,22 @@ extension FeatureSpec {
 
     /// The z-scored numeric user features, `[batch, K]`: `(x − mean) / std` per column, 0 where `x` is NaN or
     /// infinite (missing) and in a column constant in training (its `numeric_std` is written as 0 and masked), as
-    /// `userNumericValues`; nil when the spec has none.
+    /// `userNumericValues`; nil when the spec has none. The input and the scaling are float64 and the z-score is
+    /// rounded to float32 last, as `ZScore.apply` does: in float32 a value near ±3.4e38 minus the mean overflowed to
+    /// ±infinity (a NaN score for a value the log held), and a timestamp in nanoseconds lost its last 10 digits.
     private func userNumericBlock(_ g: inout ONNXGraph) -> (name: String, width: Int)? {
         guard let scalings = userNumericScalings, !scalings.isEmpty else { return nil }
         let k = scalings.count
-        let mean = g.constant("numeric_mean", dims: [k], floats: scalings.map { Float($0.mean) })
-        let std = g.constant(
-            "numeric_std", dims: [k], floats: scalings.map { $0.constant == true ? 0 : Float($0.std) })
-        let z = g.node("Div", [g.node("Sub", ["user_numeric", mean]), std])
+        let mean = g.constant("numeric_mean", dims: [k], doubles: scalings.map(\.mean))
+        let std = g.constant("numeric_std", dims: [k], doubles: scalings.map { $0.constant == true ? 0 : $0.std })
+        let z = g.node(
+            "Cast", [g.node("Div", [g.node("Sub", ["user_numeric", mean]), std])],
+            [.int("to", ONNXGraph.ElementType.float.rawValue)])
         var missing = g.node("Or", [g.node("IsNaN", ["user_numeric"]), g.node("IsInf", ["user_numeric"])])
-        let zero = g.constant("zero_f", dims: [], floats: [0])
         if scalings.contains(where: { $0.constant == true }) {
-            missing = g.node("Or", [missing, g.node("Equal", [std, zero])])
+            missing = g.node("Or", [missing, g.node("Equal", [std, g.constant("zero_d", dims: [], doubles: [0])])])
         }
-        return (g.node("Where", [missing, zero, z]), k)
+        return (g.node("Where", [missing, g.constant("zero_f", dims: [], floats: [0]), z]), k)
     }
 
     /// Per item, its encoded item columns (category one-hots and the scaled numeric features), `[itemCount, columns]`;
@@ -324,14 +326,17 @@ extension FeatureSpec {
     /// encoding) or 1 (the old one), a shorter one 0: the engagement vector `e[j] = Σ_{v: item_v = j} w_v` of
     /// `affinity(from:)`, kept per event so that nothing is `[batch, itemCount]`.
     private func eventWeights(_ g: inout ONNXGraph) -> String {
-        let threshold = g.constant("engaged_seconds", dims: [], floats: [Float(engagedSeconds)])
+        // Compared and divided in float64, as `affinity(from:)` reads a dwell: in float32 a view of 9.9999999 s
+        // rounded to 10 and counted as engaged where `Recommender` does not count it.
+        let threshold = g.constant("engaged_seconds", dims: [], doubles: [engagedSeconds])
         let engaged = g.node("GreaterOrEqual", ["event_seconds", threshold])
         guard events == .interest else {
             return g.node("Cast", [engaged], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         }
         let ratio = g.node("Div", ["event_seconds", threshold])
-        let cap = g.constant("cap", dims: [], floats: [Float(Self.maximumEngagements)])
-        return g.node("Where", [engaged, g.node("Min", [ratio, cap]), g.constant("zero_f", dims: [], floats: [0])])
+        let cap = g.constant("cap_d", dims: [], doubles: [Double(Self.maximumEngagements)])
+        let weights = g.node("Where", [engaged, g.node("Min", [ratio, cap]), g.constant("zero_d", dims: [], doubles: [0])])
+        return g.node("Cast", [weights], [.int("to", ONNXGraph.ElementType.float.rawValue)])
     }
 
     /// `e[item] = Σ_v w_v · [item_v = item]`, `[batch, 1]`, from the event weights `w`.

@@ -70,9 +70,10 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
         /// Chan, Golub and LeVeque, "Algorithms for computing the sample variance", The American Statistician 37(3),
         /// 1983), so a constant column's mean is its value exactly and its spread exactly 0, however large the value:
         /// summed unshifted, 60 rows of `1234567.1` have a mean one rounding off and a spread of 7e-10, which z-scores
-        /// every row to −1 instead of 0. A spread of at most 8 units in the last place of the mean is rounding, and
-        /// counts as 0 (a relative floor of 1e-12 once took Unix nanoseconds 1 µs apart, a spread of 1e-13 of their
-        /// mean, for a constant and fed their raw deviations to the network).
+        /// every row to −1 instead of 0. A spread of at most 1 unit in the last place of the mean (values 1 or 2 ulps
+        /// apart: rounding noise, which z-scoring would blow up to ±1) counts as 0; Unix nanoseconds 1 µs apart (about
+        /// 4 ulps near 1.7e18) are z-scored (a relative floor of 1e-12 once took them for a constant and fed their raw
+        /// deviations to the network, and 8 ulps, the floor until 6 December 2026, took two such values for one).
         /// The spread is summed over deviations divided by the largest one, so a feature measured in tiny units
         /// (values 0 and 1e-13) keeps its own scale: an absolute floor on the variance (1e-24) once set its std to 1
         /// and fed the network 5e-14, which trained as a constant; and so does a spread whose squares overflow (values
@@ -96,7 +97,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
                 }
                 spread = largest * (scaled / n).squareRoot()
             }
-            let spreads = spread.isFinite && spread >= Double(Float.leastNormalMagnitude) && spread > 8 * abs(mean).ulp
+            let spreads = spread.isFinite && spread >= Double(Float.leastNormalMagnitude) && spread > abs(mean).ulp
             std = spreads ? spread : 1
             constant = spreads ? nil : true
         }
@@ -336,6 +337,12 @@ extension FeatureSpec {
         scalings += itemRateScaling.map { [("itemRateScaling", $0)] } ?? []
         for (name, scaling) in scalings where !(scaling.mean.isFinite && scaling.std.isFinite && scaling.std > 0) {
             return "\(name) has mean \(scaling.mean) and std \(scaling.std): a standard deviation is positive and finite"
+        }
+        // A fit reads a spread below a 32-bit float's smallest normal as a constant column (`ZScore(fitting:)`): such a
+        // std z-scores any other value to ±infinity, and rounded to float32 (an exported graph's) it is 0.
+        for (name, scaling) in scalings where scaling.constant != true && scaling.std < Double(Float.leastNormalMagnitude) {
+            return "\(name) has std \(scaling.std), below \(Float.leastNormalMagnitude) (a 32-bit float's smallest "
+                + "normal), which a fit marks constant: a standard deviation no fit gives"
         }
         // Finite and 0 or more: a fit before this build summed a reward log's amounts into it (above 1), and such
         // checkpoints still score; the cold-start answer ranks by it.

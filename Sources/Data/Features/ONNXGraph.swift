@@ -5,7 +5,7 @@ import RecModel
 struct ONNXGraph {
     /// ONNX `TensorProto.DataType` codes used here.
     enum ElementType: Int64 {
-        case float = 1, int64 = 7, string = 8, bool = 9
+        case float = 1, int64 = 7, string = 8, bool = 9, double = 11
     }
 
     /// One attribute of a node.
@@ -62,6 +62,21 @@ struct ONNXGraph {
     mutating func constant(_ hint: String, dims: [Int], floats: [Float]) -> String {
         let n = name(hint)
         writer.message(5) { t in ONNXExport.tensor(&t, name: n, dims: dims, values: floats) }
+        return n
+    }
+
+    /// A float64 constant of shape `dims` (`[]` is a scalar).
+    mutating func constant(_ hint: String, dims: [Int], doubles: [Double]) -> String {
+        let n = name(hint)
+        writer.message(5) { t in
+            for d in dims { t.int(1, Int64(d)) }
+            t.int(2, ElementType.double.rawValue)
+            t.string(8, n)
+            var raw: [UInt8] = []
+            raw.reserveCapacity(doubles.count * 8)
+            for v in doubles { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw.append(contentsOf: $0) } }
+            t.bytes(9, raw)
+        }
         return n
     }
 

@@ -19,10 +19,21 @@ public enum Clocks {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
-    /// Wall-clock time in ms since the Unix epoch (`CLOCK_REALTIME`).
+    /// Wall-clock time in ms since the Unix epoch (`CLOCK_REALTIME`); 0 while the clock reads before 1970 (a host
+    /// whose clock was never set, or was set back), where converting the negative seconds trapped and every process
+    /// died; saturated at `UInt64.max`.
     public static func epochMillis() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
+        return epochMillis(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
+    }
+
+    /// `seconds` and `nanoseconds` since the epoch as ms: 0 before the epoch, `UInt64.max` past what it holds.
+    static func epochMillis(seconds: Int64, nanoseconds: Int64) -> UInt64 {
+        guard seconds >= 0 else { return 0 }
+        let (ms, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return .max }
+        return ms.addingReportingOverflow(UInt64(max(nanoseconds, 0)) / 1_000_000).overflow
+            ? .max : ms + UInt64(max(nanoseconds, 0)) / 1_000_000
     }
 }

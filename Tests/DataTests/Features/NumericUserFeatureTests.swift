@@ -66,6 +66,8 @@ struct NumericUserFeatureTests {
         #expect(FeatureSpec.ZScore(fitting: [1e-300, 0, 1e-300]).std == 1)
         #expect(FeatureSpec.ZScore(fitting: [3e-320, 0, 3e-320]).std == 1)
         #expect(FeatureSpec.ZScore(fitting: [1e-13, 1e-13]).std == 1)
+        // Values 1 ulp apart are rounding noise, not a feature that moves.
+        #expect(FeatureSpec.ZScore(fitting: [0.3, 0.1 + 0.2, 0.3, 0.1 + 0.2]).constant == true)
         #expect(FeatureSpec.ZScore(fitting: []).std == 1)
     }
 
@@ -77,6 +79,8 @@ struct NumericUserFeatureTests {
             (0..<600).map { 1_714_557_600_000_000_000 + Double($0) * 1_000 },
             (0..<600).map { 1e13 + Double($0 % 7) },
             (0..<600).map { ($0 % 2 == 0 ? 1 : -1) * 1e200 },
+            // Two values 1 µs apart (about 4 ulps): the 8-ulp floor took them for a constant, as DATA.md said it did not.
+            (0..<600).map { 1_714_550_400_000_000_000 + Double($0 % 2) * 1_000 },
         ]
         for values in columns {
             let scaling = FeatureSpec.ZScore(fitting: values)

@@ -73,13 +73,15 @@ struct RawContextONNXTests {
 
     /// Every item for a few users (known, unknown and missing feature values) with and without views, through the
     /// ONNX graph and through `Recommender` (whose scores are the model's, with the viewed-item rule).
-    static func compare(spec: FeatureSpec, network: MLP, users: [[String: String]]) throws {
+    static func compare(
+        spec: FeatureSpec, network: MLP, users: [[String: String]], views viewSets: [[ViewEvent]]? = nil
+    ) throws {
         let model = try spec.onnxModel(network: network)
         let recommender = Recommender(spec: spec, scorer: CheckpointEvaluation.scorer(network))
         var cases: [String: [Any]] = [:]
         var expected: [Double] = []
         for user in users {
-            for views in viewSets(items: spec.itemCount) {
+            for views in viewSets ?? Self.viewSets(items: spec.itemCount) {
                 let reply = try recommender.recommend(
                     RecommendQuery(userFeatures: user, events: views, top: spec.itemCount))
                 #expect(reply.source == .model)
@@ -181,6 +183,33 @@ struct RawContextONNXTests {
         let spec = try Self.shopSpec(featureSet, encoding)
         try Self.compare(
             spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: Self.shopUsers)
+    }
+
+    /// The graph scaled a numeric user feature in float32: a value near ±3.4e38 minus the training mean overflowed to
+    /// ±infinity and the score was NaN (for a value the training log held), a nanosecond timestamp lost its last
+    /// digits, and a view 1 ulp shorter than `engagedSeconds` rounded up to it and counted as engaged. The inputs and
+    /// the scaling are float64 now, as in `Recommender`.
+    @Test(
+        "values near a float's limits, nanosecond timestamps and a view just under the engaged time score as Recommender does",
+        .enabled(if: python != nil, "needs RECPOOL_PYTHON or .venv with onnxruntime (scripts/requirements.txt)"),
+        arguments: [FeatureSpec.EventEncoding.interest, .affinityZScore])
+    func float64Inputs(_ encoding: FeatureSpec.EventEncoding) throws {
+        var spec = try Self.shopSpec(.extended, encoding)
+        spec.userNumericNames! += ["huge", "stamp"]
+        spec.userNumericScalings! += [
+            FeatureSpec.ZScore(fitting: [3.4e38, 3.4e38, 3.4e38, -3.4e38]),
+            FeatureSpec.ZScore(fitting: [1_714_550_400_000_000_000, 1_714_550_400_000_004_096, 1_714_550_400_000_008_192]),
+        ]
+        spec.columns = spec.columnNames()
+        let users: [[String: String]] = [
+            ["device": "ios", "age": "31", "income": "52000", "huge": "-3.4e38", "stamp": "1714550400000000000"],
+            ["device": "web", "huge": "3.4e38", "stamp": "1714550400000008192"],
+        ]
+        let below = spec.engagedSeconds.nextDown
+        #expect(Float(below) == Float(spec.engagedSeconds))
+        let views = [[], [ViewEvent(item: 1, seconds: below)], [ViewEvent(item: 2, seconds: below), ViewEvent(item: 1, seconds: 30)]]
+        try Self.compare(
+            spec: spec, network: MLP(inputWidth: spec.width, hiddenSizes: [8, 4], seed: 5), users: users, views: views)
     }
 
     /// A numeric user feature constant in training (every row 7) is 0 on every served row, whatever the request's

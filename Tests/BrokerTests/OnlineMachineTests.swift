@@ -118,7 +118,7 @@ struct OnlineMachineTests {
 
     /// The impression's time came from the worker's clock: a worker two hours behind the broker made every FEEDBACK on
     /// its slates EXPIRED at once, and the exported log's timestamps followed the worker's clock.
-    @Test("an impression is logged at the broker's time, whatever the worker's clock wrote", arguments: [0, 1, 9_000_000])
+    @Test("an impression is logged at the broker's time, whatever the worker's clock wrote", arguments: [0, 1, 9_000_000, ImpressionRecord.maximumCreatedMs + 1_000, UInt64.max])
     func loggedAtBrokerTime(workerMs: UInt64) throws {
         var m = try OnlineMachine()
         let record = m.record("clock-1", createdMs: workerMs)

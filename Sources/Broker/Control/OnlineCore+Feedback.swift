@@ -22,6 +22,24 @@ extension OnlineCore {
             }
             return
         }
+        // The broker's clock, not the worker's, is the impression's time: a worker whose clock read past 9999 had
+        // every slate refused as malformed, and a broker whose clock did stored a row the log then could not read
+        // (every FEEDBACK on it INTERNAL, `logs export` refused for the whole log).
+        guard nowMs <= ImpressionRecord.maximumCreatedMs else {
+            actions.append(
+                .log(
+                    .error, "the broker's clock reads after 9999-12-31T23:59:59.999Z: no impression can be logged",
+                    ["epoch_ms": "\(nowMs)", "impression_id": "\(record.impressionId)"]))
+            if let reply {
+                refuseSlate(
+                    reply, worker: nil,
+                    because: "the broker's clock reads \(nowMs) ms since 1970, after 9999-12-31T23:59:59.999Z, the last "
+                        + "time the impression log holds (set the broker host's clock)", into: &actions)
+            }
+            return
+        }
+        let writtenMs = record.createdMs
+        record.createdMs = nowMs
         if let problem = record.problem {
             actions.append(
                 .log(
@@ -54,11 +72,7 @@ extension OnlineCore {
             }
             return
         }
-        var bytes = received
-        if record.createdMs != nowMs {
-            record.createdMs = nowMs
-            bytes = WireJSON.encode(record)
-        }
+        let bytes = writtenMs == nowMs ? received : WireJSON.encode(record)
         pendingImpressions.append(
             (record.impressionId, record.createdMs, worker, record.version, String(decoding: bytes, as: UTF8.self)))
         if let reply {

@@ -13,8 +13,10 @@ public final class RecPoolClient: Sendable {
         /// The default timeout of a call, in ms.
         public var timeoutMs: UInt64 = 5000
         /// Extra grace after the deadline before the client gives up locally, in ms, so that the
-        /// broker's own EXPIRED reply (with its reason) normally arrives first.
-        public var localGraceMs: UInt64 = 250
+        /// broker's own EXPIRED reply (with its reason) normally arrives first: the broker answers a request a worker
+        /// holds 1 s after its deadline (`BrokerConfiguration.inflightGraceMs`), so 1,250 ms. At 250 ms a request a
+        /// partitioned worker held was reported as a local timeout (exit 3, "unreachable") though the broker answered.
+        public var localGraceMs: UInt64 = 1_250
         /// Extra socket options, such as CURVE keys.
         public var socketOptions: [SocketOption] = []
         /// The ZeroMQ context to use instead of the client's own: a broker's, to reach its `inproc://`

@@ -94,6 +94,15 @@ public struct Header: Sendable, Hashable {
             attempt: attempt)
     }
 
+    /// A worker's EXPIRED text for a request it did not compute because its deadline had passed at `epochMillis`: how
+    /// long ago by this worker's clock, and, past a second, that the hosts' clocks may disagree (the deadline is the
+    /// client's absolute time; docs/OPERATIONS.md, "Clocks").
+    public func expiredBeforeCompute(atEpochMillis epochMillis: UInt64) -> String {
+        let late = epochMillis.subtractingReportingOverflow(deadlineMs).partialValue
+        return "the deadline passed before compute (\(late) ms earlier by this worker's clock"
+            + (late >= 1_000 ? "; if every request is answered so, check that the hosts' clocks are synchronised)" : ")")
+    }
+
     /// Whether a request with this deadline has expired at `epochMillis` (a deadline of 0 never does).
     public func isExpired(atEpochMillis epochMillis: UInt64) -> Bool {
         deadlineMs != 0 && epochMillis >= deadlineMs

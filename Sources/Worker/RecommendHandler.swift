@@ -18,7 +18,7 @@ enum RecommendHandler {
             return .errorReply(to: header, status: problem.status, message: problem.description)
         }
         if header.isExpired(atEpochMillis: nowEpochMillis) {
-            return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+            return .errorReply(to: header, status: .expired, message: header.expiredBeforeCompute(atEpochMillis: nowEpochMillis))
         }
         if let problem = ScoringBatch.versionProblem(header, replica: replica) {
             return .errorReply(to: header, status: .conflict, message: problem)

@@ -167,7 +167,7 @@ enum ScoringBatch {
             }
             if header.isExpired(atEpochMillis: nowEpochMillis) {
                 replies[index] = .errorReply(
-                    to: header, status: .expired, message: "the deadline passed before compute")
+                    to: header, status: .expired, message: header.expiredBeforeCompute(atEpochMillis: nowEpochMillis))
                 continue
             }
             if let problem = versionProblem(header, replica: replica) {

@@ -94,4 +94,12 @@ struct HeaderTests {
         noMagic[0] = 0
         #expect(Header.replyStatus(noMagic) == nil)
     }
+
+    /// A worker whose clock ran 10 s ahead answered every request EXPIRED with no hint of the clocks.
+    @Test("a worker's EXPIRED says how late by its clock, and past a second names the hosts' clocks")
+    func expiredText() {
+        let header = Header(command: .score, requestId: 1, deadlineMs: 10_000)
+        #expect(header.expiredBeforeCompute(atEpochMillis: 10_040) == "the deadline passed before compute (40 ms earlier by this worker's clock)")
+        #expect(header.expiredBeforeCompute(atEpochMillis: 20_000).contains("10000 ms earlier by this worker's clock; if every request is answered so, check that the hosts' clocks are synchronised"))
+    }
 }

@@ -18,7 +18,7 @@ extension ControlPlane {
     {
         let coordinator = JobCoordinator(store: store, logger: logger, emit: emit)
         do {
-            try coordinator.start(nowMs: Clocks.epochMillis())
+            try coordinator.start(nowMs: ControlClock.shared.nowMs())
         } catch {
             throw .unreadableState(what: "the jobs and the model registry", error: "\(error)")
         }
@@ -57,7 +57,7 @@ extension ControlPlane {
                 }
                 judgeThread = judge
                 made.judge = { judge.judge($0) }
-                try made.start(nowMs: Clocks.epochMillis())
+                try made.start(nowMs: ControlClock.shared.nowMs())
                 learner = made
                 // Before any worker registers (the reactor binds after this start): RECOMMEND waits for a replica that
                 // installed the policy instead of being answered from a model path.

@@ -109,11 +109,11 @@ public final class ControlPlane: Sendable {
             _ = try? poller.poll(timeoutMilliseconds: 100)
             wakeup.drain()
             let inputs = inbox.withLock { $0.takeAll() }
-            let now = Clocks.epochMillis()
+            let now = ControlClock.shared.nowMs()
             for (input, _) in inputs { router.route(input, nowMs: now) }
             // The batch's inputs are freed together, when `inputs` goes: until then their bytes stay counted.
             if !inputs.isEmpty { inbox.withLock { $0.handled(inputs) } }
-            router.tick(nowMs: Clocks.epochMillis())
+            router.tick(nowMs: ControlClock.shared.nowMs())
         }
     }
 }

@@ -329,7 +329,8 @@ extension JobCore {
         // so they are stored with that round, and this round's record gets its metrics from the next round.
         let roundRecord = RoundRecord(
             jobId: id, round: round, loss: loss, samples: samples, replicas: ordered.count, metrics: nil,
-            stateSHA: "", seconds: Double(nowMs &- started) / 1000)
+            // A round started before a restart on a clock then ahead of this one: 0 s, never a wrapped 1.8e16 s.
+            stateSHA: "", seconds: Double(nowMs > started ? nowMs - started : 0) / 1000)
         let previousMetrics = round > 1 ? metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) } : nil
         let toStore = RoundToStore(
             state: averaged.encoded(), round: roundRecord, job: record, previousRoundMetrics: previousMetrics)

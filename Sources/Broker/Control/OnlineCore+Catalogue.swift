@@ -129,7 +129,7 @@ extension OnlineCoordinator {
         var actions: [OnlineAction] = []
         do {
             try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
-            for action in actions { perform(action, nowMs: Clocks.epochMillis()) }
+            for action in actions { perform(action, nowMs: ControlClock.shared.nowMs()) }
             logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
         } catch {
             logger.error(

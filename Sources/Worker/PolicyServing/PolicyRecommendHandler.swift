@@ -36,7 +36,7 @@ enum PolicyRecommendHandler {
             return .errorReply(to: header, status: problem.status, message: problem.description)
         }
         if header.isExpired(atEpochMillis: nowEpochMillis) {
-            return .errorReply(to: header, status: .expired, message: "the deadline passed before compute")
+            return .errorReply(to: header, status: .expired, message: header.expiredBeforeCompute(atEpochMillis: nowEpochMillis))
         }
         // The broker dispatched the request by the model version its pin names; judging the pin here against the
         // policy version instead would refuse every exact pin the broker routed correctly (the two numbers differ).

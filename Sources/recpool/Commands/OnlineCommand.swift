@@ -111,7 +111,10 @@ enum OnlineViewText {
         let lastSync =
             view.lastSyncMs == 0
             ? "none since the broker started"
-            : String(format: "%.1f s ago", Double(nowMs &- view.lastSyncMs) / 1000)
+            : nowMs >= view.lastSyncMs
+                ? String(format: "%.1f s ago", Double(nowMs - view.lastSyncMs) / 1000)
+                // The broker's clock is ahead of this host's: the difference would wrap to 1.8e16 s.
+                : String(format: "%.1f s ahead of this host's clock (the clocks differ)", Double(view.lastSyncMs - nowMs) / 1000)
         var lines = [
             "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),

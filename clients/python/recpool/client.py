@@ -84,7 +84,7 @@ def files_exhausted() -> Optional[int]:
 class _Base:
     """Settings and request framing shared by :class:`Client` and :class:`~recpool.AsyncClient`."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 0.25, busy_retries: int = 3,
+    def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 1.25, busy_retries: int = 3,
                  server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
         """Checks the options (``InvalidRequest`` naming the option and its rule): ``endpoint``
         ``tcp://HOST:PORT`` (port 1-65535, IPv6 in brackets), ``ipc://PATH`` or ``inproc://NAME``; ``timeout``

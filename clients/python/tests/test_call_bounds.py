@@ -153,14 +153,14 @@ def test_every_request_of_a_split_score_carries_the_deadline_fixed_when_the_call
     # Each request got a deadline of its own, `timeout` after it was sent: a score of 8 requests given 2 s ran 3.2 s.
     broker = fake(Slow(0.2))
     rows = np.zeros((8, 4), np.float32)
-    with recpool.Client(broker.endpoint, timeout=5, max_rows=2) as client:
+    with recpool.Client(broker.endpoint, timeout=5, max_rows=2, grace=0.25) as client:
         started = time.time()
         assert client.score(rows, timeout=30).requests == 4
         (first, *others) = deadlines(broker, wire.Command.SCORE)
         assert others == [first] * 3 and abs(first / 1000 - (started + 30)) < 0.1
         begun = time.monotonic()
         with pytest.raises(recpool.Timeout):
-            client.score(rows, timeout=0.5)  # 4 requests of 0.2 s each: past 0.5 s (+0.25 s grace)
+            client.score(rows, timeout=0.5)  # 4 requests of 0.2 s each: past 0.5 s (+0.25 s grace, as given)
         assert time.monotonic() - begun < 1.0
 
 
@@ -184,7 +184,7 @@ def test_score_many_and_the_async_client_keep_one_deadline_a_call(fake, one_at_a
     broker = fake(Slow(0.2), async_context_for_fakes())
 
     async def main():
-        async with recpool.AsyncClient(broker.endpoint, timeout=30, max_rows=2) as client:
+        async with recpool.AsyncClient(broker.endpoint, timeout=30, max_rows=2, grace=0.25) as client:
             await client.score(np.zeros((8, 4), np.float32))
             await client.score_many([np.zeros((1, 4), np.float32)] * 3, window=1)
             begun = time.monotonic()

@@ -200,6 +200,11 @@ extension BrokerCore {
             }, heartbeatMs: configuration.heartbeatIntervalMs, liveness: configuration.liveness)
         let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
         actions.append(.sendToWorker(identity: identity, frames: answer))
+        if let resumed = drainsToResume.firstIndex(where: { $0.host == hello.host && $0.pid == hello.pid }) {
+            drainsToResume.remove(at: resumed)
+            drain(identity, into: &actions)
+            return
+        }
         sendWeightsIfStale(identity, now: now, into: &actions, force: true)
         if services.contains(.score) { judgeQueuedWidths(into: &actions) }
         for service in services where service.isWorkerService { pump(service, now: now, into: &actions) }
@@ -212,6 +217,13 @@ extension BrokerCore {
     ) {
         guard let worker = workers.removeValue(forKey: identity) else { return }
         counters.add(reason)
+        // A drained worker that leaves before it finished (it never said DISCONNECT): its process is told to drain
+        // again when it registers again, so the drain a client was told of is not lost to a partition.
+        if worker.draining, reason != .workersDisconnected {
+            drainsToResume.removeAll { $0.host == worker.hello.host && $0.pid == worker.hello.pid }
+            drainsToResume.append((worker.hello.host, worker.hello.pid, worker.hello.workerId))
+            if drainsToResume.count > Self.drainsRememberedLimit { drainsToResume.removeFirst() }
+        }
         var touched = Set<Command>()
         // Re-queue in dispatch order, at the front, so re-dispatched work keeps its place.
         let held = worker.inflight.compactMap { id in inflight.removeValue(forKey: id).map { (id, $0) } }

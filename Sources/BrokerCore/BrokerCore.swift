@@ -24,6 +24,12 @@ public struct BrokerCore: Sendable {
     var nextDispatchId: UInt64 = 1
     /// Registrations so far: each new worker record gets the next number (``WorkerRecord/registration``).
     var registrations: UInt64 = 0
+    /// Worker processes (host and pid) told to drain that left without finishing it (expired, or their session
+    /// restarted): when one registers again it is told to drain again, so an acknowledged `recpool drain` survives a
+    /// partition. The oldest goes past ``drainsRememberedLimit``.
+    var drainsToResume: [(host: String, pid: Int32, workerId: String)] = []
+    /// At most this many drains are kept for workers that left unfinished.
+    static let drainsRememberedLimit = 1_024
     /// When (monotonic µs) each unknown identity was last told DISCONNECT: one per heartbeat interval, so a worker
     /// that resumes after a stall with many messages queued registers again once, not once per queued message (each
     /// READY after the first read as a new session and dropped what it held). Cleared by its READY and by the tick.

@@ -31,6 +31,52 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// `recpool drain w1` was acknowledged, the worker's link went down, it expired, reconnected and registered as a
+    /// worker like any other: it served 4,647 requests and never exited. Its process is told to drain again.
+    @Test("a worker that expired while draining is told to drain again when its process registers again")
+    func drainSurvivesExpiry() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        var actions: [BrokerAction] = []
+        h.core.drain(workerA, into: &actions)
+        h.advance(ms: 10_000)
+        h.feed(.tick)
+        #expect(h.core.liveWorkerCount == 0 && h.core.counters[.workersExpired] == 1)
+        h.sentToWorkers.removeAll()
+        // The same process (host h, pid 1) on a new connection.
+        h.registerWorker(workerB, slots: 4)
+        let toB = h.sentToWorkers.filter { $0.identity == workerB }.map(\.message.header)
+        #expect(toB.contains { $0.command == .heartbeat && $0.flags.contains(.drain) }, "\(toB)")
+        h.score(from: client, id: 1)
+        #expect(h.dispatches.isEmpty, "a worker drained again takes nothing new")
+        #expect(h.core.counters[.workersDraining] == 2)
+        // Once: the same process registering a third time (after a clean restart of its session) is not drained.
+        h.feed(.worker(identity: workerB, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        h.sentToWorkers.removeAll()
+        h.registerWorker(workerA, slots: 4)
+        #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) })
+    }
+
+    @Test("another process with the drained worker's id is not drained")
+    func drainIsPerProcess() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4)
+        var actions: [BrokerAction] = []
+        h.core.drain(workerA, into: &actions)
+        h.advance(ms: 10_000)
+        h.feed(.tick)
+        h.sentToWorkers.removeAll()
+        let hello = WorkerHello(workerId: "w10", services: ["SCORE"], slots: 4, inputWidth: 2, modelVersion: 1, host: "h", pid: 2)
+        h.feed(
+            .worker(
+                identity: workerB,
+                frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                peerAddress: "127.0.0.1"))
+        #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) })
+        h.score(from: client, id: 1)
+        #expect(h.dispatches.map(\.identity) == [workerB])
+    }
+
     /// A draining worker that still held requests kept every new request waiting (the hold is for the worker benched
     /// behind it), also when no other worker offered the service: a draining worker that kept heartbeating without
     /// answering held them until it expired, 12.8 s instead of the 1 s no-worker timeout.

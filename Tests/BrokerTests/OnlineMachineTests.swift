@@ -256,7 +256,9 @@ struct OnlineMachineTests {
     }
 
     /// Runs a sync to the guard with two replicas that learnt from 3 and 1 events; returns the judged case.
-    static func syncToGuard(_ m: inout OnlineMachine, version: UInt64 = 1) throws -> GuardCandidate {
+    static func syncToGuard(
+        _ m: inout OnlineMachine, version: UInt64 = 1, whilePulling: (inout OnlineMachine) -> Void = { _ in }
+    ) throws -> GuardCandidate {
         _ = m.feed(.workers([m.workerA, m.workerB]))
         _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
         _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-s", item: 3)))
@@ -270,6 +272,7 @@ struct OnlineMachineTests {
             throw CancellationError()
         }
         #expect(pending.count == 2)
+        whilePulling(&m)
         let base = PolicyWeights.pack(m.core.policy)
         var judged: [GuardCandidate] = []
         for (identity, events, shift) in [(m.workerA.identity, 3, Float(0.3)), (m.workerB.identity, 1, Float(0.1))] {
@@ -459,6 +462,43 @@ struct OnlineMachineTests {
         #expect(m.core.frozen && m.core.version == 2)
         let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
         #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
+    }
+
+    /// A freeze acknowledged while the sync was still pulling the replicas answered version 20, frozen; the replicas'
+    /// answers then came, and version 21 was judged, stored and served.
+    @Test("online_freeze while a sync pulls the replicas waits for that sync and names the version it served")
+    func freezeWaitsForThePullingSync() throws {
+        var m = try OnlineMachine()
+        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
+        var waited: [OnlineAction] = []
+        let judged = try Self.syncToGuard(&m) { m in
+            waited = m.feed(.frozenStored(true, requester: requester, .success(())), nowMs: 11_500)
+        }
+        #expect(waited.clientReplies.isEmpty && !m.core.frozen)
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
+        let stored = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        #expect(m.core.frozen && m.core.version == 2)
+        let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
+        #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
+    }
+
+    @Test("online_freeze while a sync pulls replicas that never answer takes effect when that sync is abandoned")
+    func freezeAfterAnAbandonedSync() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        _ = m.feed(OnlineSyncRequestTests.request(1), nowMs: 2_000)
+        guard case .pulling = m.core.phase else {
+            Issue.record("expected pulling, got \(m.core.phase)")
+            return
+        }
+        let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
+        #expect(m.feed(.frozenStored(true, requester: requester, .success(())), nowMs: 11_500).clientReplies.isEmpty)
+        let ended = m.feed(.tick, nowMs: 2_000 + OnlineSettings().syncTimeoutMs + 1)
+        #expect(m.core.frozen && !m.core.syncing)
+        #expect(OnlineSyncRequestTests.answered(ended) == [1: .conflict, 7: .ok])
+        let view = try WireJSON.decode(
+            OnlineView.self, from: try #require(ended.clientReplies.first { $0.header.requestId == 7 }).frame(0))
+        #expect(view.frozen && view.version == 1)
     }
 
     @Test(

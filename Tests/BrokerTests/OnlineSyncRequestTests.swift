@@ -60,12 +60,14 @@ struct OnlineSyncRequestTests {
         _ = m.feed(Self.request(1))
         _ = m.feed(Self.request(2))
         let requester = Requester(identity: [8], header: Header(command: .control, requestId: 5))
-        // The freeze re-holds w-a's events and takes it out of the pull, which ends the first sync with nothing to
-        // merge; the waiting request then meets a frozen pool.
-        let frozen = m.feed(.frozenStored(true, requester: requester, .success(())))
+        // The freeze waits for the sync that is pulling (its version would be served after the freeze's answer
+        // otherwise); when that sync ends the freeze takes effect, and the waiting request then meets a frozen pool.
+        let waited = m.feed(.frozenStored(true, requester: requester, .success(())))
+        #expect(Self.answered(waited).isEmpty && !m.core.frozen)
+        let frozen = try Self.answerPull(&m, nowMs: 3_000)
         #expect(Self.answered(frozen) == [1: .ok, 2: .conflict, 5: .ok])
         #expect(frozen.clientReplies.contains { $0.errorText?.contains("online learning is frozen") == true })
-        #expect(!m.core.syncing && m.core.waitingSyncs.isEmpty)
+        #expect(m.core.frozen && !m.core.syncing && m.core.waitingSyncs.isEmpty)
     }
 
     @Test("fault injection during a sync is refused CONFLICT; past the cap, waiting requests are refused CONFLICT")

@@ -73,14 +73,15 @@ extension OnlineCore {
             actions.append(.log(.error, "online control failed", ["op": "\(op)", "error": "\(error)"]))
             return reply(requester, .internal, text: "\(op) failed: \(error)", into: &actions)
         }
-        // A candidate judged or being stored finishes first: freezing now served its version after the freeze's
-        // answer ("frozen at 586", then 587 rolled out).
+        // A sync under way finishes first: freezing now served its version after the freeze's answer ("frozen at
+        // 586", then 587 rolled out). That holds for a sync still pulling the replicas too: their answers, learnt
+        // before the freeze, were merged, judged and stored after it (the answer said 20, then 21 was served).
         if freeze && !frozen {
             switch phase {
-            case .judging, .storing:
+            case .pulling, .judging, .storing:
                 deferredFreezes.append(requester)
                 return
-            case .idle, .pulling:
+            case .idle:
                 break
             }
         }

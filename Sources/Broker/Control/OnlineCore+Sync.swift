@@ -321,6 +321,10 @@ extension OnlineCore {
         for requester in round.requesters + waitingSyncs { reply(requester, .conflict, text: why, into: &actions) }
         waitingSyncs.removeAll()
         viewDirty = true
+        // Freezes that waited for this sync take effect now that it ended with nothing stored.
+        let freezes = deferredFreezes
+        deferredFreezes.removeAll()
+        for requester in freezes { applyFrozen(true, requester: requester, nowMs: nowMs, into: &actions) }
     }
 
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.

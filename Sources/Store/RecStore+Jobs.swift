@@ -74,7 +74,15 @@ sql: Self.updateJobSQL, arguments: Self.arguments(job))
     ///   which the broker's start reads here and refuses).
     public func jobs() throws(StoreError) -> [JobRecord] {
         try read { db in
-            let jobs = try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at, id").map(Self.job)
+            // By the number of the id, which the counter hands out in submission order: jobs submitted within one
+            // millisecond share `created_at`, and their ids compared as text put job-10 before job-8.
+            let jobs = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM jobs ORDER BY
+                        CASE WHEN id GLOB 'job-[0-9]*' THEN CAST(substr(id, 5) AS INTEGER) END, created_at, id
+                    """
+            ).map(Self.job)
             let highest = jobs.compactMap { $0.id.hasPrefix("job-") ? Int($0.id.dropFirst(4)) : nil }.max() ?? 0
             // Jobs stored without the counter (written directly, as tests do) leave nothing to compare.
             guard let counter = try Int.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'job'") else {

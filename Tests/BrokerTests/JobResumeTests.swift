@@ -142,6 +142,23 @@ struct JobResumeTests {
         #expect(h.states.values.allSatisfy { !h.store.blobs.contains($0) })
     }
 
+    /// A cancelled job kept its last two round states (and the job row pointed at one) until the broker restarted.
+    @Test("cancelling a running job releases its round states at once")
+    func cancelReleasesRoundStates() throws {
+        let h = try ResumeHarness(rounds: 3, totalRounds: 10, totalSteps: 50)
+        try h.start()
+        #expect(try h.store.rounds(of: "job-1").contains { !$0.stateSHA.isEmpty })
+        let call = try ControlCall(
+            identity: [1],
+            message: WireMessage(
+                header: Header(command: .control, requestId: 1),
+                payload: [WireJSON.encode(ControlRequest(.cancelJob, job: "job-1"))]))
+        h.coordinator.handle(call, nowMs: 3_000)
+        #expect(try h.store.job("job-1")?.state == .cancelled)
+        #expect(try h.store.rounds(of: "job-1").allSatisfy { $0.stateSHA.isEmpty })
+        #expect(h.states.values.allSatisfy { !h.store.blobs.contains($0) })
+    }
+
     @Test("a final checkpoint that does not decode fails the job naming why, and registers no version")
     func undecodableFinalCheckpointFails() throws {
         let h = try ResumeHarness(rounds: 2, totalRounds: 2, totalSteps: 10)

@@ -37,6 +37,18 @@ struct RecStoreTests {
         #expect(try reopened.models().map(\.promoted) == [true])
     }
 
+    /// Jobs submitted in one burst share `created_at`; ordered by the id as text, `jobs` listed job-10 before job-8.
+    @Test("jobs are listed oldest first by their number, also when submitted within one millisecond")
+    func jobsOldestFirst() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        for n in [9, 10, 8, 100, 2] {
+            try store.insertJob(JobRecord(id: "job-\(n)", model: "mlp", spec: "{}", totalRounds: 1, createdAt: 1_796_564_403.177))
+        }
+        #expect(try store.jobs().map(\.id) == ["job-2", "job-8", "job-9", "job-10", "job-100"])
+    }
+
     @Test("promote and rollback move between versions; rollback with no history is an error")
     func promotion() throws {
         let temporary = try TemporaryDirectory("store")

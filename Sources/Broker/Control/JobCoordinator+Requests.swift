@@ -222,6 +222,9 @@ extension JobCoordinator {
             record.state = .cancelled
             try store.updateJob(record)
             run(.cancelled(id), nowMs: 0)
+            // An ended job keeps no round state (docs/OPERATIONS.md, "Disk"): a cancelled one kept its last two until
+            // the broker restarted.
+            releaseRoundStates(of: id, ended: true)
             logger.info("job cancelled", metadata: ["job_id": "\(id)"])
         }
         answer(call, .ok, document: WireJSON.encode(try view(record, rounds: nil)))

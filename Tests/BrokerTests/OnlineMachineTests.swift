@@ -257,7 +257,8 @@ struct OnlineMachineTests {
 
     /// Runs a sync to the guard with two replicas that learnt from 3 and 1 events; returns the judged case.
     static func syncToGuard(
-        _ m: inout OnlineMachine, version: UInt64 = 1, whilePulling: (inout OnlineMachine) -> Void = { _ in }
+        _ m: inout OnlineMachine, version: UInt64 = 1, requested: Bool = false,
+        whilePulling: (inout OnlineMachine) -> Void = { _ in }
     ) throws -> GuardCandidate {
         _ = m.feed(.workers([m.workerA, m.workerB]))
         _ = m.feed(.impression(worker: "w-a", record: m.record("imp-s"), reply: nil))
@@ -265,7 +266,8 @@ struct OnlineMachineTests {
         _ = m.feed(.flush)
         _ = m.feed(.committed(.success(.init(feedbackNew: [true]))))
         #expect(!m.core.syncing)
-        let pulls = m.feed(.tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs).toWorkers(.policyPull)
+        let pulls = m.feed(requested ? OnlineSyncRequestTests.request(41) : .tick, nowMs: 1_000 + OnlineSettings().syncIntervalMs)
+            .toWorkers(.policyPull)
         #expect(Set(pulls.map(\.identity)) == [m.workerA.identity, m.workerB.identity])
         guard case .pulling(let round, let pending, _) = m.core.phase else {
             Issue.record("expected pulling, got \(m.core.phase)")
@@ -462,6 +464,19 @@ struct OnlineMachineTests {
         #expect(m.core.frozen && m.core.version == 2)
         let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
         #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
+    }
+
+    /// `recpool online sync` exited 0 when the version the guard accepted could not be stored (a full disk).
+    @Test("a requested sync whose accepted version cannot be stored is answered INTERNAL naming why")
+    func requestedSyncNotStored() throws {
+        var m = try OnlineMachine()
+        let judged = try Self.syncToGuard(&m, requested: true)
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
+        let failed = m.feed(.versionStored(sync: judged.sync, .failure(OnlineMachine.diskFull)), nowMs: 12_000)
+        let reply = try #require(failed.clientReplies.first { $0.header.requestId == 41 })
+        #expect(reply.header.status == .internal)
+        #expect(reply.errorText?.contains("the online sync's version was not stored") == true, "\(reply.errorText ?? "")")
+        #expect(m.core.version == 1)
     }
 
     /// A freeze acknowledged while the sync was still pulling the replicas answered version 20, frozen; the replicas'

@@ -384,7 +384,15 @@ extension OnlineCore {
         for event in partition.again { deliver(event, among: answered) }
         flushLearn(into: &actions)
         publishView(into: &actions)
-        for requester in round.requesters { answer(requester, WireJSON.encode(view), into: &actions) }
+        // A version the guard accepted but the disk did not take is an error for whoever asked for the sync (it
+        // was answered OK, and `recpool online sync && …` went on); a guard's rejection is a sync's answer.
+        for requester in round.requesters {
+            if storeFailed, let reason = lastDecision?.reason {
+                reply(requester, .internal, text: "the online sync's version was not stored: \(reason)", into: &actions)
+            } else {
+                answer(requester, WireJSON.encode(view), into: &actions)
+            }
+        }
         // Freezes that waited for this sync's candidate take effect now, before a waiting sync could start.
         let freezes = deferredFreezes
         deferredFreezes.removeAll()

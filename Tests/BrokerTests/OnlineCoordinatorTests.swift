@@ -155,6 +155,33 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 2)
     }
 
+    /// Switching learners on one state directory carried the bandit's log-odds into the session DQN's Q regression
+    /// (and back) under the next number: the bandit then scored "click probabilities" near 0.6 against a 3.5% rate.
+    @Test("a restart with another learner starts a new lineage from the prior, numbered past the stored one, and back")
+    func anotherLearnerIsANewLineage() throws {
+        let h = try OnlineHarness()
+        h.serve("imp-1")
+        #expect(h.feedback("imp-1", item: 3)?.header.status == .ok)
+        let store = try RecStore(directory: h.directory)
+        // Another ε with the same learner carries the statistics and the unlearnt event on.
+        var epsilon = OnlineSettings()
+        epsilon.exploration = ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.3)
+        try h.open(settings: epsilon)
+        let carried = try store.unlearntFeedback().rows.count
+        #expect(h.coordinator.version == 2 && carried == 1)
+        var settings = epsilon
+        settings.learning.learner = .sessionDQN
+        try h.open(settings: settings)
+        #expect(h.coordinator.version == 3)
+        let second = try #require(try store.policyVersion(3))
+        #expect(try WireJSON.decode(OnlinePolicySpec.self, from: Array(second.spec.utf8)).learning.learner == .sessionDQN)
+        // A new lineage does not learn the other learner's events; the carried one (another ε, above) kept them.
+        #expect(try store.unlearntFeedback().rows.isEmpty)
+        // Back to the bandit: another new lineage, never an earlier number again.
+        try h.open(settings: epsilon)
+        #expect(h.coordinator.version == 4)
+    }
+
     @Test("impressions that name a version the store no longer holds push the next version past them, never reusing it")
     func numbersPastLoggedImpressions() throws {
         let h = try OnlineHarness()

@@ -203,6 +203,18 @@ final class OnlineCoordinator: ControlShell {
         }
         let resumed: OnlinePolicy
         let configuredSpec = Self.read(core) { $0.storedSpec }
+        // The contextual bandit's statistics are a logistic posterior in log-odds, the session DQN's a regression of
+        // Q in reward units: carried across a switch, the bandit scored "click probabilities" near 0.6 against a 3.5%
+        // click rate for thousands of events. Another learner starts a new lineage (numbered past the stored one).
+        if storedSpec.learning.learner != configuredSpec.learning.learner {
+            logger.warning(
+                "the stored online policy was learnt by another learner, whose statistics mean other numbers; starting a new lineage",
+                metadata: [
+                    "stored_version": "\(row.version)", "stored_learner": "\(storedSpec.learning.learner.rawValue)",
+                    "configured_learner": "\(configuredSpec.learning.learner.rawValue)",
+                ])
+            return .newLineage
+        }
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
         case .success(let policy):
             resumed = policy

@@ -10,6 +10,10 @@ public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible 
     case noRows(String)
     /// No logged row could be learnt from (every row's context or item was refused by the policy).
     case nothingLearnt(rows: Int, firstProblem: String)
+    /// The policy's learner is not the contextual bandit, whose logistic last layer a warm start trains (the session
+    /// DQN's statistics are a regression of Q-values on whole sessions: a warm start's factors would be on another
+    /// scale).
+    case notContextualBandit(OnlineLearnerKind)
     /// The policy could not be built from the learnt statistics.
     case policy(PolicyError)
 
@@ -20,6 +24,10 @@ public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible 
             "the logs name \(logs) items, the policy's catalogue has \(catalogue) rows: warm-start on the catalogue the logs were logged from"
         case .noRows(let which): "the logs have no \(which) rows"
         case .nothingLearnt(let rows, let problem): "none of the \(rows) logged rows could be learnt from: \(problem)"
+        case .notContextualBandit(let learner):
+            "a warm start trains the contextual bandit's logistic last layer; this pool's learner is \(learner.rawValue), "
+                + "whose statistics are Q-values learnt from whole sessions: warm-start a pool started with "
+                + "--online-learner contextual_bandit (the default)"
         case .policy(let error): "\(error)"
         }
     }
@@ -72,6 +80,9 @@ public enum WarmStart {
     {
         guard data.nActions <= start.spec.itemCount else {
             throw .catalogueMismatch(logItems: data.nActions, catalogueItems: start.spec.itemCount)
+        }
+        guard start.spec.learning.learner == .contextualBandit else {
+            throw .notContextualBandit(start.spec.learning.learner)
         }
         guard data.rows > 0 else { throw .noRows("training") }
         var learner = OnlineLearner(policy: start, version: 0, seed: seed)

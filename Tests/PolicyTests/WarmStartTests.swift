@@ -152,6 +152,19 @@ struct WarmStartTests {
         }
     }
 
+    /// `policy warmstart --register` on a session DQN pool trained the bandit's logistic factors into its Q
+    /// regression and registered them under its spec, with no remark.
+    @Test("a session DQN policy is refused by name: a warm start trains the contextual bandit")
+    func sessionDQNRefused() throws {
+        var spec = try oneHotPolicy().spec
+        spec.learning.learner = .sessionDQN
+        let start = try OnlinePolicy.initial(spec: spec)
+        #expect(throws: WarmStartError.notContextualBandit(.sessionDQN)) {
+            try WarmStart.train(start, on: handMadeLog(rows: 40))
+        }
+        #expect(WarmStartError.notContextualBandit(.sessionDQN).description.contains("session_dqn"))
+    }
+
     @Test("rows whose context the policy refuses are left out with their clicks: the clicks reported are the learnt rows'")
     func refusedRowsCarryTheirClicks() throws {
         var features = [Float](repeating: 0, count: 16)

@@ -38,16 +38,40 @@ public struct PoolBackend: RecommendFeedbackBackend {
         self.timeoutMs = timeoutMs
     }
 
-    /// Sends RECOMMEND and decodes the policy's reply.
-    public func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
-        try await client.recommendPolicy(query: query, timeoutMs: timeoutMs)
+    /// How many times a request answered `BUSY` is sent again.
+    static let busyRetries = 3
+
+    /// Runs `call`, sending it again up to ``busyRetries`` times when the broker answers `BUSY`, which served nothing
+    /// and stored nothing (docs/PROTOCOL.md), after the broker's `retry_after_ms` or 100, 200, 400 ms: a broker's
+    /// drain of about a second at a restart cost a session its every later step.
+    static func retryingBusy<T>(_ call: () async throws(ClientError) -> T) async throws(ClientError) -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await call()
+            } catch {
+                guard case .server(.busy, _, let retryAfterMs) = error, attempt < busyRetries else { throw error }
+                let waitMs = retryAfterMs > 0 ? Int(retryAfterMs) : 100 << attempt
+                attempt += 1
+                try? await Task.sleep(for: .milliseconds(min(waitMs, 5_000)))
+            }
+        }
     }
 
-    /// Sends FEEDBACK.
+    /// Sends RECOMMEND and decodes the policy's reply (sent again when the broker is busy).
+    public func recommend(_ query: RecommendQuery) async throws(ClientError) -> PolicyRecommendation {
+        try await Self.retryingBusy { () async throws(ClientError) in
+            try await client.recommendPolicy(query: query, timeoutMs: timeoutMs)
+        }
+    }
+
+    /// Sends FEEDBACK (sent again when the broker is busy: a BUSY one was not stored).
     public func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
-        try await client.feedback(
-            impressionId: request.impressionId, item: request.item, click: request.click,
-            dwellSeconds: request.dwellSeconds, timeoutMs: timeoutMs)
+        try await Self.retryingBusy { () async throws(ClientError) in
+            try await client.feedback(
+                impressionId: request.impressionId, item: request.item, click: request.click,
+                dwellSeconds: request.dwellSeconds, timeoutMs: timeoutMs)
+        }
     }
 
     /// Asks for the served policy.

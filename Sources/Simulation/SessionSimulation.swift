@@ -63,10 +63,18 @@ public enum SessionSimulation {
         let slateLength = install.spec.slateSize
         let started = Clocks.monotonicMicros()
         var outcomes = (0..<plan.users).map { SessionOutcome(index: $0) }
+        // Sessions that failed in a row (in the order they finished), and how: past
+        // `SimulationRunner.failedUsersLimit` the run stops, as a run of single slates does. A pool that stopped
+        // serving used up every later session on its first RECOMMEND (a broker's drain, ~1 s, took 35 of 40) or cost
+        // each a timeout, and the report looked complete, exit 0.
+        var failedInARow = 0
+        var failures: [String: Int] = [:]
+        var stopped: SimulationError?
+        var completed = 0
         await withTaskGroup(of: SessionOutcome.self) { group in
             var next = 0
             func startNext() {
-                guard next < plan.users else { return }
+                guard next < plan.users, stopped == nil else { return }
                 let index = next
                 next += 1
                 let env = environment(world: world, seed: plan.seed, index: index)
@@ -77,10 +85,25 @@ public enum SessionSimulation {
             while let outcome = await group.next() {
                 outcomes[outcome.index] = outcome
                 done += 1
+                if outcome.completed { completed += 1 }
+                if outcome.steps == 0 && !outcome.errors.isEmpty {
+                    failedInARow += 1
+                    for (status, count) in outcome.errors { failures[status, default: 0] += count }
+                    if failedInARow >= SimulationRunner.failedUsersLimit, stopped == nil {
+                        let how = failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                        stopped = .poolStopped(
+                            "the last \(failedInARow) sessions in a row failed at their first step (\(how)); the run "
+                                + "stopped after \(done) of \(plan.users) sessions (\(completed) completed)")
+                    }
+                } else {
+                    failedInARow = 0
+                    failures = [:]
+                }
                 if done % plan.progressEvery == 0 || done == plan.users { onProgress(done) }
                 startNext()
             }
         }
+        if let stopped { throw stopped }
         let elapsedMs = (Clocks.monotonicMicros() - started) / 1000
         let references = (0..<plan.users).map { index in
             reference(env: environment(world: world, seed: plan.seed, index: index), slateLength: slateLength, index: index)

@@ -55,6 +55,50 @@ struct PoolStoppedTests {
         #expect(backend.calls.withLock { $0 } == 55)
     }
 
+    /// `simulate --sessions` had no such stop: a broker restart's drain used up 35 of 40 sessions on BUSY, and a
+    /// stopped broker cost every later session a timeout, each run exiting 0.
+    @Test("25 sessions failing at their first step in a row stop a sessions run with poolStopped")
+    func sessionsStopAfterFailuresInARow() async throws {
+        let backend = try DyingBackend(diesAfter: 30)
+        var plan = SimulationPlan(users: 200, seed: 3, windows: 4)
+        plan.concurrency = 1
+        do {
+            _ = try await SessionSimulation.run(backend: backend, plan: plan)
+            Issue.record("the run went on to the end")
+        } catch {
+            guard case .poolStopped(let why) = error else { Issue.record("\(error)"); return }
+            #expect(why.contains("the last 25 sessions in a row failed at their first step (NO_WORKER 25)"), "\(why)")
+        }
+        #expect(backend.calls.withLock { $0 } < 100, "the later sessions were never started")
+    }
+
+    @Test("a request answered BUSY is sent again, at most three times, after the broker's retry_after_ms")
+    func busyIsRetried() async throws {
+        let calls = LockedBox(0)
+        let value = try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+            let call = calls.withLock { $0 += 1; return $0 }
+            if call < 3 { throw .server(status: .busy, message: "draining", retryAfterMs: 1) }
+            return 7
+        }
+        #expect(value == 7 && calls.withLock { $0 } == 3)
+        calls.withLock { $0 = 0 }
+        await #expect(throws: ClientError.self) {
+            try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+                calls.withLock { $0 += 1 }
+                throw .server(status: .busy, message: "draining", retryAfterMs: 1)
+            }
+        }
+        #expect(calls.withLock { $0 } == 4, "the first try and three more")
+        calls.withLock { $0 = 0 }
+        await #expect(throws: ClientError.self) {
+            try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+                calls.withLock { $0 += 1 }
+                throw .server(status: .noWorker, message: "none", retryAfterMs: 0)
+            }
+        }
+        #expect(calls.withLock { $0 } == 1, "only BUSY is sent again")
+    }
+
     @Test("a deterministic run stops at its first user not served")
     func deterministicStopsAtTheFirstFailure() async throws {
         let backend = try DyingBackend(diesAfter: 10, barrier: true)

@@ -124,28 +124,41 @@ extension OnlineCoordinator {
     }
 
     /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
+    ///
+    /// The move is stored before it is served: the served number then names this catalogue, so a restart with
+    /// `--online-catalogue` naming an earlier version starts the next number instead of serving this one's number over
+    /// fewer rows. When the store cannot take it (a full disk), the policy stays on its catalogue: moved unstored, it
+    /// logged impressions of the new rows under a number whose stored row named the old catalogue, and after a restart
+    /// that number served the old rows and refused feedback on the new ones.
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
         guard core.settings.served != nil else { return }
+        var moved = core
         var actions: [OnlineAction] = []
         do {
-            try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
-            for action in actions { perform(action, nowMs: ControlClock.shared.nowMs()) }
-            logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
+            try moved.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
         } catch {
             logger.error(
                 "online policy cannot serve catalogue version", metadata: ["catalogue_version": "\(version)", "error": "\(error)"])
             return
         }
-        // The served number now names this catalogue: stored, so a restart with `--online-catalogue` naming an
-        // earlier version starts the next number instead of serving this one's number over fewer rows.
         do {
-            try store.movePolicyVersion(core.version, toCatalogue: version)
+            try store.movePolicyVersion(moved.version, toCatalogue: version)
         } catch {
             Counter(label: "recpool_broker_durable_write_failures_total").increment()
+            // Read into locals, not inside the log's metadata closure (see `resumeLineage`: Swift 6.3.1's optimiser).
+            let policyVersion = Self.read(core) { $0.version }
+            let served = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "none"
             logger.error(
-                "the online policy's move to a catalogue version was not stored",
-                metadata: ["policy_version": "\(core.version)", "catalogue_version": "\(version)", "error": "\(error)"])
+                "the online policy's move to a catalogue version could not be stored; it keeps serving its catalogue",
+                metadata: [
+                    "policy_version": "\(policyVersion)", "catalogue_version": "\(version)",
+                    "served_catalogue_version": "\(served)", "error": "\(error)",
+                ])
+            return
         }
+        core = moved
+        for action in actions { perform(action, nowMs: ControlClock.shared.nowMs()) }
+        logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
     }
 }
 

@@ -31,6 +31,8 @@ OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
 #: The smallest propensity a file may hold, as the ``recpool`` commands read it (``BanditDataset.minimumPropensity``):
 #: below it an importance weight ``1 / p`` overflows the estimators' sums.
 MINIMUM_PROPENSITY = 1e-100
+#: The longest dwell a log may hold, in seconds (1e9, about 32 years), as the ``recpool`` commands and FEEDBACK read it.
+MAXIMUM_DWELL_SECONDS = 1e9
 #: The columns after the affinities.
 TAIL_COLUMNS = ("observed", "dwell", "impression_id", "policy_version")
 #: Columns of ``recpool logs export``'s file that are neither OBD's nor a user feature.
@@ -252,7 +254,7 @@ def read_export(path):
       ``observed`` column, needs a click on every row;
     - ``propensity_score`` not a finite number in (0, 1], or below ``MINIMUM_PROPENSITY`` (1e-100), whose weight
       would overflow, as the ``recpool`` commands refuse it;
-    - ``dwell`` (when the file has the column) neither blank nor a finite number ≥ 0;
+    - ``dwell`` (when the file has the column) neither blank nor a finite number of 0 to 1e9 seconds;
     - a ``user-item_affinity_*`` value that is not a finite number.
 
     A ``timestamp`` column of numbers is Unix seconds, as the ``recpool`` commands read it; ``now`` or ``today`` is
@@ -494,7 +496,7 @@ def _reads_well(column: str, values) -> bool:
         return bool(((numbers == 0) | (numbers == 1)).all())
     if column == "propensity_score":
         return bool((np.isfinite(numbers) & (numbers >= MINIMUM_PROPENSITY) & (numbers <= 1)).all())
-    return bool((np.isfinite(numbers) & (numbers >= 0)).all())  # dwell
+    return bool((np.isfinite(numbers) & (numbers >= 0) & (numbers <= MAXIMUM_DWELL_SECONDS)).all())  # dwell
 
 
 def _first_problem(column: str, fields: dict, lines: list):
@@ -567,13 +569,15 @@ def _problems(column: str, texts, fields):
             if reason is not None:
                 yield row, reason
     elif column == "dwell":
-        rule = "a dwell is the seconds reported with the feedback, ≥ 0 (blank when none was)"
+        rule = "a dwell is the seconds reported with the feedback, 0 to 1e9 (blank when none was)"
         for row, text in enumerate(texts):
             if not text:
                 continue
             reason = None if not text.strip(" \t") else _real_problem(text, rule)
             if reason is None and text.strip(" \t") and float(text) < 0:
                 reason = f"is negative: {rule}"
+            elif reason is None and text.strip(" \t") and float(text) > MAXIMUM_DWELL_SECONDS:
+                reason = f"is above 1e9 s: {rule}"
             if reason is not None:
                 yield row, reason
 
@@ -667,9 +671,10 @@ def _user_dummies(frame, **options):
     features = _user_features_of(frame.columns)
     if not features:
         return pd.DataFrame(index=frame.index)
-    # A blank value (empty, or white space only) is missing, as RecPool reads it: no column, never `device_`.
-    text = frame[features].astype(str)
-    text = text.mask(text.apply(lambda column: column.str.fullmatch(r"[ \t]*")))
+    # A blank value (empty, or white space only) is missing, as RecPool reads it: no column, never `device_`. Spaces
+    # and tabs around a value are no part of it, as RecPool reads a request's or a log's value: ` web ` is `web`.
+    text = frame[features].astype(str).apply(lambda column: column.str.strip(" \t"))
+    text = text.mask(text.apply(lambda column: column.str.fullmatch("")))
     return pd.get_dummies(text, dtype=float, **options)
 
 

@@ -142,6 +142,19 @@ def test_a_blank_user_feature_is_missing_in_the_context_as_recpool_reads_it():
     assert table.loc[1, ["device=ios", "device=web"]].tolist() == [0.0, 0.0]
 
 
+def test_spaces_around_a_user_feature_value_are_no_part_of_it():
+    """` web ` is `web`, as RecPool reads a request's or a log's value; the frames gave each spelling its own column."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    table = frames.training_frame(pd.DataFrame({
+        "timestamp": pd.to_datetime([1, 2, 3, 4], unit="s", utc=True), "item_id": [0, 1, 0, 1],
+        "position": [1, 1, 1, 1], "click": pd.array([1, 0, 0, 1], dtype="Int64"),
+        "propensity_score": [0.5] * 4, "device": ["web", " web ", "\tios", "ios"]}), n_actions=2)
+    assert [c for c in table.columns if c.startswith("device")] == ["device=ios", "device=web"]
+    assert table["device=web"].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
 def test_training_frame_names_what_is_wrong_as_bandit_feedback_does():
     """A frame of unobserved rows raised "cannot convert float NaN to integer", and an item outside ``n_actions`` a
     bare IndexError; ``bandit_feedback`` named both."""

@@ -265,10 +265,18 @@ def test_an_unparsable_timestamp_is_refused(export, tmp_path, value):
         assert "written unlike line 2's timestamp" in str(error)
 
 
-@pytest.mark.parametrize("value", ["-1", "-0.5", "inf", "-inf", "nan", "ten"])
+# Above 1e9 s: `recpool data describe` refused the file ("is not a dwell time of 0 to 1e9 s"), read_export took it.
+@pytest.mark.parametrize("value", ["-1", "-0.5", "inf", "-inf", "nan", "ten", "1e308", "1e15", "9999999999999999",
+                                   "123456789012345678901234", "1000000000.5"])
 def test_a_negative_or_non_finite_dwell_is_refused(export, tmp_path, value):
     error = refused(with_field(export, tmp_path, 3, "dwell", value), 3, "dwell")
     assert error.text == value and "a dwell is the seconds" in str(error)
+
+
+def test_a_dwell_of_1e9_seconds_is_read():
+    """The largest dwell FEEDBACK takes and the commands read, kept by the fast path and by the text check alike."""
+    assert frames._reads_well("dwell", pd.Series([0.0, 1e9]))
+    assert not frames._reads_well("dwell", pd.Series([0.0, 1e9 + 1]))
 
 
 # How lines are counted, and which problem is named first.

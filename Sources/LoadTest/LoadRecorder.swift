@@ -54,6 +54,8 @@ public final class LoadRecorder: Sendable {
         var rows = 0
         var withinObjective = 0
         var errors: [String: Int] = [:]
+        /// The first message of each kind of error.
+        var errorMessages: [String: String] = [:]
         var outstanding: Set<Int> = []
         var closed = false
         var closedAtMicros: UInt64 = 0
@@ -106,8 +108,9 @@ public final class LoadRecorder: Sendable {
                 s.sumWorkerQueue += timings.workerQueueMicros
                 s.sumCompute += timings.computeMicros
                 s.lastCompletionMicros = max(s.lastCompletionMicros, nowMicros)
-            case .failed(let name):
+            case .failed(let name, let message):
                 s.errors[name, default: 0] += 1
+                if let message, !message.isEmpty, s.errorMessages[name] == nil { s.errorMessages[name] = message }
             }
         }
     }
@@ -165,7 +168,7 @@ public final class LoadRecorder: Sendable {
                 breakdown: LoadSummary.Breakdown(
                     clientBrokerMs: max(total - broker - worker - compute, 0) / 1000, brokerQueueMs: broker / 1000,
                     workerQueueMs: worker / 1000, computeMs: compute / 1000),
-                distribution: LoadSummary.distribution(of: h))
+                distribution: LoadSummary.distribution(of: h), errorMessages: s.errorMessages)
         }
     }
 }

@@ -70,6 +70,9 @@ public struct LoadSummary: Sendable, Hashable, Codable {
     public var breakdown: Breakdown
     /// The latency distribution, for plotting.
     public var distribution: [Point]
+    /// The first message of each kind of error in ``errors`` that came with one (JSON `error_messages`): a run of
+    /// 1,568 `BAD_REQUEST` said only that, never which value the pool refused.
+    public var errorMessages: [String: String] = [:]
 
     enum CodingKeys: String, CodingKey {
         case label, level, batch, durationS = "duration_s", sent, completed, lost, errors
@@ -79,7 +82,9 @@ public struct LoadSummary: Sendable, Hashable, Codable {
     }
 
     /// The reason beside undefined latencies (`latency_undefined`): computed, so written but not read back.
-    private enum ReasonKeys: String, CodingKey { case latencyUndefined = "latency_undefined" }
+    private enum ReasonKeys: String, CodingKey {
+        case latencyUndefined = "latency_undefined", errorMessages = "error_messages"
+    }
 
     /// Why the latency figures and the breakdown are undefined (``hasLatencies`` is false); nil when they are defined.
     public var latencyUndefined: String? { hasLatencies ? nil : Self.noOKReply }
@@ -117,6 +122,7 @@ public struct LoadSummary: Sendable, Hashable, Codable {
         try c.encode(defined ? breakdown : nil, forKey: .breakdown)
         var reasons = encoder.container(keyedBy: ReasonKeys.self)
         try reasons.encode(latencyUndefined, forKey: .latencyUndefined)
+        try reasons.encode(errorMessages, forKey: .errorMessages)
         // The curve is left out where it was not kept (a sweep's levels), never printed as an empty list.
         if !distribution.isEmpty { try c.encode(distribution, forKey: .distribution) }
     }
@@ -196,6 +202,9 @@ extension LoadSummary {
             lines.append(
                 "  errors     "
                     + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            for (name, message) in errorMessages.sorted(by: { $0.key < $1.key }) {
+                lines.append("  first \(name): \(message)")
+            }
         }
         return lines.joined(separator: "\n")
     }

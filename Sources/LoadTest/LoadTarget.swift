@@ -19,8 +19,9 @@ public struct ServerTimings: Sendable, Hashable {
 public enum LoadOutcome: Sendable, Hashable {
     /// An `OK` reply carrying `rows` answers.
     case ok(rows: Int, timings: ServerTimings)
-    /// An error reply or a client-side failure, named as on the wire (`BUSY`, `TIMEOUT`, …).
-    case failed(String)
+    /// An error reply or a client-side failure, named as on the wire (`BUSY`, `TIMEOUT`, …), with the reply's or the
+    /// client's message when there is one.
+    case failed(String, message: String? = nil)
 }
 
 /// Something a load test can send requests to.

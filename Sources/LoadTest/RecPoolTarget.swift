@@ -39,7 +39,9 @@ public struct RecPoolTarget: LoadTarget {
         let request = WireMessage(header: Header(command: command), payload: [payloads[index % payloads.count]])
         do {
             let reply = try await clients[index % clients.count].roundTrip(request, timeoutMs: timeoutMs)
-            guard reply.header.status == .ok else { return .failed(reply.header.status.name) }
+            guard reply.header.status == .ok else {
+                return .failed(reply.header.status.name, message: reply.errorText)
+            }
             if command == .score, reply.payload.first?.count != 8 + rowsPerRequest * 4 { return .failed("PROTOCOL") }
             let h = reply.header
             return .ok(
@@ -48,7 +50,7 @@ public struct RecPoolTarget: LoadTarget {
                     brokerQueueMicros: UInt64(h.brokerQueueMicros), workerQueueMicros: UInt64(h.workerQueueMicros),
                     computeMicros: UInt64(h.computeMicros)))
         } catch {
-            return .failed(error.statusName)
+            return .failed(error.statusName, message: "\(error)")
         }
     }
 }

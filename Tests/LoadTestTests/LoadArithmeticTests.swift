@@ -69,6 +69,26 @@ struct LoadArithmeticTests {
                 == s.csvRow.split(separator: ",", omittingEmptySubsequences: false).count)
     }
 
+    /// `loadtest --dataset` printed `errors BAD_REQUEST 1568` and exited 5 without saying which value was refused.
+    @Test("the first message of each kind of error is kept, printed and in the JSON")
+    func errorMessages() throws {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 1_000)
+        for (i, outcome) in [
+            LoadOutcome.failed("BAD_REQUEST", message: "row 0, column 3 is not a finite number (inf)"),
+            .failed("BAD_REQUEST", message: "row 1, column 3 is not a finite number (inf)"),
+            .failed("EXPIRED"), .failed("TIMEOUT", message: ""),
+        ].enumerated() {
+            r.sent(i)
+            r.finished(i, intendedMicros: 0, at: 10, outcome: outcome)
+        }
+        let s = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        #expect(s.errors == ["BAD_REQUEST": 2, "EXPIRED": 1, "TIMEOUT": 1])
+        #expect(s.errorMessages == ["BAD_REQUEST": "row 0, column 3 is not a finite number (inf)"])
+        #expect(s.text.contains("  first BAD_REQUEST: row 0, column 3 is not a finite number (inf)"), "\(s.text)")
+        let object = try JSONSerialization.jsonObject(with: Data(s.json().utf8)) as? [String: Any]
+        #expect((object?["error_messages"] as? [String: String])?["BAD_REQUEST"] == "row 0, column 3 is not a finite number (inf)")
+    }
+
     static func window(_ throughput: Double, _ mean: Double) -> WindowStats {
         WindowStats(
             elapsedMicros: 0, lengthMicros: 1_000_000, sent: 0, completed: 0, errors: 0, windowCompleted: 0,

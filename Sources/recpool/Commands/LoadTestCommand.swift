@@ -296,9 +296,12 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction, 100 * maxErrorFraction)
+        // The most frequent error's first message: which value the pool refused, and why.
+        let commonest = run.errors.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key
+        let why = commonest.flatMap { name in run.errorMessages[name].map { " (first \(name): \($0))" } } ?? ""
         throw CommandFailure(
             "errors dominate the run: \(run.errorCount + run.lost) of \(run.sent) requests failed or got no reply "
-                + "(\(share))\(errors.isEmpty ? "" : ": " + errors)",
+                + "(\(share))\(errors.isEmpty ? "" : ": " + errors)\(why)",
             exitCode: .errorsDominate)
     }
 

@@ -112,6 +112,28 @@ struct CatalogueAcknowledgementTests {
         #expect(view.version == 1 && view.items == 3 && view.active == 3 && view.confirmed == true)
     }
 
+    /// Three `catalogue add --json` at once: the versions acknowledged after a later one was stored came back with
+    /// `feature_names` and `replicas` null, so the operator could not see which worker had not confirmed.
+    @Test("an add acknowledged after a later version was stored still lists its replicas and feature names")
+    func acknowledgedAfterALaterVersion() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        let first = try h.send(ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "d", fields: ["brand": "x", "price": "4.5"])))
+        let second = try h.send(ControlRequest(.catalogueAdd, catalogue: CatalogueArguments(item: "e", fields: ["brand": "y", "price": "5.5"])))
+        #expect(try h.store.catalogue(nil)?.version == 3)
+        try h.confirm(3)
+        for request in [first, second] {
+            let reply = try #require(h.replies().first { $0.header.requestId == request })
+            #expect(reply.header.status == .ok)
+            let view = try WireJSON.decode(CatalogueView.self, from: try reply.frame(0))
+            let names = try #require(h.coordinator.latest?.catalogue.encoding.featureNames)
+            #expect(!names.isEmpty && view.featureNames == names, "\(view)")
+            #expect(view.replicas?.map(\.worker) == ["w-1"], "\(view)")
+            #expect(view.confirmed == true)
+        }
+    }
+
     @Test(
         "a stored count that is not its catalogue's stops the start naming the column, never shown as stored",
         arguments: [("items", "81", "81, but its stored catalogue holds 3"), ("active", "2", "2, but its stored catalogue holds 3")])

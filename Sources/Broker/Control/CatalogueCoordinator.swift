@@ -523,6 +523,10 @@ final class CatalogueCoordinator {
                     continue
                 }
                 var document = view(record, catalogue: record.version == latest?.record.version ? latest?.catalogue : nil)
+                // A change acknowledged after a later one landed (two clients at once) lists the replicas and its
+                // feature names too: they were null, and the operator could not see which worker had not confirmed.
+                if document.replicas == nil { document.replicas = replicaList() }
+                if document.featureNames == nil { document.featureNames = featureNames(of: record) }
                 document.confirmed = confirmed
                 if !confirmed {
                     logger.warning(
@@ -567,16 +571,36 @@ final class CatalogueCoordinator {
     /// The client's view of a record (with feature names and replicas when `catalogue` is given).
     func view(_ record: CatalogueRecord, catalogue: ItemCatalogue?) -> CatalogueView {
         let isLatest = record.version == latest?.record.version
-        let replicas = catalogue == nil ? nil : rollout.live.sorted { $0.value < $1.value }.map { identity, id in
-            CatalogueReplica(
-                worker: id, version: rollout.confirmed[identity]?.version, sha256: rollout.confirmed[identity]?.sha256,
-                error: rollout.refusal(of: identity))
-        }
+        let replicas = catalogue == nil ? nil : replicaList()
         return CatalogueView(
             version: record.version, parent: record.parent, change: record.change.rawValue, item: record.item,
             sha256: record.sha256, sourceSha256: record.sourceSHA256, items: record.items, active: record.active,
             width: record.width, featureNames: catalogue?.encoding.featureNames, createdMs: record.createdMs,
             confirmed: isLatest ? rollout.allConfirmed(record.version) : nil, replicas: replicas)
+    }
+
+    /// Every live worker with the catalogue version it confirmed, or why it refused one.
+    func replicaList() -> [CatalogueReplica] {
+        rollout.live.sorted { $0.value < $1.value }.map { identity, id in
+            CatalogueReplica(
+                worker: id, version: rollout.confirmed[identity]?.version, sha256: rollout.confirmed[identity]?.sha256,
+                error: rollout.refusal(of: identity))
+        }
+    }
+
+    /// The feature names of `record`'s version: the newest version's, when only adds and retires lie between them
+    /// (they keep the encoding); nil otherwise (an upload since may have changed the columns), or when a record on
+    /// the way cannot be read.
+    func featureNames(of record: CatalogueRecord) -> [String]? {
+        guard let latest else { return nil }
+        var step = latest.record
+        while step.version > record.version {
+            guard step.change != .upload, let parent = step.parent, let stored = try? store.catalogue(parent) else {
+                return nil
+            }
+            step = stored
+        }
+        return step.version == record.version ? latest.catalogue.encoding.featureNames : nil
     }
 
     private func answer(_ call: ControlCall, document: [UInt8]) { answer(call.identity, call.header, document: document) }

@@ -83,6 +83,7 @@ private struct OnlineGauges {
     let rejected = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "rejected")])
     let empty = Gauge(label: "recpool_broker_online_syncs", dimensions: [("outcome", "empty")])
     let frozen = Gauge(label: "recpool_broker_online_frozen")
+    let unlearnt = Gauge(label: "recpool_broker_online_unlearnt_events")
 
     func record(_ view: OnlineView) {
         version.record(Int64(bitPattern: view.version))
@@ -92,5 +93,6 @@ private struct OnlineGauges {
         rejected.record(view.rejected)
         empty.record(view.emptySyncs)
         frozen.record(view.frozen ? 1 : 0)
+        unlearnt.record(view.unlearntEvents)
     }
 }

@@ -96,14 +96,19 @@ public struct OnlineView: Codable, Sendable, Hashable {
     /// The registry's catalogue version the served policy serves (`--online-catalogue`); nil for the simulator
     /// world's catalogue.
     public var catalogueVersion: UInt64? = nil
+    /// Acknowledged feedback events consumed without being learnt since the broker started: events of replicas in
+    /// no merge of two syncs in a row (docs/ONLINE.md, "Syncs"). They are stored and exported; no version learnt
+    /// them. A partition or a replica far behind shows here, not only in the broker's log.
+    public var unlearntEvents: Int = 0
 
     /// Creates a view.
     public init(
         enabled: Bool, frozen: Bool, version: UInt64, weightsSha256: String, syncs: Int, rejected: Int,
         lastSyncMs: UInt64, syncIntervalMs: UInt64, syncEvents: Int, impressions: Int, feedback: Int, duplicates: Int,
         pendingEvents: Int, lastDecision: GuardDecision?, replicas: [ReplicaPolicyView], syncing: Bool = false,
-        catalogueVersion: UInt64? = nil, emptySyncs: Int = 0
+        catalogueVersion: UInt64? = nil, emptySyncs: Int = 0, unlearntEvents: Int = 0
     ) {
+        self.unlearntEvents = unlearntEvents
         self.emptySyncs = emptySyncs
         self.catalogueVersion = catalogueVersion
         self.syncing = syncing

@@ -159,7 +159,7 @@ struct OnlineLearningTests {
         for key in [
             "enabled", "frozen", "version", "weights_sha256", "syncs", "rejected", "empty_syncs", "last_sync_ms",
             "sync_interval_ms",
-            "sync_events", "impressions", "feedback", "duplicates", "pending_events", "replicas",
+            "sync_events", "impressions", "feedback", "duplicates", "pending_events", "unlearnt_events", "replicas",
         ] {
             #expect(view[key] != nil, "missing \(key)")
         }

@@ -365,6 +365,7 @@ extension OnlineCore {
         consumedBySync.removeAll()
         answeredSync.removeAll()
         if partition.unlearnt > 0 {
+            unlearntEvents += partition.unlearnt
             actions.append(
                 .log(
                     .warning, "feedback sent again once was in no merge again; it is consumed without being learnt",

@@ -142,6 +142,8 @@ struct OnlineCore: ControlCore {
     var rejected = 0
     /// Syncs that ended with no learning to merge (``OnlineView/emptySyncs``).
     var emptySyncs = 0
+    /// Acknowledged events consumed without being learnt (``OnlineView/unlearntEvents``).
+    var unlearntEvents = 0
     /// Syncs that timed out with no replica's answer and changed nothing (``abandonSync(nowMs:into:)``).
     var abandonedSyncs = 0
     /// No sync starts before this (epoch ms): one timed out unanswered, and the replicas get as long again to catch up.
@@ -367,7 +369,7 @@ struct OnlineCore: ControlCore {
             syncEvents: settings.syncEvents, impressions: impressionCount, feedback: feedbackCount,
             duplicates: duplicates, pendingEvents: eventsSinceSync, lastDecision: lastDecision,
             replicas: replicas.values.sorted { $0.worker < $1.worker }, syncing: syncing,
-            catalogueVersion: catalogueVersion, emptySyncs: emptySyncs)
+            catalogueVersion: catalogueVersion, emptySyncs: emptySyncs, unlearntEvents: unlearntEvents)
     }
 
     /// An error reply to a client.

@@ -122,7 +122,8 @@ enum OnlineViewText {
                 + "\(lastSync); next after "
                 + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
                 + "\(view.syncEvents) events (\(view.pendingEvents) pending)",
-            "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates))",
+            "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates)"
+                + (view.unlearntEvents > 0 ? ", \(view.unlearntEvents) consumed without being learnt" : "") + ")",
         ]
         if let decision = view.lastDecision { lines.append("last guard decision: \(decision.reason)") }
         if view.replicas.isEmpty {

@@ -300,9 +300,32 @@ public final class RecStore: Sendable {
         let path = "\(directory)/recpool.sqlite"
         if let error = error as? DatabaseError {
             if error.resultCode == .SQLITE_FULL { return .noSpace(path: path, reason: "\(error)") }
-            if Self.isCorruption(error) { return .corruptDatabase(path: path, problems: ["\(error)"]) }
+            if Self.isCorruption(error) {
+                // A failing disk makes SQLite's reads come back short or wrong, which it calls a malformed image:
+                // an operator told so would salvage (`.recover`) a healthy file. The files are read again here, and a
+                // read that fails (EIO) names the disk.
+                if let failure = Self.unreadable([path, path + "-wal"]) {
+                    return .io(
+                        path: path,
+                        reason: "\(error); but the file cannot be read at all (\(failure)): the disk failed, the "
+                            + "database is not known to be damaged: check the disk, then restart the broker")
+                }
+                return .corruptDatabase(path: path, problems: ["\(error)"])
+            }
         }
         return .database("\(error)")
+    }
+
+    /// The first read failure among `paths` (an existing file whose first 4 KiB cannot be read), or nil.
+    static func unreadable(_ paths: [String]) -> String? {
+        for path in paths where FileManager.default.fileExists(atPath: path) {
+            do {
+                _ = try AtomicFile.read(path, limit: 4_096)
+            } catch {
+                return "\(error)"
+            }
+        }
+        return nil
     }
 
     static var migrator: DatabaseMigrator {

@@ -52,4 +52,14 @@ extension RecStore {
                     OR EXISTS (SELECT 1 FROM jobs WHERE state_sha = ?1)
                 """, arguments: [sha]) ?? false
     }
+
+    /// Deletes the checkpoint blob `sha` when no model version names it: a job's final checkpoint is put in `blobs/`
+    /// before its registration's transaction, and a registration that failed (a full disk) left it there for good,
+    /// named by nothing (docs/OPERATIONS.md, "Disk": an ended job keeps nothing). A blob a version names is kept.
+    /// - Returns: whether it was deleted.
+    @discardableResult
+    public func releaseUnregisteredCheckpoint(_ sha: String) -> Bool {
+        guard BlobStore.isName(sha), (try? model(checkpointSHA: sha)) == .some(nil) else { return false }
+        return (try? FileManager.default.removeItem(atPath: blobs.path(sha))) != nil
+    }
 }

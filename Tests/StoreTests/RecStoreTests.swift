@@ -37,6 +37,20 @@ struct RecStoreTests {
         #expect(try reopened.models().map(\.promoted) == [true])
     }
 
+    /// A registration that failed (a full disk) left the job's final checkpoint in `blobs/`, named by no version.
+    @Test("an unregistered checkpoint's blob is released; a registered version's is kept")
+    func unregisteredCheckpointReleased() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let orphan = try store.blobs.put([1, 2, 3, 4])
+        #expect(store.releaseUnregisteredCheckpoint(orphan) && !store.blobs.contains(orphan))
+        try store.insertJob(JobRecord(id: "job-1", model: "mlp", spec: "{}", totalRounds: 1, createdAt: 1))
+        let kept = try store.blobs.put([9, 9, 9])
+        _ = try store.registerModel(job: "job-1", datasetSHA: "d", hyperparameters: "{}", metrics: "{}", checkpointSHA: kept)
+        #expect(!store.releaseUnregisteredCheckpoint(kept) && store.blobs.contains(kept))
+    }
+
     /// Jobs submitted in one burst share `created_at`; ordered by the id as text, `jobs` listed job-10 before job-8.
     @Test("jobs are listed oldest first by their number, also when submitted within one millisecond")
     func jobsOldestFirst() throws {

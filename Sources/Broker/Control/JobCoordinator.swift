@@ -204,9 +204,16 @@ final class JobCoordinator: ControlShell {
                 metadata: ["job_id": "\(model.job.id)", "error": "\(problem)"])
             promote = false
         }
-        let registered = try store.completeJob(
-            model.job, datasetSHA: model.report.datasetSHA, metrics: metrics, checkpointSHA: sha, promote: promote,
-            lastRoundMetrics: model.lastRoundMetrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) })
+        let registered: ModelRecord
+        do {
+            registered = try store.completeJob(
+                model.job, datasetSHA: model.report.datasetSHA, metrics: metrics, checkpointSHA: sha, promote: promote,
+                lastRoundMetrics: model.lastRoundMetrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) })
+        } catch {
+            // Nothing was registered: the checkpoint's blob, named by no version, goes too (a retry puts it again).
+            store.releaseUnregisteredCheckpoint(sha)
+            throw error
+        }
         do {
             try publishRegistry()
         } catch {

@@ -58,12 +58,19 @@ extension RecStore {
     /// Stores a catalogue version whose canonical bytes are already the blob `record.sha256`. The version number
     /// is assigned here (the newest plus one) and `record.parent` must be the newest version (`nil` on an empty
     /// registry, or any version for an `upload`), so two concurrent changes cannot both build on one parent.
+    ///
+    /// With `movingPolicyVersion`, the online policy version that moves to the new catalogue (a pool serving the
+    /// registry) is stored as serving it in the same transaction: the change and the move are durable together or not
+    /// at all. Stored apart, a full disk took the change and not the move, and the policy number served the new rows
+    /// while its stored row named the old catalogue (after a restart it served the old rows under that number).
     /// - Returns: the stored record with its version.
     /// - Throws: ``StoreError/missingBlob(_:)`` when the bytes are not stored,
     ///   ``StoreError/staleCatalogueParent(parent:latest:)`` when an add or retire does not build on the newest,
     ///   ``StoreError/corruptColumn(table:row:column:problem:)`` when the newest stored version is not a version
     ///   number (below 1) or leaves none after it (2⁶³ − 1): a damaged row, never a trap.
-    public func registerCatalogue(_ record: CatalogueRecord) throws(StoreError) -> CatalogueRecord {
+    public func registerCatalogue(_ record: CatalogueRecord, movingPolicyVersion: UInt64? = nil) throws(StoreError)
+        -> CatalogueRecord
+    {
         guard blobs.contains(record.sha256) else { throw .missingBlob(record.sha256) }
         return try write { db in
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(version) FROM catalogue_versions")
@@ -97,6 +104,11 @@ extension RecStore {
                     stored.sha256, stored.sourceSHA256, stored.schema, stored.items, stored.active, stored.width,
                     Int64(clamping: stored.createdMs),
                 ])
+            if let policy = movingPolicyVersion {
+                try db.execute(
+                    sql: "UPDATE policy_versions SET catalogue_version = ? WHERE version = ?",
+                    arguments: [Int64(stored.version), Int64(clamping: policy)])
+            }
             return stored
         }
     }

@@ -85,6 +85,7 @@ extension ControlPlane {
             }
             catalogues.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
             catalogues.servedVersion = { learner.core.catalogueVersion }
+            catalogues.policyToMove = { learner.policyToMove }
             learner.shipCatalogue = { [weak catalogues] worker, version in
                 catalogues?.ship(version, to: worker) ?? false
             }

@@ -123,42 +123,30 @@ extension OnlineCoordinator {
         return "the slate held item \(id), retired in catalogue version \(version); retry"
     }
 
-    /// A new registry version: the policy moves to it when it serves the registry (`--online-catalogue`).
-    ///
-    /// The move is stored before it is served: the served number then names this catalogue, so a restart with
-    /// `--online-catalogue` naming an earlier version starts the next number instead of serving this one's number over
-    /// fewer rows. When the store cannot take it (a full disk), the policy stays on its catalogue: moved unstored, it
-    /// logged impressions of the new rows under a number whose stored row named the old catalogue, and after a restart
-    /// that number served the old rows and refused feedback on the new ones.
+    /// The policy version that moves to each new registry version (``moveToCatalogue(_:version:sha256:)``): the served
+    /// one, when the policy serves the registry (`--online-catalogue`); nil otherwise. The catalogue coordinator stores
+    /// the move with the new version, in one transaction.
+    var policyToMove: UInt64? { core.settings.served != nil ? core.version : nil }
+
+    /// A new registry version, stored with this policy's move to it (``policyToMove``): the policy serves it. The
+    /// served number then names this catalogue, so a restart with `--online-catalogue` naming an earlier version
+    /// starts the next number instead of serving this one's number over fewer rows.
     func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
         guard core.settings.served != nil else { return }
-        var moved = core
         var actions: [OnlineAction] = []
         do {
-            try moved.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
+            try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)
+            for action in actions { perform(action, nowMs: ControlClock.shared.nowMs()) }
+            logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
         } catch {
+            // The move was stored with the version; the policy cannot serve it. Its row is put back to the catalogue
+            // it serves, so a restart does not resume this number over rows it never served.
+            let policyVersion = Self.read(core) { $0.version }
+            let served = Self.read(core) { $0.catalogueVersion }
+            if let served { try? store.movePolicyVersion(policyVersion, toCatalogue: served) }
             logger.error(
                 "online policy cannot serve catalogue version", metadata: ["catalogue_version": "\(version)", "error": "\(error)"])
-            return
         }
-        do {
-            try store.movePolicyVersion(moved.version, toCatalogue: version)
-        } catch {
-            Counter(label: "recpool_broker_durable_write_failures_total").increment()
-            // Read into locals, not inside the log's metadata closure (see `resumeLineage`: Swift 6.3.1's optimiser).
-            let policyVersion = Self.read(core) { $0.version }
-            let served = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "none"
-            logger.error(
-                "the online policy's move to a catalogue version could not be stored; it keeps serving its catalogue",
-                metadata: [
-                    "policy_version": "\(policyVersion)", "catalogue_version": "\(version)",
-                    "served_catalogue_version": "\(served)", "error": "\(error)",
-                ])
-            return
-        }
-        core = moved
-        for action in actions { perform(action, nowMs: ControlClock.shared.nowMs()) }
-        logger.info("online policy moved to catalogue version", metadata: ["catalogue_version": "\(version)"])
     }
 }
 

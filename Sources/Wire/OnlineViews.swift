@@ -212,9 +212,10 @@ extension OnlineView {
         case enabled, frozen, version, weightsSha256, syncs, rejected, emptySyncs, lastSyncMs, syncIntervalMs
         case syncEvents
         case impressions, feedback, duplicates, pendingEvents, syncing, lastDecision, replicas, catalogueVersion
+        case unlearntEvents
     }
 
-    /// Decodes every key; a view without `empty_syncs` (from an older broker) reads 0 there.
+    /// Decodes every key; a view without `empty_syncs` or `unlearnt_events` (from an older broker) reads 0 there.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         enabled = try c.decode(Bool.self, forKey: .enabled)
@@ -235,6 +236,7 @@ extension OnlineView {
         lastDecision = try c.decodeIfPresent(GuardDecision.self, forKey: .lastDecision)
         replicas = try c.decode([ReplicaPolicyView].self, forKey: .replicas)
         catalogueVersion = try c.decodeIfPresent(UInt64.self, forKey: .catalogueVersion)
+        unlearntEvents = try c.decodeIfPresent(Int.self, forKey: .unlearntEvents) ?? 0
     }
 
     /// Encodes every key, `last_decision` and `catalogue_version` as null when there is none.
@@ -258,5 +260,6 @@ extension OnlineView {
         try c.encode(lastDecision, forKey: .lastDecision)
         try c.encode(replicas, forKey: .replicas)
         try c.encode(catalogueVersion, forKey: .catalogueVersion)
+        try c.encode(unlearntEvents, forKey: .unlearntEvents)
     }
 }

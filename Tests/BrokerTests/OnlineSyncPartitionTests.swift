@@ -108,6 +108,9 @@ struct OnlineSyncPartitionTests {
         #expect(m.core.view.pendingEvents == 0 && m.core.reheld.isEmpty)
         // Counted where an operator looks (a partition lost 40% of a run's learning, seen only in the log).
         #expect(m.core.view.unlearntEvents == 1)
+        // On the wire too (`online status --json`, the text): the view's own coder lists every key.
+        let wire = try WireJSON.decode(OnlineView.self, from: WireJSON.encode(m.core.view))
+        #expect(wire.unlearntEvents == 1 && String(decoding: WireJSON.encode(m.core.view), as: UTF8.self).contains("\"unlearnt_events\":1"))
         // Nothing is left to start another sync.
         _ = m.feed(.tick, nowMs: 5_000 + 4 * interval)
         #expect(!m.core.syncing)

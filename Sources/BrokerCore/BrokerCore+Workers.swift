@@ -200,7 +200,9 @@ extension BrokerCore {
             }, heartbeatMs: configuration.heartbeatIntervalMs, liveness: configuration.liveness)
         let answer = [Header(command: .heartbeat).encoded(), WireJSON.encode(registration)]
         actions.append(.sendToWorker(identity: identity, frames: answer))
-        if let resumed = drainsToResume.firstIndex(where: { $0.host == hello.host && $0.pid == hello.pid }) {
+        if let resumed = drainsToResume.firstIndex(where: {
+            $0.host == hello.host && $0.pid == hello.pid && $0.instance == hello.instance
+        }) {
             drainsToResume.remove(at: resumed)
             drain(identity, into: &actions)
             return
@@ -220,8 +222,9 @@ extension BrokerCore {
         // A drained worker that leaves before it finished (it never said DISCONNECT): its process is told to drain
         // again when it registers again, so the drain a client was told of is not lost to a partition.
         if worker.draining, reason != .workersDisconnected {
-            drainsToResume.removeAll { $0.host == worker.hello.host && $0.pid == worker.hello.pid }
-            drainsToResume.append((worker.hello.host, worker.hello.pid, worker.hello.workerId))
+            let process = (worker.hello.host, worker.hello.pid, worker.hello.instance)
+            drainsToResume.removeAll { $0.host == process.0 && $0.pid == process.1 && $0.instance == process.2 }
+            drainsToResume.append(process)
             if drainsToResume.count > Self.drainsRememberedLimit { drainsToResume.removeFirst() }
         }
         var touched = Set<Command>()

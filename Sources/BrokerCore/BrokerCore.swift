@@ -24,10 +24,11 @@ public struct BrokerCore: Sendable {
     var nextDispatchId: UInt64 = 1
     /// Registrations so far: each new worker record gets the next number (``WorkerRecord/registration``).
     var registrations: UInt64 = 0
-    /// Worker processes (host and pid) told to drain that left without finishing it (expired, or their session
-    /// restarted): when one registers again it is told to drain again, so an acknowledged `recpool drain` survives a
-    /// partition. The oldest goes past ``drainsRememberedLimit``.
-    var drainsToResume: [(host: String, pid: Int32, workerId: String)] = []
+    /// Worker processes (host, pid and the instance number a process draws at its start) told to drain that left
+    /// without finishing it (expired, or their session restarted): when the same process registers again it is told
+    /// to drain again, so an acknowledged `recpool drain` survives a partition; a new process (a restarted container's
+    /// pid 1) is not. The oldest goes past ``drainsRememberedLimit``.
+    var drainsToResume: [(host: String, pid: Int32, instance: UInt64?)] = []
     /// At most this many drains are kept for workers that left unfinished.
     static let drainsRememberedLimit = 1_024
     /// When (monotonic µs) each unknown identity was last told DISCONNECT: one per heartbeat interval, so a worker

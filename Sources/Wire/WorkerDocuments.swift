@@ -32,12 +32,18 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// reproducible run needs (`recpool simulate --deterministic`); absent from an older worker's hello (`nil`:
     /// unknown).
     public var explorationSeeded: Bool?
+    /// A number the worker process drew at its start (JSON `instance`), the same in every READY it sends: it tells a
+    /// process that reconnected from a new process with the same host and pid (a restarted container's pid 1).
+    /// Absent from an older worker's hello (`nil`: host and pid alone).
+    public var instance: UInt64?
 
     /// Creates a hello document.
     public init(
         workerId: String, services: [String], slots: Int, inputWidth: Int, modelVersion: UInt64, host: String,
-        pid: Int32, modelSha256: String? = nil, modelSeed: UInt64? = nil, explorationSeeded: Bool? = nil
+        pid: Int32, modelSha256: String? = nil, modelSeed: UInt64? = nil, explorationSeeded: Bool? = nil,
+        instance: UInt64? = nil
     ) {
+        self.instance = instance
         self.explorationSeeded = explorationSeeded
         self.modelSha256 = modelSha256
         self.modelSeed = modelSha256 == nil ? modelSeed : nil

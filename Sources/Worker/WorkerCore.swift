@@ -138,6 +138,9 @@ struct WorkerCore: Sendable {
 
     // MARK: Registration
 
+    /// This process's ``WorkerHello/instance``, drawn once at its start.
+    static let processInstance = UInt64.random(in: 1...UInt64.max)
+
     /// The READY message: the services, slots, served width and version this worker offers.
     func hello() -> WireMessage {
         let hello = WorkerHello(
@@ -148,7 +151,7 @@ struct WorkerCore: Sendable {
             inputWidth: replica.inputWidth, modelVersion: replica.version,
             host: host, pid: pid, modelSha256: replica.checkpointSHA256,
             modelSeed: replica.version == 0 ? replica.seed : nil,
-            explorationSeeded: configuration.explorationSeed != nil)
+            explorationSeeded: configuration.explorationSeed != nil, instance: Self.processInstance)
         return WireMessage(
             header: Header(command: .ready, modelVersion: replica.version), payload: [WireJSON.encode(hello)])
     }

@@ -57,6 +57,33 @@ struct DrainCoreTests {
         #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) })
     }
 
+    /// In a container the worker is pid 1 on a stable host name: a restarted container was drained at once.
+    @Test("a new process with the same host and pid (another instance) is not drained; the same instance is")
+    func drainIsPerInstance() throws {
+        func ready(_ h: inout CoreHarness, _ identity: [UInt8], instance: UInt64) {
+            let hello = WorkerHello(
+                workerId: "w", services: ["SCORE"], slots: 4, inputWidth: 2, modelVersion: 1, host: "box", pid: 1,
+                instance: instance)
+            h.feed(
+                .worker(
+                    identity: identity,
+                    frames: WireMessage(header: Header(command: .ready), payload: [WireJSON.encode(hello)]).frames(),
+                    peerAddress: "127.0.0.1"))
+        }
+        var h = CoreHarness()
+        ready(&h, workerA, instance: 7)
+        var actions: [BrokerAction] = []
+        h.core.drain(workerA, into: &actions)
+        h.advance(ms: 10_000)
+        h.feed(.tick)
+        h.sentToWorkers.removeAll()
+        ready(&h, workerB, instance: 8)
+        #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) }, "a restarted container")
+        h.sentToWorkers.removeAll()
+        ready(&h, [0xC], instance: 7)
+        #expect(h.sentToWorkers.contains { $0.identity == [0xC] && $0.message.header.flags.contains(.drain) })
+    }
+
     @Test("another process with the drained worker's id is not drained")
     func drainIsPerProcess() throws {
         var h = CoreHarness()

@@ -31,24 +31,39 @@ extension WireJSON {
     /// The number tokens of `bytes` that a 64-bit float reads as a whole number although the text has a fraction
     /// (`0.99999999999999999`, `2.9999999999999999`, `1.0000000000000001`: 17 significant digits, more than a
     /// `Double` holds): a whole-number key would take them as 1, 3 and 1. Only a token of at least 16 digits can be
-    /// one, so a document without such a run is not parsed at all.
+    /// one. A first pass reads only such long runs of number characters (an encoder writes ordinary doubles with 16–17
+    /// digits, which are not whole, so they are dismissed by one float parse each); only when one is whole and not
+    /// exactly so is the document walked with its keys, strings skipped.
     static func roundedWholeNumbers(in bytes: [UInt8]) -> [(number: JSONOutOfRangeNumber, range: Range<Int>)] {
-        var run = 0
-        var long = false
-        for byte in bytes {
-            if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-                run += 1
-                if run >= 16 { long = true; break }
-            } else if byte != UInt8(ascii: ".") {
-                run = 0
-            }
+        func isNumberByte(_ byte: UInt8) -> Bool {
+            (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "+")
+                || byte == UInt8(ascii: "-")
         }
-        guard long else { return [] }
-        return numberTokens(in: bytes) { value, token in
+        func suspicious(_ value: Double, _ token: ArraySlice<UInt8>) -> Bool {
             value.isFinite && value == value.rounded(.towardZero)
-                && token.filter({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }).count >= 16
-                && !isExactWholeNumber(token)
-        } ?? []
+                && token.lazy.filter({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }).count >= 16
+                && isJSONNumber(token) && !isExactWholeNumber(token)
+        }
+        var candidate = false
+        var i = 0
+        while i < bytes.count, !candidate {
+            guard isNumberByte(bytes[i]) else { i += 1; continue }
+            var end = i
+            var digits = 0
+            while end < bytes.count, isNumberByte(bytes[end]) {
+                if bytes[end] >= UInt8(ascii: "0") && bytes[end] <= UInt8(ascii: "9") { digits += 1 }
+                end += 1
+            }
+            if digits >= 16, let value = Double(String(decoding: bytes[i..<end], as: UTF8.self)),
+                suspicious(value, bytes[i..<end])
+            {
+                candidate = true
+            }
+            i = end
+        }
+        guard candidate else { return [] }
+        return numberTokens(in: bytes, where: suspicious) ?? []
     }
 
     /// Refuses `frame` when a key that takes a whole number (an `Int`, a `UInt64`…) holds a number with a fraction
@@ -63,15 +78,17 @@ extension WireJSON {
         let tokens = roundedWholeNumbers(in: frame)
         guard !tokens.isEmpty else { return }
         func halfAbove(_ token: (number: JSONOutOfRangeNumber, range: Range<Int>)) -> (Range<Int>, [UInt8]) {
-            // Beyond 2⁵³ a float has no halves: any such key is tried with ½ itself.
+            // From 2⁵² on a float has no halves (value + ½ rounds to a whole number, and would pass as one): any such
+            // key is tried with ½ itself.
             let value = Double(token.number.text) ?? 0
-            let tried = abs(value) < 0x1p53 ? value + (value < 0 ? -0.5 : 0.5) : 0.5
+            let tried = abs(value) < 0x1p52 ? value + (value < 0 ? -0.5 : 0.5) : 0.5
             return (token.range, Array("\(tried)".utf8))
         }
         func decodes(_ bytes: [UInt8]) -> Bool { (try? decoder.decode(type, from: Data(bytes))) != nil }
         if decodes(patching(frame, tokens.map(halfAbove))) { return }
-        // At most 64 tries, one token each: a document of many such numbers is refused without naming the key.
-        for token in tokens.prefix(64) where !decodes(patching(frame, [halfAbove(token)])) {
+        // At most 64 tries, one token each, and only in a document of at most 64 KiB (each try decodes it whole): a
+        // larger one, or one of many such numbers, is refused without naming the key.
+        for token in tokens.prefix(frame.count <= 64 << 10 ? 64 : 0) where !decodes(patching(frame, [halfAbove(token)])) {
             let at = token.number.pathDescription
             throw .badDocument(
                 (at.isEmpty ? "" : "\(at): ") + "the number \(token.number.text) is not a whole number (a 64-bit float "

@@ -43,11 +43,21 @@ struct WholeNumberTests {
             (#"{"seconds":2.9999999999999999,"top":2.9999999999999999}"#, "top: the number 2.9999999999999999"),
             (#"{"items":[1, 1.0000000000000001]}"#, "items[1]: the number 1.0000000000000001"),
             (#"{"version":12345678901234567.5}"#, "version: the number 12345678901234567.5 is not a whole number"),
+            // From 2⁵² to 2⁵³ a float has no halves: tried with value + ½, these passed as whole numbers.
+            (#"{"version":4503599627370496.5}"#, "version: the number 4503599627370496.5 is not a whole number"),
+            (#"{"items":[4503599627370496.4]}"#, "items[0]: the number 4503599627370496.4 is not a whole number"),
             (#"{"top":0.0000000000000000000000001e25}"#, "decoded"),
         ])
     func probe(text: String, says: String) {
         let message = Self.message(Probe.self, text)
         #expect(message.contains(says), "\(message)")
+    }
+
+    @Test("ordinary doubles of 16–17 digits, and digits inside strings, are dismissed by the first pass")
+    func firstPass() {
+        let document = #"{"scores":[0.12345678901234567,0.98765432109876543,1234567.8901234567],"sha":"1234567890123456789.5"}"#
+        #expect(WireJSON.roundedWholeNumbers(in: Array(document.utf8)).isEmpty)
+        #expect(WireJSON.roundedWholeNumbers(in: Array(#"{"a":"x","b":0.99999999999999999}"#.utf8)).map(\.number.text) == ["0.99999999999999999"])
     }
 
     @Test("fractional keys keep such numbers, and whole numbers in any exact spelling are read by their value")

@@ -69,7 +69,9 @@ extension RecPoolClient {
 
     /// Pauses learning; replicas keep serving the current version (CONTROL `online_freeze`).
     public func onlineFreeze(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        try await control(ControlRequest(.onlineFreeze), as: OnlineView.self, timeoutMs: timeoutMs)
+        // A freeze waits for a sync under way (its pull, up to 5 s, then the guard): at least 30 s, as a sync.
+        try await control(
+            ControlRequest(.onlineFreeze), as: OnlineView.self, timeoutMs: timeoutMs ?? max(options.timeoutMs, 30_000))
     }
 
     /// Resumes learning (CONTROL `online_unfreeze`).

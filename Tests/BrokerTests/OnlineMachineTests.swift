@@ -497,6 +497,33 @@ struct OnlineMachineTests {
         #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
     }
 
+    /// An unfreeze sent while a stored freeze waited for a sync was answered "on" at once, storing nothing; the freeze
+    /// then took effect and the pool stayed frozen, its stored flag frozen.
+    @Test("online_unfreeze while a freeze waits for a sync is stored, supersedes the freeze, and answers both unfrozen")
+    func unfreezeSupersedesAWaitingFreeze() throws {
+        var m = try OnlineMachine()
+        let freezer = Requester(identity: [9], header: Header(command: .control, requestId: 7))
+        let thawer = Requester(identity: [8], header: Header(command: .control, requestId: 8))
+        var asked: [OnlineAction] = []
+        var stored: [OnlineAction] = []
+        let judged = try Self.syncToGuard(&m) { m in
+            _ = m.feed(.frozenStored(true, requester: freezer, .success(())), nowMs: 11_500)
+            asked = m.feed(
+                .control(identity: [8], header: thawer.header, request: ControlRequest(op: "online_unfreeze")),
+                nowMs: 11_600)
+            stored = m.feed(.frozenStored(false, requester: thawer, .success(())), nowMs: 11_700)
+        }
+        guard case .storeFrozen(false, _)? = asked.first else {
+            Issue.record("the unfreeze was not stored: \(asked)")
+            return
+        }
+        let answers = try stored.clientReplies.map { ($0.header.requestId, try WireJSON.decode(OnlineView.self, from: $0.frame(0))) }
+        #expect(Set(answers.map(\.0)) == [7, 8] && answers.allSatisfy { !$0.1.frozen }, "\(answers)")
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
+        _ = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        #expect(!m.core.frozen && m.core.version == 2)
+    }
+
     @Test("online_freeze while a sync pulls replicas that never answer takes effect when that sync is abandoned")
     func freezeAfterAnAbandonedSync() throws {
         var m = try OnlineMachine()

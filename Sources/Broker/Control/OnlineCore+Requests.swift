@@ -58,7 +58,10 @@ extension OnlineCore {
     /// `online_freeze` / `online_unfreeze`: the flag is stored durably before it takes effect and
     /// replicas are told (``frozenStored(_:requester:result:into:)``).
     private mutating func setFrozen(_ freeze: Bool, requester: Requester, into actions: inout [OnlineAction]) {
-        guard freeze != frozen else { return answer(requester, WireJSON.encode(view), into: &actions) }
+        // An unfreeze while a stored freeze waits for a sync: the stored flag says frozen, so the unfreeze is stored
+        // too (answered at once as "on", it was lost when the waiting freeze took effect).
+        let pendingFreeze = !freeze && !deferredFreezes.isEmpty
+        guard freeze != frozen || pendingFreeze else { return answer(requester, WireJSON.encode(view), into: &actions) }
         actions.append(.storeFrozen(freeze, requester: requester))
     }
 
@@ -72,6 +75,15 @@ extension OnlineCore {
         if case .failure(let error) = result {
             actions.append(.log(.error, "online control failed", ["op": "\(op)", "error": "\(error)"]))
             return reply(requester, .internal, text: "\(op) failed: \(error)", into: &actions)
+        }
+        // An unfreeze stored after a freeze that still waits for a sync supersedes it: the waiting freezes are answered
+        // with the view as it stays, unfrozen.
+        if !freeze && !deferredFreezes.isEmpty {
+            let superseded = deferredFreezes
+            deferredFreezes.removeAll()
+            applyFrozen(false, requester: requester, nowMs: nowMs, into: &actions)
+            for waiting in superseded { answer(waiting, WireJSON.encode(view), into: &actions) }
+            return
         }
         // A sync under way finishes first: freezing now served its version after the freeze's answer ("frozen at
         // 586", then 587 rolled out). That holds for a sync still pulling the replicas too: their answers, learnt

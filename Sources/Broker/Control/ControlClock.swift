@@ -1,7 +1,9 @@
 import RecTransport
 
 /// The control plane's clock, in ms since the Unix epoch: the wall clock as read when the broker started, advanced by
-/// the monotonic clock (`CLOCK_MONOTONIC`, which NTP slews as it slews the wall clock, but which a step never moves).
+/// the boot-time clock (`CLOCK_BOOTTIME`: NTP slews it as it slews the wall clock, a step never moves it, and it
+/// counts a suspended host's or virtual machine's sleep, which `CLOCK_MONOTONIC` leaves out: after a night's suspend
+/// every impression would have been stamped hours behind).
 ///
 /// Its times are both stamps (an impression's `created_ms`, a feedback window's start) and timers (the online sync's
 /// interval and timeout, a training round's timeout, a catalogue confirmation's timeout). On the wall clock itself, a
@@ -19,7 +21,7 @@ struct ControlClock: Sendable {
     /// A clock started now on the two given sources (tests give their own; the broker the host's).
     init(
         epochMillis: @Sendable () -> UInt64 = Clocks.epochMillis,
-        monotonicMicros: @escaping @Sendable () -> UInt64 = Clocks.monotonicMicros
+        monotonicMicros: @escaping @Sendable () -> UInt64 = Clocks.bootMicros
     ) {
         self.monotonicMicros = monotonicMicros
         startMonotonicMicros = monotonicMicros()

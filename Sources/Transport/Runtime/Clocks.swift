@@ -12,6 +12,14 @@ public enum Clocks {
         return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
     }
 
+    /// Time since boot in µs (`CLOCK_BOOTTIME`): monotonic like `CLOCK_MONOTONIC`, and it also counts the time the
+    /// host or virtual machine was suspended.
+    public static func bootMicros() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+    }
+
     /// Monotonic time in ns (`CLOCK_MONOTONIC`), for latency measurement.
     public static func monotonicNanos() -> UInt64 {
         var spec = timespec()

@@ -249,6 +249,29 @@ struct OnlineRegistrationTests {
         ).versionsToStore
     }
 
+    /// An older client's `policy warmstart --register` put the bandit's logistic statistics into a session DQN pool.
+    @Test("online_register on a session DQN pool is refused CONFLICT naming its learner, and stores nothing")
+    func registrationOnASessionDQNPool() throws {
+        var settings = OnlineSettings()
+        settings.catalogue = "3"
+        settings.served = (
+            try OnlineCatalogueReferenceTests.catalogue(20), [DataSchema.Feature("user_feature_0", .categorical)], 3,
+            String(repeating: "ab", count: 32))
+        settings.learning.learner = .sessionDQN
+        var m = try OnlineMachine(settings: settings)
+        _ = m.feed(.workers([m.workerA]))
+        let pack = PolicyWeights.pack(m.core.policy).shifting("s", by: 0.2)
+        let actions = m.feed(
+            .control(
+                identity: [9], header: Header(command: .control, requestId: 7),
+                request: ControlRequest(op: "online_register", version: m.core.version, catalogueVersion: 3),
+                bytes: pack.encoded()),
+            nowMs: 50_000)
+        #expect(actions.versionsToStore.isEmpty)
+        let reply = try #require(actions.clientReplies.first)
+        #expect(reply.header.status == .conflict && reply.errorText?.contains("session_dqn") == true, "\(reply.errorText ?? "")")
+    }
+
     @Test("feedback learnt since the last sync is sent again after the registered version's install, never refused")
     func registrationSendsUnsyncedAgain() throws {
         var m = try OnlineCatalogueReferenceTests.machine(OnlineCatalogueReferenceTests.catalogue(20), version: 3)

@@ -177,9 +177,15 @@ struct OnlineCoordinatorTests {
         #expect(try WireJSON.decode(OnlinePolicySpec.self, from: Array(second.spec.utf8)).learning.learner == .sessionDQN)
         // A new lineage does not learn the other learner's events; the carried one (another ε, above) kept them.
         #expect(try store.unlearntFeedback().rows.isEmpty)
+        // Another γ rescales the session DQN's Q-values: a new lineage too.
+        settings.learning.gamma = 0.5
+        try h.open(settings: settings)
+        #expect(h.coordinator.version == 4)
+        try h.open(settings: settings)
+        #expect(h.coordinator.version == 4, "the same γ resumes")
         // Back to the bandit: another new lineage, never an earlier number again.
         try h.open(settings: epsilon)
-        #expect(h.coordinator.version == 4)
+        #expect(h.coordinator.version == 5)
     }
 
     @Test("impressions that name a version the store no longer holds push the next version past them, never reusing it")

@@ -206,13 +206,18 @@ final class OnlineCoordinator: ControlShell {
         // The contextual bandit's statistics are a logistic posterior in log-odds, the session DQN's a regression of
         // Q in reward units: carried across a switch, the bandit scored "click probabilities" near 0.6 against a 3.5%
         // click rate for thousands of events. Another learner starts a new lineage (numbered past the stored one).
-        if storedSpec.learning.learner != configuredSpec.learning.learner {
+        // The session DQN's Q-values scale with γ (about 1 / (1 − γ) clicks): another γ is another scale too.
+        let (storedLearning, configuredLearning) = (storedSpec.learning, configuredSpec.learning)
+        if storedLearning.learner != configuredLearning.learner
+            || (configuredLearning.learner == .sessionDQN && storedLearning.gamma != configuredLearning.gamma)
+        {
+            // Read into locals, not inside the log's metadata closure (Swift 6.3.1's optimiser, above).
+            let stored = "\(storedLearning.learner.rawValue) (γ \(storedLearning.gamma))"
+            let configured = "\(configuredLearning.learner.rawValue) (γ \(configuredLearning.gamma))"
+            let storedVersion = row.version
             logger.warning(
-                "the stored online policy was learnt by another learner, whose statistics mean other numbers; starting a new lineage",
-                metadata: [
-                    "stored_version": "\(row.version)", "stored_learner": "\(storedSpec.learning.learner.rawValue)",
-                    "configured_learner": "\(configuredSpec.learning.learner.rawValue)",
-                ])
+                "the stored online policy was learnt by another learner or discount, whose statistics mean other numbers; starting a new lineage",
+                metadata: ["stored_version": "\(storedVersion)", "stored_learner": "\(stored)", "configured_learner": "\(configured)"])
             return .newLineage
         }
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {

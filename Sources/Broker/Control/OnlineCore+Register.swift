@@ -72,6 +72,15 @@ extension OnlineCore {
         guard version < PolicyVersionExhausted.largestVersion else {
             return reply(requester, .conflict, text: "\(PolicyVersionExhausted(version: version))", into: &actions)
         }
+        // A warm start is the contextual bandit's logistic statistics: a session DQN's are Q-values in reward units
+        // (an older client's `policy warmstart --register` did not check).
+        guard spec.learning.learner == .contextualBandit else {
+            return reply(
+                requester, .conflict,
+                text: "a registered warm start holds the contextual bandit's statistics; this pool's learner is "
+                    + "\(spec.learning.learner.rawValue), whose statistics are Q-values learnt from whole sessions",
+                into: &actions)
+        }
         let candidate: OnlinePolicy
         do {
             candidate = try PolicyWeights.policy(pack, like: policy)

@@ -272,9 +272,14 @@ extension OnlineCore {
                 ["error": "\(error)"]))
         var decision = decision
         decision.accepted = false
+        var registration = false
+        if case .storing(let round, _, _, _, _) = phase { registration = round.registration }
         decision.reason =
-            "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
-            + "replicas keep serving version \(version), and its feedback goes to them again for the next sync"
+            registration
+            ? "rejected: the registered warm start could not be stored durably (\(error)); replicas keep serving "
+                + "version \(version)"
+            : "rejected: the guard accepted the candidate but it could not be stored durably (\(error)); "
+                + "replicas keep serving version \(version), and its feedback goes to them again for the next sync"
         finishSync(decision, storeFailed: true, nowMs: nowMs, into: &actions)
     }
 
@@ -389,7 +394,8 @@ extension OnlineCore {
         // was answered OK, and `recpool online sync && …` went on); a guard's rejection is a sync's answer.
         for requester in round.requesters {
             if storeFailed, let reason = lastDecision?.reason {
-                reply(requester, .internal, text: "the online sync's version was not stored: \(reason)", into: &actions)
+                let what = round.registration ? "the registered version" : "the online sync's version"
+                reply(requester, .internal, text: "\(what) was not stored: \(reason)", into: &actions)
             } else {
                 answer(requester, WireJSON.encode(view), into: &actions)
             }

@@ -11,7 +11,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             By default the graph is the MLP alone (input: feature rows). With --raw-context it starts from raw \
             context instead, with the checkpoint's feature transform inside: inputs user_features (strings), \
-            user_numeric (floats, NaN when missing), item, position, event_item and event_seconds; output score, as \
+            user_numeric (float64, NaN when missing), item, position, event_item and event_seconds (float64); output score, as \
             `recpool recommend` scores. The model's metadata names the inputs and the user columns in order \
             (docs/MODELS.md). A spec with a column the graph cannot write is refused (exit 2), never exported broken.
             """)
@@ -57,9 +57,9 @@ struct ExportCommand: ParsableCommand {
                 }
                 if let numeric = spec.userNumericNames, !numeric.isEmpty {
                     described.append(
-                        "user_numeric [\(numeric.joined(separator: ", "))] (floats, in this order; NaN when missing)")
+                        "user_numeric [\(numeric.joined(separator: ", "))] (float64, in this order; NaN when missing)")
                 }
-                described.append("item, position, event_item, event_seconds; output: score")
+                described.append("item, position, event_item, event_seconds (float64); output: score")
                 inputs = "\ninputs: " + described.joined(separator: ", ")
             } else {
                 let checkpoint = try Checkpoint.read(fromFile: model)

@@ -275,7 +275,9 @@ public enum ModelEvaluation {
             precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
             // The chunk's rows and items are known here, so the error names the right ones.
             if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-                throw NonFiniteScore(dataset: data.name, row: start + bad / k, item: bad % k, score: scores[bad])
+                throw NonFiniteScore(
+                    dataset: data.name, row: start + bad / k, item: bad % k, score: scores[bad],
+                    cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
             }
             for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
             start = end
@@ -297,7 +299,10 @@ public enum ModelEvaluation {
             let raw = scorer(spec.matrix(validation).values, spec.width)
             // One score per validation row, of its logged item.
             if let bad = raw.firstIndex(where: { !$0.isFinite }) {
-                throw NonFiniteScore(dataset: validation.name, row: bad, item: validation.action[bad], score: raw[bad])
+                let matrix = spec.matrix(validation)
+                throw NonFiniteScore(
+                    dataset: validation.name, row: bad, item: validation.action[bad], score: raw[bad],
+                    cause: NonFiniteScore.cause(matrix.values[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
             }
             scores = raw.map(Double.init)
             place = "validation"
@@ -353,17 +358,30 @@ public struct NonFiniteScore: Error, Sendable, Equatable, CustomStringConvertibl
     public var item: Int
     /// The score.
     public var score: Float
+    /// What in the row's features made it so, when one of them is not finite: the column and its value after scaling
+    /// (a raw value far outside the training spread z-scores past a 32-bit float's range); nil otherwise.
+    public var cause: String?
 
     /// Creates the error.
-    public init(dataset: String, row: Int, item: Int, score: Float) {
+    public init(dataset: String, row: Int, item: Int, score: Float, cause: String? = nil) {
         self.dataset = dataset
         self.row = row
         self.item = item
         self.score = score
+        self.cause = cause
+    }
+
+    /// The first feature of `row` that is not finite, named by its column, or nil.
+    static func cause(_ row: ArraySlice<Float>, spec: FeatureSpec) -> String? {
+        guard let index = row.firstIndex(where: { !$0.isFinite }) else { return nil }
+        let column = index - row.startIndex
+        let name = column < spec.columns.count ? spec.columns[column] : "\(column)"
+        return "column \(name) is \(row[index]) after scaling by the training statistics"
     }
 
     /// A one-line message.
     public var description: String {
         "\(dataset) row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
+            + (cause.map { " (\($0))" } ?? "")
     }
 }

@@ -102,4 +102,18 @@ struct NonFiniteScoreRowTests {
         }
         #expect(calls > 1, "the fixture is scored in one call; the chunking is not exercised")
     }
+
+    /// `eval` and `data ope --model` said only "the model's score is -nan" where `data features` named the column whose
+    /// value z-scored past a float's range.
+    @Test("a non-finite feature behind a non-finite score is named by its column and value")
+    func causeNamesTheColumn() throws {
+        let spec = try FeatureSpec.fit(on: SplitDataset(Self.data).train)
+        var row = [Float](repeating: 0, count: spec.width)
+        row[2] = -.infinity
+        let cause = try #require(NonFiniteScore.cause(row[...], spec: spec))
+        #expect(cause == "column \(spec.columns[2]) is -inf after scaling by the training statistics")
+        #expect(NonFiniteScore.cause([Float](repeating: 1, count: spec.width)[...], spec: spec) == nil)
+        let error = NonFiniteScore(dataset: "logs[test]", row: 4, item: 1, score: .nan, cause: cause)
+        #expect("\(error)".hasSuffix("not a finite number (\(cause))"))
+    }
 }

@@ -364,10 +364,18 @@ struct UsageBeforeSendingTests {
             ("--events", "-1:5", "--events: \"-1:5\" is not ITEM:SECONDS with an item id of 0 or more"),
             ("--candidates", "-3", "--candidates: \"-3\" is not an item id (0 or more)"),
             ("--candidates", "4,-3", "--candidates: \"-3\" is not an item id"),
+            ("--events", "1.5:30", "--events: \"1.5:30\" is not ITEM:SECONDS"),
+            ("--candidates", "2.5", "--candidates: \"2.5\" is not an item id"),
         ] {
             let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
             #expect(run.code == 64 && run.stderr.contains(says), "\(value): \(run.stderr)")
         }
+        // An item in any spelling a log's `viewed` column reads (` 1`, `1.0`, `1e0`) is that item: past the checks, the
+        // command meets the unreachable broker (exit 3), never a usage error.
+        let spelled = try runTool(
+            "recpool", ["recommend", "--events", "1.0:30,1e0:5, 2:1", "--candidates", "1.0,2", "--broker", "tcp://127.0.0.1:1",
+                "--timeout-ms", "200"])
+        #expect(spelled.code == 3, "\(spelled.stderr)")
         // A connect to port 0 waited for a broker that cannot be there (health exited 3, a worker reconnected forever).
         let anyPort = try runTool("recpool", ["health", "--broker", "tcp://127.0.0.1:0"])
         #expect(anyPort.code == 64 && anyPort.stderr.contains("picks a free port when binding"), "\(anyPort.stderr)")

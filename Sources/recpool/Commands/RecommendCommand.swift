@@ -148,7 +148,9 @@ struct RecommendCommand: AsyncParsableCommand {
         for pair in entries {
             let parts = pair.split(separator: ":", maxSplits: 1)
             // The seconds read as a request's or a log's are (`CSVNumber.double`: decimal; `0x10` is no number there).
-            guard parts.count == 2, let item = Int(parts[0]), item >= 0, let seconds = CSVNumber.double(String(parts[1])),
+            // The item read as a log's `viewed` item is (`CSVNumber.wholeNumber`: ` 1`, `1.0` and `1e0` are item 1).
+            guard parts.count == 2, let item = CSVNumber.wholeNumber(String(parts[0])), item >= 0,
+                let seconds = CSVNumber.double(String(parts[1])),
                 ViewEvent.admits(seconds: seconds)
             else {
                 throw CommandFailure(
@@ -160,7 +162,7 @@ struct RecommendCommand: AsyncParsableCommand {
         var list: [Int]? = nil
         if let candidates {
             list = try candidates.split(separator: ",", omittingEmptySubsequences: false).map { text in
-                guard let item = Int(text.trimmingCharacters(in: .whitespaces)), item >= 0 else {
+                guard let item = CSVNumber.wholeNumber(String(text)), item >= 0 else {
                     throw CommandFailure("--candidates: \"\(text)\" is not an item id (0 or more)", exitCode: .usage)
                 }
                 return item

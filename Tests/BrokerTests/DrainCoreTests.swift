@@ -31,16 +31,21 @@ struct DrainCoreTests {
         #expect(h.core.counters[.workersDraining] == 1)
     }
 
+    /// Drains `identity` (as `recpool drain` does) and lets it expire without a word from it.
+    static func drainThenExpire(_ h: inout CoreHarness, _ identity: [UInt8]) {
+        var actions: [BrokerAction] = []
+        h.core.drain(identity, into: &actions)
+        h.advance(ms: 10_000)
+        h.feed(.tick)
+    }
+
     /// `recpool drain w1` was acknowledged, the worker's link went down, it expired, reconnected and registered as a
     /// worker like any other: it served 4,647 requests and never exited. Its process is told to drain again.
     @Test("a worker that expired while draining is told to drain again when its process registers again")
     func drainSurvivesExpiry() throws {
         var h = CoreHarness()
         h.registerWorker(workerA, slots: 4)
-        var actions: [BrokerAction] = []
-        h.core.drain(workerA, into: &actions)
-        h.advance(ms: 10_000)
-        h.feed(.tick)
+        Self.drainThenExpire(&h, workerA)
         #expect(h.core.liveWorkerCount == 0 && h.core.counters[.workersExpired] == 1)
         h.sentToWorkers.removeAll()
         // The same process (host h, pid 1) on a new connection.
@@ -72,10 +77,7 @@ struct DrainCoreTests {
         }
         var h = CoreHarness()
         ready(&h, workerA, instance: 7)
-        var actions: [BrokerAction] = []
-        h.core.drain(workerA, into: &actions)
-        h.advance(ms: 10_000)
-        h.feed(.tick)
+        Self.drainThenExpire(&h, workerA)
         h.sentToWorkers.removeAll()
         ready(&h, workerB, instance: 8)
         #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) }, "a restarted container")
@@ -88,10 +90,7 @@ struct DrainCoreTests {
     func drainIsPerProcess() throws {
         var h = CoreHarness()
         h.registerWorker(workerA, slots: 4)
-        var actions: [BrokerAction] = []
-        h.core.drain(workerA, into: &actions)
-        h.advance(ms: 10_000)
-        h.feed(.tick)
+        Self.drainThenExpire(&h, workerA)
         h.sentToWorkers.removeAll()
         let hello = WorkerHello(workerId: "w10", services: ["SCORE"], slots: 4, inputWidth: 2, modelVersion: 1, host: "h", pid: 2)
         h.feed(

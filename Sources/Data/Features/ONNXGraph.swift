@@ -67,28 +67,24 @@ struct ONNXGraph {
 
     /// A float64 constant of shape `dims` (`[]` is a scalar).
     mutating func constant(_ hint: String, dims: [Int], doubles: [Double]) -> String {
-        let n = name(hint)
-        writer.message(5) { t in
-            for d in dims { t.int(1, Int64(d)) }
-            t.int(2, ElementType.double.rawValue)
-            t.string(8, n)
-            var raw: [UInt8] = []
-            raw.reserveCapacity(doubles.count * 8)
-            for v in doubles { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw.append(contentsOf: $0) } }
-            t.bytes(9, raw)
-        }
-        return n
+        constant(hint, dims: dims, type: .double, littleEndian: doubles.map(\.bitPattern))
     }
 
     /// An int64 constant of shape `dims` (`[]` is a scalar).
     mutating func constant(_ hint: String, dims: [Int], ints: [Int64]) -> String {
+        constant(hint, dims: dims, type: .int64, littleEndian: ints.map { UInt64(bitPattern: $0) })
+    }
+
+    /// A constant of 8-byte elements of `type` (their bits in `values`), written little-endian in `raw_data`.
+    private mutating func constant(_ hint: String, dims: [Int], type: ElementType, littleEndian values: [UInt64]) -> String {
         let n = name(hint)
         writer.message(5) { t in
             for d in dims { t.int(1, Int64(d)) }
-            t.int(2, ElementType.int64.rawValue)
+            t.int(2, type.rawValue)
             t.string(8, n)
             var raw: [UInt8] = []
-            for v in ints { withUnsafeBytes(of: v.littleEndian) { raw.append(contentsOf: $0) } }
+            raw.reserveCapacity(values.count * 8)
+            for v in values { withUnsafeBytes(of: v.littleEndian) { raw.append(contentsOf: $0) } }
             t.bytes(9, raw)
         }
         return n

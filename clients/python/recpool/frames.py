@@ -672,8 +672,10 @@ def _user_dummies(frame, **options):
     if not features:
         return pd.DataFrame(index=frame.index)
     # A blank value (empty, or white space only) is missing, as RecPool reads it: no column, never `device_`. Spaces
-    # and tabs around a value are no part of it, as RecPool reads a request's or a log's value: ` web ` is `web`.
-    text = frame[features].astype(str).apply(lambda column: column.str.strip(" \t"))
+    # and tabs around a value are no part of it, as RecPool reads a request's or a log's value: ` web ` is `web`; and a
+    # value is read in Unicode's composed form (NFC), so `café` with U+00E9 and with `e` + U+0301 is one category.
+    text = frame[features].astype(str).apply(
+        lambda column: column.str.strip(" \t").str.normalize("NFC"))
     text = text.mask(text.apply(lambda column: column.str.fullmatch("")))
     return pd.get_dummies(text, dtype=float, **options)
 
@@ -683,8 +685,10 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     (``OffPolicyEvaluation(bandit_feedback=…)``) run on RecPool's logs.
 
     Keys: ``n_rounds``, ``n_actions``, ``action``, ``position`` (from 0, as obp counts), ``reward`` (the
-    click), ``pscore`` (the logged propensity), ``context`` (one-hot user features, then the
-    ``user-item_affinity_*`` columns, as obp's OpenBanditDataset builds it), ``action_context`` (the item
+    click), ``pscore`` (the logged propensity), ``context`` (one-hot user features, every category of each (obp's
+    OpenBanditDataset drops each feature's first category, ``drop_first=True``, so its context is one column narrower
+    per feature; the estimators' weights do not depend on it), then the ``user-item_affinity_*`` columns in obp's
+    order), ``action_context`` (the item
     context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given, which
     needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
 

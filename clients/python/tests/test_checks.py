@@ -810,3 +810,16 @@ def test_a_refusal_of_one_request_of_a_split_score_names_the_row_of_the_call():
     assert renamed.endswith("none of that request's rows was scored")
     assert ops.renumbering_row(message, 0) == message
     assert ops.renumbering_row("rows have 3 features", 8192) == "rows have 3 features"
+
+
+def test_a_32_bit_float_deadline_is_refused_naming_its_precision():
+    """A float32 holds an epoch time only to the nearest 128 s: `np.float32(time.time() + 5)` became a deadline 34 s in
+    the past and the call failed EXPIRED; now + 30 became now + 94."""
+    import time as clock
+
+    from recpool import operations
+    with pytest.raises(recpool.InvalidRequest, match="nearest 128 s"):
+        operations.deadline_seconds(np.float32(clock.time() + 5))
+    with pytest.raises(recpool.InvalidRequest, match="float16"):
+        operations.deadline_seconds(np.float16(60_000))
+    assert abs(operations.deadline_seconds(np.float64(clock.time() + 5)) - (clock.time() + 5)) < 1

@@ -155,6 +155,20 @@ def test_spaces_around_a_user_feature_value_are_no_part_of_it():
     assert table["device=web"].tolist() == [1.0, 1.0, 0.0, 0.0]
 
 
+def test_a_user_feature_value_in_either_unicode_form_is_one_category():
+    """`café` composed (U+00E9) and decomposed (`e` + U+0301) is one category, as RecPool reads it; the frames gave
+    two columns that print alike."""
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    table = frames.training_frame(pd.DataFrame({
+        "timestamp": pd.to_datetime([1, 2, 3], unit="s", utc=True), "item_id": [0, 1, 0],
+        "position": [1, 1, 1], "click": pd.array([1, 0, 0], dtype="Int64"),
+        "propensity_score": [0.5] * 3, "device": ["caf\u00e9", "cafe\u0301", "ios"]}), n_actions=2)
+    assert [c for c in table.columns if c.startswith("device")] == ["device=caf\u00e9", "device=ios"]
+    assert table["device=caf\u00e9"].tolist() == [1.0, 1.0, 0.0]
+
+
 def test_training_frame_names_what_is_wrong_as_bandit_feedback_does():
     """A frame of unobserved rows raised "cannot convert float NaN to integer", and an item outside ``n_actions`` a
     bare IndexError; ``bandit_feedback`` named both."""

@@ -501,6 +501,12 @@ def impression_log(after: int = 0, page_size: int = 1000, *, timeout=None):
     rows: List[dict] = []
     spec = None
     earlier = 0
+    if cursor > 0:
+        # The broker sends the spec only with a page that starts at the beginning (PROTOCOL.md): read without it, a
+        # frame from `after` lost its history columns and the catalogue check. One row from the start brings it.
+        (first,) = yield [control("impressions", {"after": 0, "limit": 1}, timeout=timeout)]
+        _check_page(first, 0, 1)
+        spec = first["spec"]
     while True:
         (page,) = yield [control("impressions", {"after": cursor, "limit": limit}, timeout=timeout)]
         _check_page(page, cursor, limit)

@@ -78,6 +78,16 @@ def test_bandit_feedback_refuses_an_empty_frame_or_a_bad_propensity(client, logg
         frames.bandit_feedback(broken)
 
 
+def test_a_frame_read_from_a_later_sequence_keeps_the_spec_columns(client, logged):
+    """The broker sends the policy's spec only with a page from the start: a frame from `after` > 0 lost its
+    `user-item_affinity_*` columns and the catalogue check."""
+    whole = frames.impressions_frame(client)
+    later = frames.impressions_frame(client, after=int(whole.index[0]) if whole.index.name == "seq" else 1)
+    assert len(later) < len(whole)
+    assert list(later.columns) == list(whole.columns)
+    assert any(c.startswith("user-item_affinity_") for c in later.columns)
+
+
 def test_logged_impressions_become_an_upload_a_job_trains_on(client, logged):
     table = frames.training_frame(frames.impressions_frame(client), n_actions=40)
     assert table["label"].isin([0.0, 1.0]).all() and table.shape[1] > 41

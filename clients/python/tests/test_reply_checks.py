@@ -325,8 +325,16 @@ def test_the_impression_log_counts_what_an_earlier_lineage_logged_and_pages_past
 
 
 def test_an_impressions_page_that_does_not_advance_is_a_protocol_violation():
+    # From a later sequence, the first request reads the log's first row for the spec (sent only from the start).
     with pytest.raises(recpool.ProtocolViolation, match="does not advance"):
-        finish(ops.impression_log(after=5, page_size=2), [page([], 5, earlier=2)])
+        finish(ops.impression_log(after=5, page_size=2), [page([row(1)], 1, {"slate_size": 3})],
+               [page([], 5, earlier=2)])
+
+
+def test_the_impression_log_from_a_later_sequence_takes_the_spec_from_the_first_row():
+    rows, spec = finish(ops.impression_log(after=5, page_size=2), [page([row(1)], 1, {"slate_size": 3})],
+                        [page([row(6)], None)])
+    assert [r["seq"] for r in rows] == [6] and spec == {"slate_size": 3}
 
 
 # ---------------------------------------------------------------- jobs

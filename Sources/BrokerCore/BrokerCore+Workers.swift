@@ -91,7 +91,7 @@ extension BrokerCore {
             sendWeightsIfStale(identity, now: now, into: &actions, force: false)
             if let service = workers[identity]?.services.first { pumpAll(now: now, into: &actions, hint: service) }
         case (.disconnect, false):
-            removeWorker(identity, reason: .workersDisconnected, now: now, into: &actions)
+            removeWorker(identity, reason: .workersDisconnected, saidGoodbye: true, now: now, into: &actions)
         case (.roundResult, false), (.policyState, false), (.catalogueState, false):
             actions.append(.toControl(.worker(identity: identity, message: message)))
         case (let command, true) where command.isWorkerService:
@@ -214,14 +214,18 @@ extension BrokerCore {
 
 
     /// Forgets a worker and re-dispatches what it held, at most `maxAttempts` dispatches a request.
+    /// - Parameter saidGoodbye: the worker sent DISCONNECT, so a drain it was told of is finished; a draining worker
+    ///   that left without it (expired, its connection reset, its session restarted) is told to drain again when the
+    ///   same process registers again.
     mutating func removeWorker(
-        _ identity: [UInt8], reason: BrokerCounter, now: BrokerInstant, into actions: inout [BrokerAction]
+        _ identity: [UInt8], reason: BrokerCounter, saidGoodbye: Bool = false, now: BrokerInstant,
+        into actions: inout [BrokerAction]
     ) {
         guard let worker = workers.removeValue(forKey: identity) else { return }
         counters.add(reason)
         // A drained worker that leaves before it finished (it never said DISCONNECT): its process is told to drain
         // again when it registers again, so the drain a client was told of is not lost to a partition.
-        if worker.draining, reason != .workersDisconnected {
+        if worker.draining, !saidGoodbye {
             let process = (worker.hello.host, worker.hello.pid, worker.hello.instance)
             drainsToResume.removeAll { $0.host == process.0 && $0.pid == process.1 && $0.instance == process.2 }
             drainsToResume.append(process)

@@ -36,10 +36,11 @@ struct CoreHarness {
         }
     }
 
-    mutating func registerWorker(_ id: [UInt8], slots: Int = 4, version: UInt64 = 1) {
+    /// Registers worker `id`: process `pid` on host `h` (by default one process per identity).
+    mutating func registerWorker(_ id: [UInt8], slots: Int = 4, version: UInt64 = 1, pid: Int32? = nil) {
         let hello = WorkerHello(
             workerId: "w\(id[0])", services: ["SCORE"], slots: slots, inputWidth: 2, modelVersion: version, host: "h",
-            pid: 1)
+            pid: pid ?? Int32(id[0]))
         feed(
             .worker(
                 identity: id,

@@ -44,12 +44,12 @@ struct DrainCoreTests {
     @Test("a worker that expired while draining is told to drain again when its process registers again")
     func drainSurvivesExpiry() throws {
         var h = CoreHarness()
-        h.registerWorker(workerA, slots: 4)
+        h.registerWorker(workerA, slots: 4, pid: 1)
         Self.drainThenExpire(&h, workerA)
         #expect(h.core.liveWorkerCount == 0 && h.core.counters[.workersExpired] == 1)
         h.sentToWorkers.removeAll()
         // The same process (host h, pid 1) on a new connection.
-        h.registerWorker(workerB, slots: 4)
+        h.registerWorker(workerB, slots: 4, pid: 1)
         let toB = h.sentToWorkers.filter { $0.identity == workerB }.map(\.message.header)
         #expect(toB.contains { $0.command == .heartbeat && $0.flags.contains(.drain) }, "\(toB)")
         h.score(from: client, id: 1)
@@ -58,7 +58,26 @@ struct DrainCoreTests {
         // Once: the same process registering a third time (after a clean restart of its session) is not drained.
         h.feed(.worker(identity: workerB, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
         h.sentToWorkers.removeAll()
-        h.registerWorker(workerA, slots: 4)
+        h.registerWorker(workerA, slots: 4, pid: 1)
+        #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) })
+    }
+
+    /// The drain was acknowledged, the connection reset before the worker read its DRAIN, and the worker registered
+    /// again and served on: a draining worker found unreachable is counted as disconnected, and that skipped the memory.
+    @Test("a draining worker whose connection reset is told to drain again when it registers again; one that said goodbye is not")
+    func drainSurvivesAReset() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 4, pid: 1)
+        var actions: [BrokerAction] = []
+        h.core.drain(workerA, into: &actions)
+        h.feed(.workerUnreachable(identity: workerA))
+        h.sentToWorkers.removeAll()
+        h.registerWorker(workerB, slots: 4, pid: 1)
+        #expect(h.sentToWorkers.contains { $0.identity == workerB && $0.message.header.flags.contains(.drain) })
+        // This time it finishes: DISCONNECT. The same process registering later is not drained.
+        h.feed(.worker(identity: workerB, frames: [Header(command: .disconnect).encoded()], peerAddress: nil))
+        h.sentToWorkers.removeAll()
+        h.registerWorker(workerA, slots: 4, pid: 1)
         #expect(!h.sentToWorkers.contains { $0.message.header.flags.contains(.drain) })
     }
 

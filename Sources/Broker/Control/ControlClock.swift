@@ -30,7 +30,8 @@ struct ControlClock: Sendable {
 
     /// Now, in ms since the epoch (saturating).
     func nowMs() -> UInt64 {
-        let elapsed = monotonicMicros() &- startMonotonicMicros
+        let now = monotonicMicros()
+        let elapsed = now > startMonotonicMicros ? now - startMonotonicMicros : 0
         return startEpochMillis.addingReportingOverflow(elapsed / 1_000).overflow
             ? .max : startEpochMillis + elapsed / 1_000
     }

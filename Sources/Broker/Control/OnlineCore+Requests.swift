@@ -77,12 +77,11 @@ extension OnlineCore {
             return reply(requester, .internal, text: "\(op) failed: \(error)", into: &actions)
         }
         // An unfreeze stored after a freeze that still waits for a sync supersedes it: the waiting freezes are answered
-        // with the view as it stays, unfrozen.
+        // when that sync ends, as they would have been, with the view from then on (unfrozen, the sync's version).
         if !freeze && !deferredFreezes.isEmpty {
-            let superseded = deferredFreezes
+            supersededFreezes += deferredFreezes
             deferredFreezes.removeAll()
             applyFrozen(false, requester: requester, nowMs: nowMs, into: &actions)
-            for waiting in superseded { answer(waiting, WireJSON.encode(view), into: &actions) }
             return
         }
         // A sync under way finishes first: freezing now served its version after the freeze's answer ("frozen at

@@ -327,9 +327,7 @@ extension OnlineCore {
         waitingSyncs.removeAll()
         viewDirty = true
         // Freezes that waited for this sync take effect now that it ended with nothing stored.
-        let freezes = deferredFreezes
-        deferredFreezes.removeAll()
-        for requester in freezes { applyFrozen(true, requester: requester, nowMs: nowMs, into: &actions) }
+        answerWaitingFreezes(nowMs: nowMs, into: &actions)
     }
 
     /// Ends the running sync (→ idle): every replica is told which version to serve, held events follow.
@@ -401,10 +399,19 @@ extension OnlineCore {
             }
         }
         // Freezes that waited for this sync's candidate take effect now, before a waiting sync could start.
+        answerWaitingFreezes(nowMs: nowMs, into: &actions)
+        startWaitingSync(nowMs: nowMs, into: &actions)
+    }
+
+    /// Freezes that waited for the sync that just ended take effect and are answered; those an unfreeze superseded
+    /// meanwhile are answered with the view as it is now.
+    mutating func answerWaitingFreezes(nowMs: UInt64, into actions: inout [OnlineAction]) {
         let freezes = deferredFreezes
         deferredFreezes.removeAll()
         for requester in freezes { applyFrozen(true, requester: requester, nowMs: nowMs, into: &actions) }
-        startWaitingSync(nowMs: nowMs, into: &actions)
+        let superseded = supersededFreezes
+        supersededFreezes.removeAll()
+        for requester in superseded { answer(requester, WireJSON.encode(view), into: &actions) }
     }
 
     /// Starts the sync the `online_sync` requests that arrived during the last one wait for; when learning was frozen

@@ -103,6 +103,8 @@ struct OnlineCore: ControlCore {
     /// effect, and are answered, when that sync ends (``finishSync(_:consumedStored:storeFailed:nowMs:into:)``), so
     /// a freeze acknowledged at version N is never followed by version N + 1 rolling out.
     var deferredFreezes: [Requester] = []
+    /// Freezes an unfreeze superseded while they waited for a sync: answered, unfrozen, when that sync ends.
+    var supersededFreezes: [Requester] = []
     /// The group commit the shell is performing.
     var inFlight: InFlight?
     var outgoing: [[UInt8]: [LearnEvent]] = [:]

@@ -9,7 +9,7 @@ public enum Clocks {
     public static func monotonicMicros() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+        return micros(spec)
     }
 
     /// Time since boot in µs (`CLOCK_BOOTTIME`): monotonic like `CLOCK_MONOTONIC`, and it also counts the time the
@@ -17,14 +17,24 @@ public enum Clocks {
     public static func bootMicros() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_BOOTTIME, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+        return micros(spec)
     }
 
     /// Monotonic time in ns (`CLOCK_MONOTONIC`), for latency measurement.
     public static func monotonicNanos() -> UInt64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+        guard spec.tv_sec >= 0, spec.tv_nsec >= 0 else { return 0 }
+        let (ns, overflow) = UInt64(spec.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : ns.addingReportingOverflow(UInt64(spec.tv_nsec)).partialValue
+    }
+
+    /// `spec` in µs: 0 for a negative reading (no host gives one, but libfaketime shifts the monotonic clocks with the
+    /// wall clock, and `UInt64(tv_sec)` trapped), saturated past 2⁶⁴ µs.
+    static func micros(_ spec: timespec) -> UInt64 {
+        guard spec.tv_sec >= 0, spec.tv_nsec >= 0 else { return 0 }
+        let (us, overflow) = UInt64(spec.tv_sec).multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? .max : us.addingReportingOverflow(UInt64(spec.tv_nsec) / 1000).partialValue
     }
 
     /// Wall-clock time in ms since the Unix epoch (`CLOCK_REALTIME`); 0 while the clock reads before 1970 (a host

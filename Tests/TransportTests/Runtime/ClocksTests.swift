@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Testing
 
 @testable import RecTransport
@@ -15,5 +18,14 @@ struct ClocksTests {
     @Test("before the epoch reads 0, past what 64 bits hold reads the largest value, otherwise ms", arguments: cases)
     func epochMillis(seconds: Int64, nanoseconds: Int64, expected: UInt64) {
         #expect(Clocks.epochMillis(seconds: seconds, nanoseconds: nanoseconds) == expected)
+    }
+
+    /// Under libfaketime the monotonic clocks move back with the wall clock (to −3e8 s for 1960), and every
+    /// `recpool` command and the broker trapped converting them.
+    @Test("a negative monotonic reading is 0 µs, never a trap")
+    func negativeMonotonic() {
+        #expect(Clocks.micros(timespec(tv_sec: -315_619_199, tv_nsec: 5)) == 0)
+        #expect(Clocks.micros(timespec(tv_sec: 3, tv_nsec: 2_500)) == 3_000_002)
+        #expect(Clocks.micros(timespec(tv_sec: Int.max, tv_nsec: 0)) == UInt64.max)
     }
 }

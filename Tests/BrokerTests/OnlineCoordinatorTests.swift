@@ -157,34 +157,41 @@ struct OnlineCoordinatorTests {
 
     /// Switching learners on one state directory carried the bandit's log-odds into the session DQN's Q regression
     /// (and back) under the next number: the bandit then scored "click probabilities" near 0.6 against a 3.5% rate.
-    @Test("a restart with another learner starts a new lineage from the prior, numbered past the stored one, and back")
-    func anotherLearnerIsANewLineage() throws {
+    /// The next version starts from the prior; the lineage (and so the log, its export and its feedback) carries on.
+    @Test("a restart with another learner or γ serves the prior as the next version, keeping the log and its feedback")
+    func anotherLearnerStartsFromThePrior() throws {
         let h = try OnlineHarness()
         h.serve("imp-1")
         #expect(h.feedback("imp-1", item: 3)?.header.status == .ok)
         let store = try RecStore(directory: h.directory)
-        // Another ε with the same learner carries the statistics and the unlearnt event on.
-        var epsilon = OnlineSettings()
-        epsilon.exploration = ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.3)
-        try h.open(settings: epsilon)
-        let carried = try store.unlearntFeedback().rows.count
-        #expect(h.coordinator.version == 2 && carried == 1)
-        var settings = epsilon
+        let prior = try #require(try store.policyVersion(1)).weightsSHA
+        // Version 2 learnt something (its statistics differ from the prior), as a sync would have stored it.
+        var learnt = try #require(try store.policyVersion(1))
+        var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
+        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
+        pack.vectors[k].values[0] += 3
+        learnt.version = 2
+        learnt.weightsSHA = try store.blobs.put(pack.encoded())
+        try store.savePolicyVersion(learnt, createdMs: 2_000)
+        try h.open(settings: OnlineSettings())
+        #expect(h.coordinator.version == 2)
+        var settings = OnlineSettings()
         settings.learning.learner = .sessionDQN
         try h.open(settings: settings)
         #expect(h.coordinator.version == 3)
-        let second = try #require(try store.policyVersion(3))
-        #expect(try WireJSON.decode(OnlinePolicySpec.self, from: Array(second.spec.utf8)).learning.learner == .sessionDQN)
-        // A new lineage does not learn the other learner's events; the carried one (another ε, above) kept them.
-        #expect(try store.unlearntFeedback().rows.isEmpty)
-        // Another γ rescales the session DQN's Q-values: a new lineage too.
+        let third = try #require(try store.policyVersion(3))
+        #expect(try WireJSON.decode(OnlinePolicySpec.self, from: Array(third.spec.utf8)).learning.learner == .sessionDQN)
+        #expect(third.weightsSHA == prior && third.weightsSHA != learnt.weightsSHA, "the prior, not version 2's statistics")
+        // The log carries on: the acknowledged event is handed to the new learner, not dropped.
+        #expect(try store.unlearntFeedback().rows.count == 1)
+        // Another γ rescales the session DQN's Q-values: the prior again, under the next number.
         settings.learning.gamma = 0.5
         try h.open(settings: settings)
         #expect(h.coordinator.version == 4)
         try h.open(settings: settings)
         #expect(h.coordinator.version == 4, "the same γ resumes")
-        // Back to the bandit: another new lineage, never an earlier number again.
-        try h.open(settings: epsilon)
+        // Back to the bandit: the next number, never an earlier one again.
+        try h.open(settings: OnlineSettings())
         #expect(h.coordinator.version == 5)
     }
 

@@ -208,17 +208,20 @@ final class OnlineCoordinator: ControlShell {
         // click rate for thousands of events. Another learner starts a new lineage (numbered past the stored one).
         // The session DQN's Q-values scale with γ (about 1 / (1 − γ) clicks): another γ is another scale too.
         let (storedLearning, configuredLearning) = (storedSpec.learning, configuredSpec.learning)
-        if storedLearning.learner != configuredLearning.learner
-            || (configuredLearning.learner == .sessionDQN && storedLearning.gamma != configuredLearning.gamma)
+        if relation != .unrelated,
+            storedLearning.learner != configuredLearning.learner
+                || (configuredLearning.learner == .sessionDQN && storedLearning.gamma != configuredLearning.gamma)
         {
             // Read into locals, not inside the log's metadata closure (Swift 6.3.1's optimiser, above).
             let stored = "\(storedLearning.learner.rawValue) (γ \(storedLearning.gamma))"
             let configured = "\(configuredLearning.learner.rawValue) (γ \(configuredLearning.gamma))"
             let storedVersion = row.version
             logger.warning(
-                "the stored online policy was learnt by another learner or discount, whose statistics mean other numbers; starting a new lineage",
+                "the stored online policy was learnt by another learner or discount, whose statistics mean other numbers; the next version starts from the prior (the log and its feedback carry on)",
                 metadata: ["stored_version": "\(storedVersion)", "stored_learner": "\(stored)", "configured_learner": "\(configured)"])
-            return .newLineage
+            // The same lineage (the catalogue's rows did not move: the log stays exported and its feedback is taken,
+            // and learnt by the new learner), under the next number, with the configured policy's prior statistics.
+            return .carried(core.policy)
         }
         switch Result(catching: { () throws(PolicyError) in try PolicyWeights.policy(pack, like: core.policy) }) {
         case .success(let policy):

@@ -15,7 +15,7 @@ struct CatalogueMoveNotStoredTests {
         let h = try RegistryOnlineHarness()
         let v1 = try h.register(["f0"], [[0], [1], [2]], parent: nil)
         let coordinator = try h.start(v1)
-        let policy = try #require(coordinator.policyToMove)
+        let policy = try #require(coordinator.policyToMove(builtOn: 1))
         #expect(try h.store.policyVersion(policy)?.catalogueVersion == 1)
         let sha = try h.store.blobs.put(Array("rows".utf8))
         func add(parent: UInt64) throws -> CatalogueRecord {
@@ -38,5 +38,22 @@ struct CatalogueMoveNotStoredTests {
         let stored = try add(parent: 1)
         let moved = try h.store.policyVersion(policy)?.catalogueVersion
         #expect(stored.version == 2 && moved == 2)
+    }
+
+    /// A pool pinned to catalogue 1 while the newest was 8: `catalogue add` built version 9 on 8, and the policy moved
+    /// to it, dropping what 2…8 retired and showing what they added; the next restart with the same flags moved it back.
+    @Test("a pool serving an earlier catalogue version stays on it when a version built on another is stored")
+    func pinnedPoolStays() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0], [1], [2]], parent: nil)
+        _ = try h.register(["f0"], [[0], [1], [2], [3]], parent: 1, change: .add)
+        let coordinator = try h.start(v1)
+        #expect(coordinator.core.catalogueVersion == 1)
+        #expect(coordinator.policyToMove(builtOn: 2) == nil)
+        let v3 = try h.register(["f0"], [[0], [1], [2], [3], [4]], parent: 2, change: .add)
+        coordinator.moveToCatalogue(v3.catalogue, version: v3.record.version, sha256: v3.record.sha256, parent: 2)
+        #expect(coordinator.core.catalogueVersion == 1 && coordinator.core.policy.spec.itemCount == 3)
+        // Built on the version it serves, it moves.
+        #expect(coordinator.policyToMove(builtOn: 1) == coordinator.version)
     }
 }

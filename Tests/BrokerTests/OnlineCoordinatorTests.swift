@@ -642,7 +642,7 @@ struct HeldSlateCoordinatorTests {
         try retired.retire(id: "sku-2")
         let sha = try h.store.blobs.put(try retired.canonicalBytes())
         outputs.removeAll()
-        coordinator.moveToCatalogue(retired, version: 2, sha256: sha)
+        coordinator.moveToCatalogue(retired, version: 2, sha256: sha, parent: 1)
         coordinator.flushPending()
         let sent = outputs.compactMap { output -> WireMessage? in
             switch output {

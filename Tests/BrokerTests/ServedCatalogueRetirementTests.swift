@@ -27,7 +27,7 @@ struct ServedCatalogueRetirementTests {
         let retired = try ItemCatalogue(
             encoding: ItemEncoding(categorical: [], numeric: ["f0"]), ids: (0..<4).map { "sku-\($0)" },
             features: Self.rows.flatMap { $0 }, active: [true, false, true, true])
-        coordinator.moveToCatalogue(retired, version: 2, sha256: try h.store.blobs.put(try retired.canonicalBytes()))
+        coordinator.moveToCatalogue(retired, version: 2, sha256: try h.store.blobs.put(try retired.canonicalBytes()), parent: 1)
         let reason = try #require(coordinator.retiredRefusal(forSlate: [0, 1]))
         #expect(reason.contains("item sku-1, retired in catalogue version 2"), "\(reason)")
         #expect(coordinator.retiredRefusal(forSlate: [0, 2, 3]) == nil)

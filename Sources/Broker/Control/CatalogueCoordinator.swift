@@ -25,10 +25,10 @@ final class CatalogueCoordinator {
     private var rollout = CatalogueRollout()
     /// Called with each newly stored version (catalogue, version, SHA-256), before its workers are sent it (the
     /// online policy moves to it).
-    var onStored: (ItemCatalogue, UInt64, String) -> Void = { _, _, _ in }
-    /// The online policy version that moves to each new catalogue version (a pool serving the registry), stored as
-    /// serving it in the version's own transaction; nil when no policy moves.
-    var policyToMove: () -> UInt64? = { nil }
+    var onStored: (ItemCatalogue, UInt64, String, UInt64?) -> Void = { _, _, _, _ in }
+    /// The online policy version that moves to a new catalogue version built on `parent` (a pool serving the registry
+    /// at that parent), stored as serving it in the version's own transaction; nil when no policy moves.
+    var policyToMove: (_ parent: UInt64?) -> UInt64? = { _ in nil }
     /// Asked before a version is stored: why the online policy cannot serve it, or `nil`. A reason refuses the
     /// change (`CONFLICT`), so no version is stored that the policy would silently not serve.
     var refusal: (ItemCatalogue) -> String? = { _ in nil }
@@ -420,9 +420,9 @@ final class CatalogueCoordinator {
                 version: 0, parent: latest?.record.version, change: change, item: item, sha256: sha,
                 sourceSHA256: source, schema: schema, items: catalogue.count, active: catalogue.activeCount,
                 width: catalogue.width, createdMs: nowMs),
-            movingPolicyVersion: policyToMove())
+            movingPolicyVersion: policyToMove(latest?.record.version))
         latest = (record, catalogue, bytes)
-        onStored(catalogue, record.version, record.sha256)
+        onStored(catalogue, record.version, record.sha256, record.parent)
         logger.info(
             "catalogue version stored",
             metadata: ["version": "\(record.version)", "change": "\(change.rawValue)", "item": "\(item ?? "")"])

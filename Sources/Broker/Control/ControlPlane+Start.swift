@@ -80,12 +80,12 @@ extension ControlPlane {
             }
         }
         if let learner {
-            catalogues.onStored = { catalogue, version, sha256 in
-                learner.moveToCatalogue(catalogue, version: version, sha256: sha256)
+            catalogues.onStored = { catalogue, version, sha256, parent in
+                learner.moveToCatalogue(catalogue, version: version, sha256: sha256, parent: parent)
             }
             catalogues.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
             catalogues.servedVersion = { learner.core.catalogueVersion }
-            catalogues.policyToMove = { learner.policyToMove }
+            catalogues.policyToMove = { parent in learner.policyToMove(builtOn: parent) }
             learner.shipCatalogue = { [weak catalogues] worker, version in
                 catalogues?.ship(version, to: worker) ?? false
             }

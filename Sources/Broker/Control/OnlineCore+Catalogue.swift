@@ -123,16 +123,29 @@ extension OnlineCoordinator {
         return "the slate held item \(id), retired in catalogue version \(version); retry"
     }
 
-    /// The policy version that moves to each new registry version (``moveToCatalogue(_:version:sha256:)``): the served
-    /// one, when the policy serves the registry (`--online-catalogue`); nil otherwise. The catalogue coordinator stores
-    /// the move with the new version, in one transaction.
-    var policyToMove: UInt64? { core.settings.served != nil ? core.version : nil }
+    /// The policy version that moves to a new registry version built on `parent`
+    /// (``moveToCatalogue(_:version:sha256:parent:)``): the served one, when the policy serves the registry
+    /// (`--online-catalogue`) at that parent; nil otherwise. The catalogue coordinator stores the move with the new
+    /// version, in one transaction. A pool that serves an earlier version (`--online-catalogue 1` while the newest is
+    /// 8) stays on it: an add built on 8 moved it to 9, which also dropped what 2…8 retired and showed what they added.
+    func policyToMove(builtOn parent: UInt64?) -> UInt64? {
+        guard core.settings.served != nil, let parent, Self.read(core, { $0.catalogueVersion }) == parent else { return nil }
+        return core.version
+    }
 
     /// A new registry version, stored with this policy's move to it (``policyToMove``): the policy serves it. The
     /// served number then names this catalogue, so a restart with `--online-catalogue` naming an earlier version
     /// starts the next number instead of serving this one's number over fewer rows.
-    func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String) {
+    func moveToCatalogue(_ catalogue: ItemCatalogue, version: UInt64, sha256: String, parent: UInt64?) {
         guard core.settings.served != nil else { return }
+        let served = Self.read(core) { $0.catalogueVersion }
+        guard let parent, served == parent else {
+            let pinned = served.map { String($0) } ?? "none"
+            logger.info(
+                "online policy stays on the catalogue version it serves; the new version builds on another",
+                metadata: ["served_catalogue_version": "\(pinned)", "catalogue_version": "\(version)"])
+            return
+        }
         var actions: [OnlineAction] = []
         do {
             try core.moveToCatalogue(catalogue, as: CatalogueReference(version: version, sha256: sha256), into: &actions)

@@ -155,6 +155,19 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 2)
     }
 
+    /// Stores version `version` as version `from` after learning something: its pack with 3 more events in the first
+    /// id bucket (`k`), as a sync would have stored it. Returns the stored row.
+    static func storeLearntVersion(_ store: RecStore, from: UInt64, as version: UInt64) throws -> PolicyVersionRow {
+        var learnt = try #require(try store.policyVersion(from))
+        var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
+        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
+        pack.vectors[k].values[0] += 3
+        learnt.version = version
+        learnt.weightsSHA = try store.blobs.put(pack.encoded())
+        try store.savePolicyVersion(learnt, createdMs: 2_000)
+        return learnt
+    }
+
     /// Switching learners on one state directory carried the bandit's log-odds into the session DQN's Q regression
     /// (and back) under the next number: the bandit then scored "click probabilities" near 0.6 against a 3.5% rate.
     /// The next version starts from the prior; the lineage (and so the log, its export and its feedback) carries on.
@@ -166,13 +179,7 @@ struct OnlineCoordinatorTests {
         let store = try RecStore(directory: h.directory)
         let prior = try #require(try store.policyVersion(1)).weightsSHA
         // Version 2 learnt something (its statistics differ from the prior), as a sync would have stored it.
-        var learnt = try #require(try store.policyVersion(1))
-        var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
-        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
-        pack.vectors[k].values[0] += 3
-        learnt.version = 2
-        learnt.weightsSHA = try store.blobs.put(pack.encoded())
-        try store.savePolicyVersion(learnt, createdMs: 2_000)
+        let learnt = try Self.storeLearntVersion(store, from: 1, as: 2)
         try h.open(settings: OnlineSettings())
         #expect(h.coordinator.version == 2)
         var settings = OnlineSettings()
@@ -284,13 +291,7 @@ struct OnlineCoordinatorTests {
         // Catalogue 2's rows are not 3's rows in place either (a, c moved): a new lineage again.
         #expect(try start(v2).version == 4)
         // Version 4 learns something (its statistics change), stored as version 5 on catalogue 2.
-        var learnt = try #require(try store.policyVersion(4))
-        var pack = try ParameterPack(decoding: try store.blobs.get(learnt.weightsSHA))
-        let k = try #require(pack.vectors.firstIndex { $0.name == "k" })
-        pack.vectors[k].values[0] += 3
-        learnt.version = 5
-        learnt.weightsSHA = try store.blobs.put(pack.encoded())
-        try store.savePolicyVersion(learnt, createdMs: 2_000)
+        let learnt = try Self.storeLearntVersion(store, from: 4, as: 5)
         // Catalogue 1 is a prefix of version 5's catalogue (2): what it learnt is carried, under a new number.
         let carried = try start(v1)
         #expect(carried.version == 6)

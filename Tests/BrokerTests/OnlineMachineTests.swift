@@ -451,6 +451,12 @@ struct OnlineMachineTests {
         #expect(m.core.view.pendingEvents == 1)
     }
 
+    /// The guard admits `judged` and its version is stored as `sha-2`; returns the actions of the store's result.
+    static func admitAndStore(_ m: inout OnlineMachine, _ judged: GuardCandidate) -> [OnlineAction] {
+        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
+        return m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+    }
+
     /// A freeze acknowledged while a sync's candidate was judged said version 1, then version 2 rolled out frozen.
     @Test("online_freeze during a judged sync takes effect, and is answered, when that sync ends: at its version")
     func freezeWaitsForTheJudgedSync() throws {
@@ -459,8 +465,7 @@ struct OnlineMachineTests {
         let requester = Requester(identity: [9], header: Header(command: .control, requestId: 7))
         let waited = m.feed(.frozenStored(true, requester: requester, .success(())), nowMs: 12_000)
         #expect(waited.clientReplies.isEmpty && !m.core.frozen)
-        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
-        let stored = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        let stored = Self.admitAndStore(&m, judged)
         #expect(m.core.frozen && m.core.version == 2)
         let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
         #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
@@ -490,8 +495,7 @@ struct OnlineMachineTests {
             waited = m.feed(.frozenStored(true, requester: requester, .success(())), nowMs: 11_500)
         }
         #expect(waited.clientReplies.isEmpty && !m.core.frozen)
-        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
-        let stored = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        let stored = Self.admitAndStore(&m, judged)
         #expect(m.core.frozen && m.core.version == 2)
         let answers = try stored.clientReplies.map { try WireJSON.decode(OnlineView.self, from: $0.frame(0)) }
         #expect(answers.contains { $0.frozen && $0.version == 2 }, "\(answers)")
@@ -519,8 +523,7 @@ struct OnlineMachineTests {
         }
         let answers = try stored.clientReplies.map { ($0.header.requestId, try WireJSON.decode(OnlineView.self, from: $0.frame(0))) }
         #expect(answers.map(\.0) == [8] && answers.allSatisfy { !$0.1.frozen }, "\(answers)")
-        _ = m.feed(.verdict(sync: judged.sync, decision: OnlineMachine.admitted), nowMs: 12_000)
-        let ended = m.feed(.versionStored(sync: judged.sync, .success("sha-2")), nowMs: 12_000)
+        let ended = Self.admitAndStore(&m, judged)
         #expect(!m.core.frozen && m.core.version == 2)
         // The superseded freeze is answered when the sync ends, naming the version served from then on.
         let freezeAnswer = try #require(ended.clientReplies.first { $0.header.requestId == 7 })

@@ -60,11 +60,12 @@ extension SimulationReport {
             ? "Pool CTR \(f(ctr)): first fifth \(ctrFirstFifth.map(f) ?? "undefined (no user of it served)"), last fifth "
                 + "\(ctrLastFifth.map(f) ?? "undefined (no user of it served)")."
             : "No user was served by a pool (the baselines alone)."
+        let usersText = served == 0 && elapsedMs != nil ? "On every user, as the pool served none:" : "On the same users:"
         let summary = """
             <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \
             \(elapsedMs.map { "\(served) served in \($0) ms" } ?? "no live part (the baselines alone)"); \
             policy versions \(versionRange).</p>
-            <p>\(poolText) On the same users:</p>
+            <p>\(poolText) \(usersText)</p>
             \(totals)<p>Feedback acknowledged \(feedbackSent) (duplicates \(feedbackDuplicates)); errors: \(escape(errorText)).</p>
 
             """

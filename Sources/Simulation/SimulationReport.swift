@@ -247,10 +247,14 @@ public struct SimulationReport: Codable, Sendable, Equatable {
         } else {
             lines.append("pool: no user served")
         }
+        // With a live part that served nobody the baselines are over every user (``SimulationReport/init(plan:world:outcomes:baselines:fixedVersion:elapsedMs:)``): said
+        // so, never headed as the pool's users.
         lines.append(
             served > 0 && served < users
                 ? "baselines on the same users, the \(served) served (CTR, last fifth, ÷ oracle):"
-                : "baselines on the same users (CTR, last fifth, ÷ oracle):")
+                : served == 0 && elapsedMs != nil
+                    ? "baselines on every user, as the pool served none (CTR, last fifth, ÷ oracle):"
+                    : "baselines on the same users (CTR, last fifth, ÷ oracle):")
         for b in baselines {
             let label = b.name == "fixed" ? fixedLabel : b.name
             lines.append(

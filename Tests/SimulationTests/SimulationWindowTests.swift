@@ -94,6 +94,15 @@ struct SimulationWindowTests {
         let baselinesOnly = SimulationReport(
             plan: plan, world: "simulator", outcomes: unserved, baselines: baselines, fixedVersion: nil, elapsedMs: nil)
         #expect(baselinesOnly.oracleCtr == 0.75 && baselinesOnly.randomCtr == 0.625)
+        #expect(baselinesOnly.text.contains("baselines on the same users (CTR"), "\(baselinesOnly.text)")
+        // A live run that served nobody (its only worker dead) headed the baselines over every user "on the same users".
+        let failed = SimulationReport(
+            plan: plan, world: "simulator", outcomes: unserved, baselines: baselines, fixedVersion: nil, elapsedMs: 40)
+        #expect(failed.oracleCtr == 0.75 && failed.text.contains("pool: no user served"))
+        #expect(failed.text.contains("baselines on every user, as the pool served none"), "\(failed.text)")
+        #expect(!failed.text.contains("same users"), "\(failed.text)")
+        let page = failed.html(command: "recpool simulate")
+        #expect(page.contains("On every user, as the pool served none:") && !page.contains("On the same users"))
     }
 
     @Test("a window nobody was served in names no version: null in JSON and - in text, not 0")

@@ -81,8 +81,14 @@ final class CatalogueCoordinator {
             }
             latest = (record, catalogue, bytes)
         }
-        rollout.start(latest: latest?.record.version)
+        rollout.start(target: latest?.record.version)
     }
+
+    /// Sends workers catalogue version `version`, the one the online policy serves, rather than the newest: a
+    /// replica moves its policy to every newer version it installs, and a pool started on an earlier version
+    /// (`--online-catalogue N`) showed the newest's items while the broker's policy, its log and its status stayed
+    /// on N. Called once the online policy has started, before any worker registers.
+    func rollOut(servedVersion version: UInt64) { rollout.start(target: version) }
 
     /// An upload version's canonical catalogue rebuilt as ``upload(_:nowMs:)`` built it (its source file read with its
     /// schema, the parent version's retired items kept retired) and stored again, or nil when it cannot be: another
@@ -234,7 +240,22 @@ final class CatalogueCoordinator {
 
     // MARK: - Operations
 
+    /// Refuses a change while the online policy serves an earlier version than the newest (`--online-catalogue N`):
+    /// a change builds on the newest, which this pool does not serve. Stored, it was sent to every replica, which
+    /// moved its policy to it while the broker's stayed on N: slates showed items version N does not have, under a
+    /// status that said N, and their feedback was refused.
+    /// - Throws: ``CatalogueRefusal`` (`CONFLICT`) naming both versions and the restart that allows the change.
+    private func refuseUnlessNewestServed(_ call: ControlCall) throws {
+        guard let served = servedVersion(), let newest = latest?.record.version, served != newest else { return }
+        throw CatalogueRefusal(
+            .conflict,
+            "the online policy serves catalogue version \(served) (--online-catalogue \(served)), not the newest, "
+                + "\(newest): \(call.request.op) builds on the newest, which this pool does not serve; nothing was stored. "
+                + "Restart the broker with --online-catalogue latest to serve the newest and change it")
+    }
+
     private func upload(_ call: ControlCall, nowMs: UInt64) throws {
+        try refuseUnlessNewestServed(call)
         let arguments = call.request.catalogue
         guard let source = arguments?.sourceSha256, let schemaText = arguments?.schema else {
             throw CatalogueRefusal(.badRequest, "catalogue_upload needs catalogue.source_sha256 and catalogue.schema")
@@ -300,6 +321,7 @@ final class CatalogueCoordinator {
         guard let latest else {
             throw CatalogueRefusal(.notFound, "no catalogue is registered; run `recpool catalogue upload` first")
         }
+        try refuseUnlessNewestServed(call)
         // An id is read as the catalogue CSV reads one, without surrounding spaces: ` sku-1` is `sku-1`, never a
         // second item beside it.
         guard let item = call.request.catalogue?.item?.trimmingCharacters(in: .whitespaces), !item.isEmpty else {
@@ -319,17 +341,7 @@ final class CatalogueCoordinator {
             }
         } catch {
             let status: Status = catalogue.index(of: item) == nil && call.operation == .catalogueRetire ? .notFound : .badRequest
-            var reason = Self.reason(error)
-            // Retired in the newest version while the pool serves an earlier one (`--online-catalogue N`), where the
-            // item is active and recommended: "already retired" alone read as if no client could get it.
-            if call.operation == .catalogueRetire, let served = servedVersion(), served != latest.record.version,
-                let row = catalogue.index(of: item), !catalogue.active[row]
-            {
-                reason += " in catalogue version \(latest.record.version), the newest; this pool serves version \(served) "
-                    + "(--online-catalogue \(served)), where it may still be active and recommended: restart the broker "
-                    + "with --online-catalogue latest to serve without it"
-            }
-            throw CatalogueRefusal(status, reason)
+            throw CatalogueRefusal(status, Self.reason(error))
         }
         try register(
             catalogue, change: call.operation == .catalogueAdd ? .add : .retire, item: item, source: nil,
@@ -366,40 +378,14 @@ final class CatalogueCoordinator {
         _ catalogue: ItemCatalogue, change: CatalogueChange, item: String?, source: String?, schema: String,
         call: ControlCall, nowMs: UInt64
     ) throws {
-        // Serving an earlier version than the newest (`--online-catalogue N`), the lineage has also served the newer
-        // versions' rows, and its impressions name them: a new version must keep the newest's rows in place too. An
-        // upload of the served rows and another item after them was taken, its item put in a row impressions showed
-        // another in, and their feedback learnt as its.
-        if let served = servedVersion(), let newest = latest, served != newest.record.version,
-            !catalogue.ids.starts(with: newest.catalogue.ids)
-        {
-            throw CatalogueRefusal(
-                .conflict,
-                "the online policy serves catalogue version \(served), an earlier one than the newest, \(newest.record.version), "
-                    + "whose rows its impressions also name: a new version must keep version \(newest.record.version)'s "
-                    + "\(newest.catalogue.count) rows in place (retire items instead of removing them, append new ones); nothing "
-                    + "was stored. Restart the broker with --online-catalogue latest (or start a new lineage) to change it otherwise")
-        }
+        // A change is made only to the version the policy serves (``refuseUnlessNewestServed(_:)``).
         if let reason = refusal(catalogue) {
-            // The version the policy serves, which a restart onto an older one (`--online-catalogue N`) makes older than
-            // the newest; a change is made to the newest.
-            let served = servedVersion()
-            let newest = latest?.record.version
-            let serving =
-                served.map { version in
-                    "catalogue version \(version)"
-                        + (newest.map { $0 != version ? " (the change was made to version \($0), the newest)" : "" } ?? "")
-                } ?? "its catalogue"
-            let advice =
-                served != nil && newest != nil && served != newest
-                ? "an add or retire changes the newest version, whose rows the served one does not keep in place: restart "
-                    + "the broker with --online-catalogue latest (a new lineage) to change the catalogue, or upload one "
-                    + "that keeps version \(served!)'s rows in place"
-                : "keep every row in its place (retire items instead of removing them, append new ones), or restart the "
-                    + "broker with --online-catalogue naming the version to serve"
+            let serving = servedVersion().map { "catalogue version \($0)" } ?? "its catalogue"
             throw CatalogueRefusal(
                 .conflict,
-                "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: \(advice)")
+                "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: keep every "
+                    + "row in its place (retire items instead of removing them, append new ones), or restart the broker "
+                    + "with --online-catalogue naming the version to serve")
         }
         // Made from the newest version's bytes when this one only appends rows or changes flags (an add, a retire, an
         // upload that keeps every row): the same bytes as a whole encode, without re-encoding every item on the thread
@@ -500,12 +486,8 @@ final class CatalogueCoordinator {
         for action in actions {
             switch action {
             case .install(let worker, let version):
-                guard let latest, latest.record.version == version else { continue }
-                let notice = CatalogueInstall(version: version, sha256: latest.record.sha256)
-                emit(
-                    .toWorker(
-                        identity: worker,
-                        frames: [Header(command: .catalogue).encoded(), WireJSON.encode(notice), latest.bytes]))
+                // The newest from memory; the version an online policy serves, when earlier, from the store.
+                _ = ship(version, to: worker)
             case .acknowledge(let identity, let header, let version, let confirmed):
                 // The change is stored; only its record could not be read back. The requester still gets an answer
                 // (INTERNAL naming the failure), never silence until its deadline.
@@ -573,14 +555,14 @@ final class CatalogueCoordinator {
     }
 
     /// The client's view of a record (with feature names and replicas when `catalogue` is given).
+    /// `confirmed` is given for the version workers are sent (the newest, or the one the online policy serves).
     func view(_ record: CatalogueRecord, catalogue: ItemCatalogue?) -> CatalogueView {
-        let isLatest = record.version == latest?.record.version
         let replicas = catalogue == nil ? nil : replicaList()
         return CatalogueView(
             version: record.version, parent: record.parent, change: record.change.rawValue, item: record.item,
             sha256: record.sha256, sourceSha256: record.sourceSHA256, items: record.items, active: record.active,
             width: record.width, featureNames: catalogue?.encoding.featureNames, createdMs: record.createdMs,
-            confirmed: isLatest ? rollout.allConfirmed(record.version) : nil, replicas: replicas)
+            confirmed: record.version == rollout.target ? rollout.allConfirmed(record.version) : nil, replicas: replicas)
     }
 
     /// Every live worker with the catalogue version it confirmed, or why it refused one.

@@ -5,7 +5,7 @@ import RecWire
 /// confirmations before they are acknowledged. A value with no I/O: ``CatalogueCoordinator`` feeds it events and
 /// sends what it returns, so "acknowledged only once every live worker has the version" is tested on values.
 ///
-/// Every live worker gets every version; a change is acknowledged when every live policy-serving worker (one that
+/// Every live worker gets every version the pool serves; a change is acknowledged when every live policy-serving worker (one that
 /// serves the online policy) has confirmed that version or a newer one (a worker that leaves stops counting), or
 /// when `timeoutMs` has passed, in which case the acknowledgement says `confirmed: false`.
 struct CatalogueRollout {
@@ -41,8 +41,9 @@ struct CatalogueRollout {
 
     /// How long a change waits for confirmations, ms.
     var timeoutMs: UInt64 = 10_000
-    /// The newest stored version, if any.
-    private(set) var latest: UInt64?
+    /// The version every live worker is sent, if any: the newest stored, or the one the online policy serves when that
+    /// is an earlier one (`--online-catalogue N`; a replica moves its policy to every newer version it installs).
+    private(set) var target: UInt64?
     /// Live workers: identity → display id.
     private(set) var live: [[UInt8]: String] = [:]
     /// The live workers as last told, with their registrations (``TrainingWorker/registration``).
@@ -79,14 +80,14 @@ struct CatalogueRollout {
         return nil
     }
 
-    /// Records the newest version at start (no acknowledgement waits for it).
-    mutating func start(latest: UInt64?) { self.latest = latest }
+    /// Records the version to send workers at start (no acknowledgement waits for it).
+    mutating func start(target: UInt64?) { self.target = target }
 
     /// A version was stored: every live worker gets it, and `requester` (if any) waits for them.
     mutating func stored(
         _ version: UInt64, requester: (identity: [UInt8], header: Header)?, nowMs: UInt64, into actions: inout [Action]
     ) {
-        latest = version
+        target = version
         for worker in live.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             actions.append(.install(worker: worker, version: version))
         }
@@ -109,10 +110,10 @@ struct CatalogueRollout {
             refusals[gone] = nil
             unchecked[gone] = nil
         }
-        if let latest {
+        if let target {
             for worker in now.keys.sorted(by: { $0.lexicographicallyPrecedes($1) })
             where live[worker] == nil || registeredAgain.contains(worker) {
-                actions.append(.install(worker: worker, version: latest))
+                actions.append(.install(worker: worker, version: target))
             }
         }
         live = now
@@ -167,11 +168,11 @@ struct CatalogueRollout {
                 ? "the worker confirmed sha256 \(state.sha256.prefix(12))…, \(registry)"
                 : state.error ?? "the worker gave no reason"
             if state.version >= (refusals[worker]?.version ?? 0) { refusals[worker] = (state.version, reason) }
-            if let latest, state.version == latest {
-                let sent = resends[worker].flatMap { $0.version == latest ? $0.count : nil } ?? 0
+            if let target, state.version == target {
+                let sent = resends[worker].flatMap { $0.version == target ? $0.count : nil } ?? 0
                 if sent < Self.maximumResends {
-                    resends[worker] = (latest, sent + 1)
-                    actions.append(.install(worker: worker, version: latest))
+                    resends[worker] = (target, sent + 1)
+                    actions.append(.install(worker: worker, version: target))
                 }
             }
         }

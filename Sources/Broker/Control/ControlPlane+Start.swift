@@ -86,6 +86,7 @@ extension ControlPlane {
             catalogues.refusal = { catalogue in learner.refusal(forCatalogue: catalogue) }
             catalogues.servedVersion = { learner.core.catalogueVersion }
             catalogues.policyToMove = { parent in learner.policyToMove(builtOn: parent) }
+            if let served = learner.core.catalogueVersion { catalogues.rollOut(servedVersion: served) }
             learner.shipCatalogue = { [weak catalogues] worker, version in
                 catalogues?.ship(version, to: worker) ?? false
             }

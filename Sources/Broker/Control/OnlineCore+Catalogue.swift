@@ -127,7 +127,8 @@ extension OnlineCoordinator {
     /// (``moveToCatalogue(_:version:sha256:parent:)``): the served one, when the policy serves the registry
     /// (`--online-catalogue`) at that parent; nil otherwise. The catalogue coordinator stores the move with the new
     /// version, in one transaction. A pool that serves an earlier version (`--online-catalogue 1` while the newest is
-    /// 8) stays on it: an add built on 8 moved it to 9, which also dropped what 2…8 retired and showed what they added.
+    /// 8) stays on it (the registry refuses a change built on 8 there; moved to 9, the policy also dropped what 2…8
+    /// retired and showed what they added).
     func policyToMove(builtOn parent: UInt64?) -> UInt64? {
         guard core.settings.served != nil, let parent, Self.read(core, { $0.catalogueVersion }) == parent else { return nil }
         return core.version

@@ -344,6 +344,13 @@ extension FeatureSpec {
             return "\(name) has std \(scaling.std), below \(Float.leastNormalMagnitude) (a 32-bit float's smallest "
                 + "normal), which a fit marks constant: a standard deviation no fit gives"
         }
+        // A fit's mean is of 32-bit values: one beyond their range standardises every value to ±infinity in the float32
+        // model input (an exported graph scored NaN for every item).
+        for (name, scaling) in scalings where scaling.constant != true && abs(scaling.mean) > Double(Float.greatestFiniteMagnitude) {
+            return "\(name) has mean \(scaling.mean), beyond a 32-bit float's range (±\(Float.greatestFiniteMagnitude)): a mean "
+                + "no fit gives"
+        }
+        if let problem = ownValuesProblem { return problem }
         // Finite and 0 or more: a fit before this build summed a reward log's amounts into it (above 1), and such
         // checkpoints still score; the cold-start answer ranks by it.
         if let (item, rate) = popularity.enumerated().first(where: { !($0.element.isFinite && $0.element >= 0) }) {
@@ -367,6 +374,49 @@ extension FeatureSpec {
             }) {
                 return "the vocabulary of \(name) is not in order or names a category twice ('\(vocabulary[index - 1])', "
                     + "then '\(vocabulary[index])')"
+            }
+        }
+        return nil
+    }
+}
+
+extension FeatureSpec {
+    /// Why a value the spec itself standardises (an item's numeric value, a cross rate's lift, an item rate's log-odds)
+    /// would reach the model beyond ``ZScore/maximumStandardScore``, or `nil`: a request's values are refused there
+    /// (``ZScore/admits(_:)``), but these come from the spec, so every score of the item was infinite or NaN (an
+    /// exported graph scored NaN for every item while `eval` refused the same checkpoint).
+    var ownValuesProblem: String? {
+        func outside(_ value: Double, _ scaling: ZScore) -> Bool { !value.isFinite || !scaling.admits(value) }
+        func describe(_ what: String, _ value: Double, _ name: String, _ scaling: ZScore) -> String {
+            "\(what) is \(value), which \(name) (mean \(scaling.mean), std \(scaling.std)) standardises beyond "
+                + "±\(ZScore.maximumStandardScore): statistics and values no fit gives"
+        }
+        if let item = itemContinuous.indices.first(where: { outside(itemContinuous[$0], itemContinuousScaling) }) {
+            return describe("itemContinuous[\(item)]", itemContinuous[item], "itemContinuousScaling", itemContinuousScaling)
+        }
+        if let extra = itemNumericExtra, let scalings = itemNumericExtraScalings {
+            for (item, row) in extra.enumerated() {
+                for (column, value) in row.enumerated() where column < scalings.count && outside(value, scalings[column]) {
+                    return describe(
+                        "itemNumericExtra[\(item)][\(column)]", value, "itemNumericExtraScalings[\(column)]", scalings[column])
+                }
+            }
+        }
+        if let tables = crossRates, let smoothing = crossRateSmoothing {
+            for (f, table) in tables.enumerated() {
+                let name = "crossRates[\(f)].scaling"
+                // An unseen pair's lift is 0.
+                if outside(0, table.scaling) { return describe("an unseen pair's lift", 0, name, table.scaling) }
+                for k in table.codes.indices where table.items[k] < popularity.count {
+                    let lift = Self.lift(
+                        clicks: table.clicks[k], shows: table.shows[k], prior: popularity[table.items[k]], smoothing: smoothing)
+                    if outside(lift, table.scaling) { return describe("the lift of pair \(k)", lift, name, table.scaling) }
+                }
+            }
+            if let scaling = itemRateScaling,
+                let item = popularity.indices.first(where: { outside(Self.logit(popularity[$0]), scaling) })
+            {
+                return describe("item \(item)'s rate log-odds", Self.logit(popularity[item]), "itemRateScaling", scaling)
             }
         }
         return nil

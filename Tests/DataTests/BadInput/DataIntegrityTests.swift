@@ -109,6 +109,12 @@ struct DataIntegrityTests {
             ("negative smoothing", "popularitySmoothing is -1"),
             ("vocabulary out of order", "is not in order or names a category twice"),
             ("vocabulary repeats", "is not in order or names a category twice"),
+            // Statistics and values the spec standardises itself, beyond what a float32 model input holds: an exported
+            // graph scored NaN for every item (or for the one item) while `eval` refused the same checkpoint.
+            ("mean beyond float32", "itemContinuousScaling has mean 1e+308, beyond a 32-bit float's range"),
+            ("cross-rate mean beyond float32", "crossRates[0].scaling has mean 1e+308"),
+            ("item value beyond the bound", "itemContinuous[2] is 3e+38, which itemContinuousScaling"),
+            ("cross-rate lifts beyond the bound", "crossRates[0].scaling (mean"),
         ])
     func specStatistics(_ change: String, _ says: String) throws {
         let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
@@ -122,6 +128,10 @@ struct DataIntegrityTests {
         case "zero engagedSeconds": spec.engagedSeconds = 0
         case "negative smoothing": spec.popularitySmoothing = -1
         case "vocabulary out of order": spec.userVocabularies[0].swapAt(0, 1)
+        case "mean beyond float32": spec.itemContinuousScaling.mean = 1e308
+        case "cross-rate mean beyond float32": spec.crossRates![0].scaling.mean = 1e308
+        case "item value beyond the bound": spec.itemContinuous[2] = 3e38
+        case "cross-rate lifts beyond the bound": spec.crossRates![0].scaling.std = 1e-20
         default: spec.userVocabularies[0][1] = spec.userVocabularies[0][0]
         }
         let bytes = Array(try JSONEncoder().encode(spec))

@@ -16,12 +16,13 @@ extension WireJSON {
     }
 
     /// Why the JSON text `bytes` (a file a command reads: score rows, a feature specification) is not a document
-    /// RecPool accepts although Foundation's decoder would take it: a key that appears twice in one object (the
-    /// decoder keeps one silently), or a trailing comma (not JSON, RFC 8259 §4–5); nil when neither. Text that is not
-    /// JSON otherwise is left to the decoder, which names it. Keys are compared unescaped and never converted from
-    /// snake case, as a plain `JSONDecoder` reads them: `sku_1` and `sku1` are two keys.
+    /// RecPool accepts although Foundation's decoder would take it: text that is not JSON (``JSONGrammar``: a trailing
+    /// comma, `01`, an escape JSON does not have), or a key that appears twice in one object (the decoder keeps one
+    /// silently); nil when neither. Keys are compared unescaped and never converted from snake case, as a plain
+    /// `JSONDecoder` reads them: `sku_1` and `sku1` are two keys.
     public static func fileKeyProblem(in bytes: [UInt8]) -> String? {
-        keyProblem(in: bytes, mapAtTop: true, keyLimit: nil)?.description
+        if let violation = JSONGrammar.violation(in: bytes) { return violation.description }
+        return keyProblem(in: bytes, mapAtTop: true, keyLimit: nil)?.description
     }
 
     /// What ``keyProblem(in:mapAtTop:keyLimit:)`` found.
@@ -30,9 +31,6 @@ extension WireJSON {
         case duplicate(String)
         /// The document holds more object keys than the limit (the scan stopped there).
         case tooManyKeys(limit: Int)
-        /// A comma right before a closing `}` or `]` (at this byte offset): not JSON (RFC 8259 §4, §5), though
-        /// Foundation's decoder takes it.
-        case trailingComma(offset: Int)
 
         /// The problem in a sentence, as an error names it.
         var description: String {
@@ -40,8 +38,6 @@ extension WireJSON {
             case .duplicate(let key): "the key `\(key)` appears twice in one object; each key may appear once"
             case .tooManyKeys(let limit):
                 "the document holds more than \(limit) object keys, the most a request may hold (a view event counts two)"
-            case .trailingComma(let offset):
-                "not valid JSON: a comma before a closing bracket at byte \(offset) (a trailing comma)"
             }
         }
     }
@@ -55,18 +51,8 @@ extension WireJSON {
         // whether its keys fold snake case (a struct's), and the last key read (what a nested value belongs to).
         var stack: [(keys: Set<ArraySlice<UInt8>>?, expectingKey: Bool, folds: Bool, lastKey: ArraySlice<UInt8>)] = []
         var i = 0
-        // The last byte outside a string that is not white space, and where it stands.
-        var previous: UInt8 = 0
-        var previousAt = 0
         while i < frame.count {
             let byte = frame[i]
-            let at = i
-            defer {
-                if byte != 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
-                    previous = byte
-                    previousAt = at
-                }
-            }
             switch byte {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let parent = stack.last
@@ -80,7 +66,6 @@ extension WireJSON {
                     stack.append((keys: nil, expectingKey: false, folds: folds, lastKey: []))
                 }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                if previous == UInt8(ascii: ",") { return .trailingComma(offset: previousAt) }
                 if !stack.isEmpty { stack.removeLast() }
             case UInt8(ascii: ","):
                 if let last = stack.indices.last, stack[last].keys != nil { stack[last].expectingKey = true }

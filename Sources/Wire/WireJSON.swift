@@ -31,18 +31,13 @@ public enum WireJSON {
     /// Decodes a document from a frame.
     /// - Parameter keyLimit: the most object keys the document may hold (nil: no limit). The limit is checked in the
     ///   first pass over the bytes, before anything is decoded.
-    /// - Throws: ``WireError/badDocument(_:)`` with the decoder's reason, naming a key that appears twice in one
+    /// - Throws: ``WireError/badDocument(_:)`` saying where the text stops being JSON (``JSONGrammar``), with the
+    ///   decoder's reason, naming a key that appears twice in one
     ///   object (``duplicateKey(in:mapAtTop:)``), saying the document holds more keys than `keyLimit`, or naming a
     ///   whole-number key whose number has a fraction a 64-bit float rounds away (``refuseRoundedWholeNumbers``).
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8], keyLimit: Int? = nil)
         throws(WireError) -> T
     {
-        // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
-        if let problem = keyProblem(
-            in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit)
-        {
-            throw .badDocument(problem.description)
-        }
         // A document is UTF-8 JSON (docs/PROTOCOL.md): Foundation's decoder also takes UTF-16 and UTF-32 (by their
         // byte-order marks) and a UTF-8 byte-order mark, and calls invalid UTF-8 only "not valid JSON".
         if frame.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -50,6 +45,14 @@ public enum WireJSON {
         }
         if String(validating: frame, as: UTF8.self) == nil {
             throw .badDocument("the document is not UTF-8 text (\(invalidUTF8Description(frame)))")
+        }
+        // The whole text, strictly: Foundation's decoder skips a value under a key it does not read without checking it.
+        if let violation = JSONGrammar.violation(in: frame) { throw .badDocument(violation.description) }
+        // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
+        if let problem = keyProblem(
+            in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit)
+        {
+            throw .badDocument(problem.description)
         }
         let decoded: T
         let decoder = Self.decoder

@@ -31,10 +31,10 @@ struct DocumentErrorTests {
     @Test(
         "text that is not JSON says where it stops being JSON; bytes that are not UTF-8 are named by offset",
         arguments: [
-            (Array(#"{"version":1} x"#.utf8), "not valid JSON: invalid value around character 14"),
-            (Array(#"{"version":NaN}"#.utf8), "not valid JSON: invalid value around character 11"),
-            (Array(#"{"version":"#.utf8), "not valid JSON: unexpected end of file"),
-            (Array(#"{"version":1}{"top":2}"#.utf8), "not valid JSON: invalid value around character 13"),
+            (Array(#"{"version":1} x"#.utf8), "not valid JSON: 'x' after the document's end at byte 14"),
+            (Array(#"{"version":NaN}"#.utf8), "not valid JSON: 'N' where a value belongs at byte 11"),
+            (Array(#"{"version":"#.utf8), "not valid JSON: the text ends before the document does at byte 11"),
+            (Array(#"{"version":1}{"top":2}"#.utf8), "not valid JSON: '{' after the document's end at byte 13"),
             ([0xEF, 0xBB, 0xBF] + Array(#"{"version":1}"#.utf8), "starts with a byte-order mark"),
             ([0xFF, 0xFE] + Array(#"{"version":1}"#.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }),
                 "not UTF-8 text (byte 0 (0xFF))"),
@@ -188,7 +188,7 @@ struct DocumentErrorTests {
     ])
     func trailingComma(text: String, offset: Int) {
         let message = Self.message(text)
-        #expect(message.contains("not valid JSON: a comma before a closing bracket at byte \(offset)"), "\(message)")
+        #expect(message.contains("not valid JSON: a comma before a closing bracket (a trailing comma) at byte \(offset)"), "\(message)")
         // A comma inside a string is text.
         #expect(Self.message(#"{"version":1,"impression_id":"a,]"}"#) == "decoded")
     }

@@ -58,6 +58,11 @@ struct CatalogueReceiver: Sendable {
                 version: notice.version, computed: computed,
                 outcome: .failure(.hashMismatch(computed: computed, named: notice.sha256)))
         }
+        // JSON and each key once (as a broker's own canonical bytes always are): a plain decoder takes a key written
+        // twice (`"ids"`, or `"numeric"` and `"\u006eumeric"`) as one of its two values, and skips unread text unchecked.
+        if let problem = WireJSON.fileKeyProblem(in: bytes) {
+            return VerifiedCatalogue(version: notice.version, computed: computed, outcome: .failure(.undecodable(problem)))
+        }
         do {
             return VerifiedCatalogue(
                 version: notice.version, computed: computed, outcome: .success(try ItemCatalogue(canonical: bytes)))

@@ -175,3 +175,31 @@ struct WorkerCoreRegistrationTests {
         #expect(logs.all.contains { $0.level == .warning && $0.message == "catalogue not installed" })
     }
 }
+
+/// A CATALOGUE whose canonical document wrote a key twice (`"ids"` twice, or `"numeric"` and `"\u006eumeric"`) was
+/// hashed, decoded as one of the two values and confirmed installed: a plain decoder does not check keys.
+@Suite("Worker: a catalogue's canonical bytes are one JSON document with each key once")
+struct CatalogueDocumentTests {
+    @Test("a key written twice, or text that is not JSON, is refused naming it; the broker's own bytes verify", arguments: [
+        ("ids", #","ids":["z","y"]"#, "the key `ids` appears twice"),
+        ("numeric", #","\u006eumeric":["cost"]"#, "appears twice"),
+        ("number", #","extra":01"#, "leading zero"),
+    ])
+    func refused(name: String, insert: String, says: String) throws {
+        let good = try WorkerCoreRegistrationTests.bytes(["a", "b"])
+        #expect(throws: Never.self) {
+            try CatalogueReceiver.verify(CatalogueInstall(version: 1, sha256: WorkerCoreRegistrationTests.sha(good)), bytes: good)
+                .outcome.get()
+        }
+        var bad = good
+        bad.removeLast()  // the closing brace
+        bad += Array(insert.utf8) + [UInt8(ascii: "}")]
+        let verified = CatalogueReceiver.verify(
+            CatalogueInstall(version: 1, sha256: WorkerCoreRegistrationTests.sha(bad)), bytes: bad)
+        guard case .failure(let reason) = verified.outcome else {
+            Issue.record("\(name): installed")
+            return
+        }
+        #expect(reason.description.contains(says), "\(reason)")
+    }
+}

@@ -61,24 +61,20 @@ public struct NumpyArray: Sendable, Equatable {
         guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
             throw .unsupported(name, "header: it is not UTF-8 text")
         }
-        let descr = field("descr", in: header)
+        let parsed: (descr: String, fortranOrder: Bool, shape: [Int])
+        do {
+            parsed = try Self.header(header)
+        } catch {
+            throw .unsupported(name, "header: \(error.text)")
+        }
         let width: Int
-        switch descr {
-        case "'<f8'": width = 8
-        case "'<f4'": width = 4
-        default: throw .unsupported(name, "dtype \(descr ?? "missing") (expected '<f8' or '<f4')")
+        switch parsed.descr {
+        case "<f8": width = 8
+        case "<f4": width = 4
+        default: throw .unsupported(name, "dtype '\(parsed.descr)' (expected '<f8' or '<f4')")
         }
-        guard field("fortran_order", in: header) == "False" else { throw .unsupported(name, "Fortran order") }
-        guard let shapeText = field("shape", in: header) else { throw .unsupported(name, "header: it has no 'shape'") }
-        let entries = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        // Every entry must be a whole number: one that is not was dropped before, and the file was then reported as
-        // a size mismatch against a shape it does not have.
-        var shape: [Int] = []
-        for entry in entries {
-            guard let n = Int(entry) else { throw .unsupported(name, "shape (\(shapeText)): '\(entry)' is not a whole number") }
-            shape.append(n)
-        }
+        guard !parsed.fortranOrder else { throw .unsupported(name, "Fortran order") }
+        let shape = parsed.shape
         // The shape is the file's: multiply with overflow reported, so (2³², 2³²) is a size mismatch, not a trap.
         var count: Int? = 1
         for n in shape {
@@ -139,18 +135,106 @@ public struct NumpyArray: Sendable, Equatable {
         return out
     }
 
-    /// The text after `'key':` up to the next top-level comma (a tuple counts as one value).
-    private static func field(_ key: String, in header: String) -> String? {
-        guard let range = header.range(of: "'\(key)':") else { return nil }
-        var depth = 0
-        var out = ""
-        for ch in header[range.upperBound...] {
-            if ch == "(" { depth += 1 }
-            if ch == ")" { depth -= 1 }
-            if (ch == "," && depth == 0) || ch == "}" { break }
-            out.append(ch)
+    /// Why a `.npy` header is not one numpy reads.
+    struct HeaderProblem: Error { var text: String }
+
+    /// Reads a `.npy` header: a Python dict literal with exactly the keys `descr` (a string), `fortran_order` (`True`
+    /// or `False`) and `shape` (a tuple of whole numbers), each once, then spaces and a newline (numpy's format,
+    /// `numpy.lib.format`). numpy refuses any other key, a missing one, or anything but a dict; a key written twice
+    /// it reads as its last value, where a looser reading took the first (a file with `'shape': (360, 80, 3),
+    /// 'shape': (1, 80, 3)` was evaluated as another array than numpy loads): refused here.
+    static func header(_ text: String) throws(HeaderProblem) -> (descr: String, fortranOrder: Bool, shape: [Int]) {
+        let c = Array(text.unicodeScalars)
+        var i = 0
+        func skipSpace() { while i < c.count, c[i] == " " || c[i] == "\t" || c[i] == "\n" || c[i] == "\r" { i += 1 } }
+        func expect(_ s: Unicode.Scalar, _ what: String) throws(HeaderProblem) {
+            skipSpace()
+            guard i < c.count, c[i] == s else { throw HeaderProblem(text: "expected \(what) at character \(i)") }
+            i += 1
         }
-        return out.trimmingCharacters(in: .whitespaces)
+        func string() throws(HeaderProblem) -> String {
+            skipSpace()
+            guard i < c.count, c[i] == "'" || c[i] == "\"" else { throw HeaderProblem(text: "expected a quoted string at character \(i)") }
+            let quote = c[i]
+            var out = ""
+            i += 1
+            while i < c.count, c[i] != quote {
+                guard c[i] != "\\" else { throw HeaderProblem(text: "a string with an escape at character \(i)") }
+                out.unicodeScalars.append(c[i])
+                i += 1
+            }
+            guard i < c.count else { throw HeaderProblem(text: "a string that is not closed") }
+            i += 1
+            return out
+        }
+        func word() -> String {
+            skipSpace()
+            var out = ""
+            while i < c.count, c[i].properties.isAlphabetic || ("0"..."9").contains(c[i]) {
+                out.unicodeScalars.append(c[i])
+                i += 1
+            }
+            return out
+        }
+        func tuple() throws(HeaderProblem) -> [Int] {
+            try expect("(", "'(' opening the shape")
+            var values: [Int] = []
+            var trailingComma = false
+            while true {
+                skipSpace()
+                if i < c.count, c[i] == ")" { i += 1; break }
+                let entry = word()
+                guard let n = Int(entry) else {
+                    throw HeaderProblem(text: "shape: '\(entry.isEmpty ? String(i < c.count ? Character(c[i]) : " ") : entry)' is not a whole number")
+                }
+                values.append(n)
+                skipSpace()
+                if i < c.count, c[i] == "," { i += 1; trailingComma = true; continue }
+                trailingComma = false
+                try expect(")", "',' or ')' in the shape")
+                break
+            }
+            // `(3)` is the number 3 in Python, not a tuple: numpy refuses it as a shape.
+            guard values.count != 1 || trailingComma else { throw HeaderProblem(text: "shape (\(values[0])) is a number, not a tuple; write (\(values[0]),)") }
+            return values
+        }
+        try expect("{", "'{' opening the header's dict")
+        var descr: String?
+        var fortranOrder: Bool?
+        var shape: [Int]?
+        while true {
+            skipSpace()
+            if i < c.count, c[i] == "}" { i += 1; break }
+            let key = try string()
+            try expect(":", "':' after '\(key)'")
+            switch key {
+            case "descr":
+                guard descr == nil else { throw HeaderProblem(text: "'descr' appears twice") }
+                descr = try string()
+            case "fortran_order":
+                guard fortranOrder == nil else { throw HeaderProblem(text: "'fortran_order' appears twice") }
+                switch word() {
+                case "True": fortranOrder = true
+                case "False": fortranOrder = false
+                case let other: throw HeaderProblem(text: "fortran_order is '\(other)', not True or False")
+                }
+            case "shape":
+                guard shape == nil else { throw HeaderProblem(text: "'shape' appears twice") }
+                shape = try tuple()
+            default:
+                throw HeaderProblem(text: "it has the key '\(key)'; a .npy header has only descr, fortran_order and shape")
+            }
+            skipSpace()
+            if i < c.count, c[i] == "," { i += 1; continue }
+            try expect("}", "',' or '}' after '\(key)'")
+            break
+        }
+        skipSpace()
+        guard i == c.count else { throw HeaderProblem(text: "text after the header's dict at character \(i)") }
+        guard let descr else { throw HeaderProblem(text: "it has no 'descr'") }
+        guard let fortranOrder else { throw HeaderProblem(text: "it has no 'fortran_order'") }
+        guard let shape else { throw HeaderProblem(text: "it has no 'shape'") }
+        return (descr, fortranOrder, shape)
     }
 }
 

@@ -96,7 +96,8 @@ struct EarlierLineageExportTests {
                 RecStore.FeedbackEvent(impressionId: "new-1", item: 0, click: 1, dwell: nil, createdMs: 1_600, toLearn: false),
             ])
         #expect(try h.store.recentImpressionsWithFeedback(limit: 10).count == 3)
-        let (evidence, leftOut) = try coordinator.guardEvidence(limit: 10)
+        let (evidence, leftOut) = try OnlineCoordinator.guardEvidence(
+            store: h.store, limit: 10, fromVersion: coordinator.lineageStart)
         #expect(evidence.count == 1 && leftOut == 0)
         // A slate a replica still draws under the earlier lineage's version is not logged as served.
         #expect(coordinator.core.recordProblem(

@@ -31,10 +31,7 @@ final class OnlineHarness {
         try coordinator.start(nowMs: 1_000)
         // The guard's thread, inline: the verdict comes back at once.
         coordinator.judge = { [unowned self] c in
-            let decision = PolicyGuard.decide(
-                candidate: c.candidate, current: c.current, on: c.evidence, margin: c.margin,
-                minimumRows: c.minimumRows, nowMs: c.nowMs)
-            self.coordinator.handleVerdict(sync: c.sync, decision: decision, nowMs: c.nowMs)
+            self.coordinator.handleVerdict(sync: c.sync, decision: GuardJudge.decide(c), nowMs: c.nowMs)
         }
     }
 

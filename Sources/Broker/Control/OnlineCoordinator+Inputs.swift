@@ -36,6 +36,10 @@ extension OnlineCoordinator {
 
     /// The guard's verdict.
     func handleVerdict(sync: UInt64, decision: GuardDecision, nowMs: UInt64) {
+        if decision.reason.hasPrefix(GuardJudge.unreadableEvidence) {
+            // Without its evidence the candidate cannot be judged: the sync ends rejected, as the verdict says.
+            logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(decision.reason)"])
+        }
         run(.verdict(sync: sync, decision: decision), nowMs: nowMs)
     }
 

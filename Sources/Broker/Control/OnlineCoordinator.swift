@@ -441,20 +441,13 @@ final class OnlineCoordinator: ControlShell {
                 .lookedUp(query, Result { () throws(StoreError) in try storedImpression(query.request.impressionId) }),
                 nowMs: nowMs)
         case .judge(let c):
-            do {
-                let (evidence, leftOut) = try guardEvidence(limit: c.impressions)
-                judge(
-                    GuardJudge.Case(
-                        sync: c.sync, candidate: c.candidate, current: c.current, evidence: evidence, leftOut: leftOut,
-                        margin: c.margin, minimumRows: c.minimumRows, nowMs: nowMs))
-            } catch {
-                // Without its evidence the candidate cannot be judged: the sync ends rejected, as before.
-                logger.error("online sync failed: the guard's evidence cannot be read", metadata: ["error": "\(error)"])
-                let decision = GuardDecision(
-                    accepted: false, reason: "rejected: the guard's evidence cannot be read: \(error)",
-                    candidateValue: nil, currentValue: nil, margin: c.margin, rows: 0, atMs: nowMs)
-                run(.verdict(sync: c.sync, decision: decision), nowMs: nowMs)
-            }
+            // Read on the guard's thread: decoding thousands of stored impressions here held every slate and FEEDBACK.
+            let (store, limit, lineageStart) = (store, c.impressions, lineageStart)
+            judge(
+                GuardJudge.Case(
+                    sync: c.sync, candidate: c.candidate, current: c.current,
+                    evidence: { try Self.guardEvidence(store: store, limit: limit, fromVersion: lineageStart) },
+                    margin: c.margin, minimumRows: c.minimumRows, nowMs: nowMs))
         case .storeVersion(let v):
             let result = Result { () throws(StoreError) -> String in
                 let sha = try store.blobs.put(v.pack)
@@ -507,7 +500,9 @@ final class OnlineCoordinator: ControlShell {
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null, neither retrieval's candidates nor the request's), whose probability under the
     /// candidate policy the guard can compute exactly.
-    func guardEvidence(limit: Int) throws(StoreError) -> (evidence: [GuardImpression], leftOut: Int) {
+    static func guardEvidence(store: RecStore, limit: Int, fromVersion lineageStart: UInt64) throws(StoreError)
+        -> GuardJudge.Evidence
+    {
         var evidence: [GuardImpression] = []
         var leftOut = 0
         for row in try store.recentImpressionsWithFeedback(limit: limit, fromVersion: lineageStart) {

@@ -7,6 +7,7 @@ public enum DedicatedThread {
     public static func run<T: Sendable>(name: String, _ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             let thread = Thread {
+                nameInKernel(name)
                 continuation.resume(returning: body())
             }
             thread.name = name
@@ -17,9 +18,22 @@ public enum DedicatedThread {
 
     /// Starts `body` on a new thread named `name` and returns at once.
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
+        let thread = Thread {
+            nameInKernel(name)
+            body()
+        }
         thread.name = name
         thread.stackSize = 8 << 20
         thread.start()
+    }
+
+    /// Gives the calling thread `name` (its first 15 bytes) where `top -H`, `perf` and `/proc/PID/task/*/comm` read it:
+    /// Foundation's `Thread.name` does not reach the kernel on Linux, so every thread showed the name of the
+    /// cooperative-pool thread that started it (`oot.default-qos`).
+    static func nameInKernel(_ name: String) {
+        #if os(Linux)
+            let bytes = Array(name.utf8.prefix(15))
+            try? Data(bytes).write(to: URL(fileURLWithPath: "/proc/thread-self/comm"))
+        #endif
     }
 }

@@ -128,19 +128,19 @@ def main():
     for b in (1, 32, 256, 4096):
         x = rng.uniform(-1, 1, size=(b, a.d_in)).astype(np.float32)
         us, n = timeit(lambda: forward(layers, x), a.repeats, a.seconds)
-        results.append({"impl": "numpy", "operation": "forward", "batch": b, "medianMicroseconds": us, "iterations": n})
+        results.append({"impl": "numpy", "operation": "forward", "batch": b, "median_microseconds": us, "iterations": n})
         us, n = timeit(lambda: sess.run(None, {"input": x}), a.repeats, a.seconds)
-        results.append({"impl": "onnxruntime", "operation": "forward", "batch": b, "medianMicroseconds": us, "iterations": n})
+        results.append({"impl": "onnxruntime", "operation": "forward", "batch": b, "median_microseconds": us, "iterations": n})
     x = rng.uniform(-1, 1, size=(32, a.d_in)).astype(np.float32)
     y = rng.integers(0, 2, size=32).astype(np.float32)
     opt = Adam(layers)
     us, n = timeit(lambda: train_step(layers, opt, x, y), a.repeats, a.seconds)
-    results.append({"impl": "numpy", "operation": "train_step", "batch": 32, "medianMicroseconds": us, "iterations": n})
+    results.append({"impl": "numpy", "operation": "train_step", "batch": 32, "median_microseconds": us, "iterations": n})
     if a.json:
         print(json.dumps(results))
     else:
         for r in results:
-            print(f"{r['impl']:12s} {r['operation']:10s} {r['batch']:5d} {r['medianMicroseconds']:10.2f} us")
+            print(f"{r['impl']:12s} {r['operation']:10s} {r['batch']:5d} {r['median_microseconds']:10.2f} us")
 
 
 if __name__ == "__main__":

@@ -27,12 +27,15 @@ extension SplitDataset {
         }
     }
 
-    /// A warning when the training part has no positive outcome (no click, or no reward above 0): a model fitted
-    /// on it cannot learn which items are chosen. `nil` when it has one.
+    /// A warning when the training part's outcome never varies (no click, or no reward above 0; or a click on every
+    /// row): a model fitted on it cannot learn which items are chosen (docs/MODELS.md). `nil` when it has both.
     public func noPositiveWarning(name: String) -> String? {
-        guard train.rows > 0, !train.reward.contains(where: BanditDataset.isClick(reward:)) else { return nil }
+        guard train.rows > 0 else { return nil }
+        let clicks = train.reward.lazy.filter(BanditDataset.isClick(reward:)).count
+        guard clicks == 0 || clicks == train.rows else { return nil }
         return "warning: the training part of \(name) (first \(Int((split.train * 100).rounded()))% by time, "
-            + "\(train.rows) rows) has no click; the model cannot learn anything from it"
+            + "\(train.rows) rows) has \(clicks == 0 ? "no click" : "a click on every row"); the model cannot learn "
+            + "anything from it"
     }
 
     /// Fits the specification on the training part and builds the training and validation rows.

@@ -19,8 +19,11 @@ public struct BenchmarkResult: Sendable, Equatable, Codable {
     /// ``AllocationCounter``). Encoded as `null` then, never omitted.
     public var allocationsPerCall: Double?
 
+    /// snake_case, as every other `--json` output writes its keys.
     private enum CodingKeys: String, CodingKey {
-        case operation, batch, medianMicroseconds, repeats, iterations, allocationsPerCall, allocationsPerCallUndefined
+        case operation, batch, repeats, iterations
+        case medianMicroseconds = "median_microseconds", allocationsPerCall = "allocations_per_call"
+        case allocationsPerCallUndefined = "allocations_per_call_undefined"
     }
 
     /// Why ``allocationsPerCall`` is missing, or nil when it was counted.

@@ -15,9 +15,9 @@ struct BenchmarkResultTests {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(uncounted), as: UTF8.self)
-        #expect(text.contains(#""allocationsPerCall":null,"allocationsPerCallUndefined":"not counted: no allocation counter"#), "\(text)")
+        #expect(text.contains(#""allocations_per_call":null,"allocations_per_call_undefined":"not counted: no allocation counter"#), "\(text)")
         let countedText = String(decoding: try encoder.encode(counted), as: UTF8.self)
-        #expect(countedText.contains(#""allocationsPerCall":0,"allocationsPerCallUndefined":null"#), "\(countedText)")
+        #expect(countedText.contains(#""allocations_per_call":0,"allocations_per_call_undefined":null"#), "\(countedText)")
         for result in [uncounted, counted] {
             #expect(try JSONDecoder().decode(BenchmarkResult.self, from: try encoder.encode(result)) == result)
         }

@@ -11,6 +11,7 @@ extension OnlineOptions {
         var s = OnlineSettings()
         s.syncIntervalMs = onlineSyncIntervalMs
         s.syncEvents = onlineSyncEvents
+        s.syncTimeoutMs = onlineSyncTimeoutMs
         s.guardMargin = onlineGuardMargin
         s.guardMinimumRows = onlineGuardMinRows
         s.impressionLogSize = impressionLogSize

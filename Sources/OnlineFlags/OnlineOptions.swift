@@ -22,6 +22,15 @@ public struct OnlineOptions: ParsableArguments {
     @Option(help: "… or as soon as this many feedback events have reached the learners (M).")
     public var onlineSyncEvents = 500
 
+    /// How long a sync waits for the replicas' learnt states, ms.
+    @Option(
+        help: """
+            How long a sync waits for the replicas' learnt states, in ms; a replica that answers later is in no merge \
+            of that sync (its feedback goes to the replicas again). Raise it when bursts of feedback keep replicas \
+            learning past it.
+            """)
+    public var onlineSyncTimeoutMs: UInt64 = 5_000
+
     /// The SNIPW guard's margin.
     @Option(
         help: "The guard rejects a candidate whose SNIPW estimate falls below the current version's by more than this.")
@@ -141,6 +150,9 @@ public struct OnlineOptions: ParsableArguments {
     /// Why a tunable's value cannot be used, in the broker's words (`OnlineSettings.problem`), or nil.
     func valueProblem(exploring: ExplorationSpec.Kind, learning: OnlineLearnerKind) -> String? {
         if onlineSyncEvents < 1 { return "online sync events must be at least 1" }
+        if !(100...3_600_000).contains(onlineSyncTimeoutMs) {
+            return "the online sync timeout must be 100 ms to 1 hour (--online-sync-timeout-ms), got \(onlineSyncTimeoutMs)"
+        }
         if !(onlineGuardMargin.isFinite && onlineGuardMargin >= 0) {
             return "online guard margin must be a finite number ≥ 0, got \(onlineGuardMargin)"
         }
@@ -177,7 +189,7 @@ public struct OnlineOptions: ParsableArguments {
     var tunables: [(flag: String, value: String)] {
         var out: [(String, String)] = [
             ("--online-sync-interval-ms", "\(onlineSyncIntervalMs)"), ("--online-sync-events", "\(onlineSyncEvents)"),
-            ("--online-guard-margin", "\(onlineGuardMargin)"), ("--online-guard-min-rows", "\(onlineGuardMinRows)"),
+            ("--online-sync-timeout-ms", "\(onlineSyncTimeoutMs)"), ("--online-guard-margin", "\(onlineGuardMargin)"), ("--online-guard-min-rows", "\(onlineGuardMinRows)"),
             ("--impression-log-size", "\(impressionLogSize)"), ("--feedback-window-s", "\(feedbackWindowS)"),
             ("--exploration", exploration), ("--epsilon", "\(epsilon)"), ("--temperature", "\(temperature)"),
             ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-learner", onlineLearner),

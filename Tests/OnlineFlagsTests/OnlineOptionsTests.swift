@@ -59,6 +59,20 @@ struct OnlineOptionsTests {
         #expect(message.contains(flag), "\(message)")
     }
 
+    /// A burst of feedback kept a replica learning past the fixed 5 s pull twice in a row, and its events were consumed
+    /// without being learnt; nothing could raise the wait.
+    @Test("--online-sync-timeout-ms is forwarded when changed and refused outside 100 ms to 1 hour, naming the flag")
+    func syncTimeout() throws {
+        #expect(try OnlineOptions.parse(["--online", "--online-sync-timeout-ms", "20000"]).brokerArguments
+            == ["--online", "--online-sync-timeout-ms", "20000"])
+        #expect(try OnlineOptions.parse(["--online", "--online-sync-timeout-ms", "5000"]).brokerArguments == ["--online"])
+        for bad in ["99", "3600001"] {
+            let error = Self.parseError(["--online", "--online-sync-timeout-ms", bad])
+            let text = OnlineOptions.fullMessage(for: error)
+            #expect(text.contains("--online-sync-timeout-ms") && text.contains("got \(bad)"), "\(text)")
+        }
+    }
+
     static func parseError(_ arguments: [String]) -> any Error {
         do {
             _ = try OnlineOptions.parse(arguments)

@@ -17,7 +17,7 @@ public struct OnlineSettings: Sendable {
     public var impressionLogSize = 200_000
     /// Feedback for an impression older than this is refused as EXPIRED, ms.
     public var feedbackWindowMs: UInt64 = 3_600_000
-    /// How long a sync waits for the replicas' states, ms.
+    /// How long a sync waits for the replicas' states, ms (`--online-sync-timeout-ms`, 100 ms to 1 hour).
     public var syncTimeoutMs: UInt64 = 5_000
     /// Whether `online_sync` may replace the candidate with noise (for testing the guard).
     public var allowFaultInjection = false
@@ -44,6 +44,9 @@ public struct OnlineSettings: Sendable {
     /// Why these settings cannot be used, or `nil`.
     public var problem: String? {
         if syncEvents < 1 { return "online sync events must be at least 1" }
+        if !(100...3_600_000).contains(syncTimeoutMs) {
+            return "the online sync timeout must be 100 ms to 1 hour (--online-sync-timeout-ms), got \(syncTimeoutMs)"
+        }
         if !(guardMargin.isFinite && guardMargin >= 0) {
             return "online guard margin must be a finite number ≥ 0, got \(guardMargin)"
         }

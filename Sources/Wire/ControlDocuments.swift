@@ -43,7 +43,7 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var upload: UploadChunk?
     /// A worker's display id (`drain`).
     public var worker: String?
-    /// Fault injection for `online_sync`: `"noise"` replaces the averaged candidate with noise.
+    /// Fault injection for `online_sync`: `"noise"` replaces the merged candidate with noise.
     public var corrupt: String?
     /// Paging for `impressions`: return rows after this sequence number.
     public var after: Int64?

@@ -77,7 +77,7 @@ struct OnlineUnfreezeCommand: AsyncParsableCommand {
 struct OnlineSyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Sync now: average the replicas' learning, run the guard, and serve the result if it passes.",
+        abstract: "Sync now: merge the replicas' learning, run the guard, and serve the result if it passes.",
         discussion: """
             A sync pulls every replica and judges the candidate on the logged impressions, so the command waits at \
             least 30 s for it, whatever --timeout-ms says (a shorter wait would report a sync the broker goes on to \

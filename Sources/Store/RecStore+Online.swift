@@ -222,15 +222,19 @@ extension RecStore {
     }
 
     /// The newest `limit` impressions that received feedback, oldest first (the guard's evidence), logged under policy
-    /// version `fromVersion` or later (the current lineage's: an earlier lineage's slates name another catalogue's rows).
-    public func recentImpressionsWithFeedback(limit: Int, fromVersion: UInt64 = 1) throws(StoreError) -> [ImpressionRow] {
+    /// version `fromVersion` or later (the current lineage's: an earlier lineage's slates name another catalogue's rows)
+    /// and stamped at `createdUpToMs` or before (the moment a sync handed its candidate to the guard, whose thread reads
+    /// them later: a slate logged after a catalogue move since was drawn from a policy neither copy it judges holds).
+    public func recentImpressionsWithFeedback(limit: Int, fromVersion: UInt64 = 1, createdUpToMs: UInt64 = .max)
+        throws(StoreError) -> [ImpressionRow]
+    {
         try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM impressions WHERE id IN (SELECT DISTINCT impression_id FROM feedback) AND version >= ?
-                    ORDER BY seq DESC LIMIT ?
-                    """, arguments: [Int64(clamping: fromVersion), limit]
+                    AND created_ms <= ? ORDER BY seq DESC LIMIT ?
+                    """, arguments: [Int64(clamping: fromVersion), Int64(clamping: createdUpToMs), limit]
             ).reversed().map { try Self.impression($0, db) }
         }
     }

@@ -21,8 +21,10 @@ extension WireJSON {
     /// silently); nil when neither. Keys are compared unescaped and never converted from snake case, as a plain
     /// `JSONDecoder` reads them: `sku_1` and `sku1` are two keys.
     public static func fileKeyProblem(in bytes: [UInt8]) -> String? {
-        if let violation = JSONGrammar.violation(in: bytes) { return violation.description }
-        return keyProblem(in: bytes, mapAtTop: true, keyLimit: nil)?.description
+        // A file may start with a UTF-8 byte-order mark (an editor's), which Foundation's decoder skips: so does this.
+        let text = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        if let violation = JSONGrammar.violation(in: text) { return violation.description }
+        return keyProblem(in: text, mapAtTop: true, keyLimit: nil)?.description
     }
 
     /// What ``keyProblem(in:mapAtTop:keyLimit:)`` found.

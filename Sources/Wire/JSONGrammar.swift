@@ -58,13 +58,13 @@ public enum JSONGrammar {
                     expect = .commaOrClose
                 case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                     let start = i
-                    while i < bytes.count, numberBytes.contains(bytes[i]) { i += 1 }
+                    while i < bytes.count, isNumberByte(bytes[i]) { i += 1 }
                     if let reason = numberProblem(bytes[start..<i]) {
                         return Violation(offset: start, reason: "the number \(text(bytes[start..<i])) \(reason) (RFC 8259 §6)")
                     }
                     expect = .commaOrClose
                 case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
-                    let literal: [UInt8] = c == UInt8(ascii: "t") ? Array("true".utf8) : c == UInt8(ascii: "f") ? Array("false".utf8) : Array("null".utf8)
+                    let literal = c == UInt8(ascii: "t") ? Self.trueBytes : c == UInt8(ascii: "f") ? Self.falseBytes : Self.nullBytes
                     guard bytes.count - i >= literal.count, bytes[i..<(i + literal.count)].elementsEqual(literal) else {
                         return Violation(offset: i, reason: "an unknown word where a value belongs (only true, false and null are)")
                     }
@@ -140,7 +140,7 @@ public enum JSONGrammar {
                     i += 6
                     continue
                 }
-                guard escapes.contains(escaped) else {
+                guard isEscape(escaped) else {
                     return Violation(
                         offset: i,
                         reason: "the escape \\\(shown(escaped)) inside a string; JSON's are \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
@@ -182,8 +182,24 @@ public enum JSONGrammar {
         return i == token.endIndex ? nil : "does not end where a number does"
     }
 
-    private static let numberBytes: Set<UInt8> = Set(Array("0123456789.eE+-".utf8))
-    private static let escapes: Set<UInt8> = Set(Array("\"\\/bfnrt".utf8))
+    private static let trueBytes = Array("true".utf8)
+    private static let falseBytes = Array("false".utf8)
+    private static let nullBytes = Array("null".utf8)
+
+    /// Whether `c` can continue a number token: a digit, `.`, `e`, `E`, `+` or `-` (compared, never hashed: this runs
+    /// per byte of every document the broker reads).
+    @inline(__always)
+    private static func isNumberByte(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
+            || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+    }
+
+    /// The bytes after a backslash that make one of JSON's escapes (`u` apart).
+    @inline(__always)
+    private static func isEscape(_ c: UInt8) -> Bool {
+        c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c == UInt8(ascii: "/") || c == UInt8(ascii: "b")
+            || c == UInt8(ascii: "f") || c == UInt8(ascii: "n") || c == UInt8(ascii: "r") || c == UInt8(ascii: "t")
+    }
 
     private static func isHexDigit(_ c: UInt8) -> Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c)

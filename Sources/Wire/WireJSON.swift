@@ -38,6 +38,13 @@ public enum WireJSON {
     public static func decode<T: Decodable>(_ type: T.Type, from frame: [UInt8], keyLimit: Int? = nil)
         throws(WireError) -> T
     {
+        // First, so a document of a million keys is refused at the first key past the limit, before any whole pass.
+        // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
+        if let problem = keyProblem(
+            in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit)
+        {
+            throw .badDocument(problem.description)
+        }
         // A document is UTF-8 JSON (docs/PROTOCOL.md): Foundation's decoder also takes UTF-16 and UTF-32 (by their
         // byte-order marks) and a UTF-8 byte-order mark, and calls invalid UTF-8 only "not valid JSON".
         if frame.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -48,12 +55,6 @@ public enum WireJSON {
         }
         // The whole text, strictly: Foundation's decoder skips a value under a key it does not read without checking it.
         if let violation = JSONGrammar.violation(in: frame) { throw .badDocument(violation.description) }
-        // A document that decodes into a dictionary keeps its keys as written (no snake-case conversion applies).
-        if let problem = keyProblem(
-            in: frame, mapAtTop: T.self is any ExpressibleByDictionaryLiteral.Type, keyLimit: keyLimit)
-        {
-            throw .badDocument(problem.description)
-        }
         let decoded: T
         let decoder = Self.decoder
         do {

@@ -99,6 +99,11 @@ struct EarlierLineageExportTests {
         let (evidence, leftOut) = try OnlineCoordinator.guardEvidence(
             store: h.store, limit: 10, fromVersion: coordinator.lineageStart)
         #expect(evidence.count == 1 && leftOut == 0)
+        // The guard's thread reads only what was logged when the sync handed it the case (new-1 is stamped 1,000).
+        #expect(try OnlineCoordinator.guardEvidence(
+            store: h.store, limit: 10, fromVersion: coordinator.lineageStart, createdUpToMs: 999).impressions.isEmpty)
+        #expect(try OnlineCoordinator.guardEvidence(
+            store: h.store, limit: 10, fromVersion: coordinator.lineageStart, createdUpToMs: 1_000).impressions.count == 1)
         // A slate a replica still draws under the earlier lineage's version is not logged as served.
         #expect(coordinator.core.recordProblem(
             ImpressionRecord(

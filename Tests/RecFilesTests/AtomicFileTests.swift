@@ -94,10 +94,13 @@ struct AtomicFileTests {
         // Once a writer has shown itself, a pause between its sends longer than the pipe wait is waited for (a
         // stalled download, a slow generator): the wait bounds only the wait for a writer. The writer opens the pipe
         // read-write (on Linux that never blocks) and sends its first part before the reader starts, so the reader
-        // never waits for it; it pauses only once the reader has taken that part out of the pipe.
+        // never waits for it (the read starts once the part is in the pipe); it pauses only once the reader has taken
+        // that part out of the pipe.
+        let firstPartSent = DispatchSemaphore(value: 0)
         let slow = Thread {
             let fd = open(fifo, O_RDWR)
             _ = [UInt8]("a,".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            firstPartSent.signal()
             var pending: Int32 = 1
             var polls = 0
             while polls < 60_000, ioctl(fd, UInt(FIONREAD), &pending) == 0, pending > 0 {
@@ -109,6 +112,7 @@ struct AtomicFileTests {
             close(fd)
         }
         slow.start()
+        firstPartSent.wait()
         #expect(try AtomicFile.read(fifo, pipeWaitMilliseconds: 300) == Array("a,b\n".utf8))
     }
 

@@ -74,5 +74,8 @@ struct JSONGrammarTests {
         #expect(WireJSON.fileKeyProblem(in: Array(#"{"rows":[[1,2],[3,01]]}"#.utf8))?.contains("leading zero") == true)
         #expect(WireJSON.fileKeyProblem(in: Array(#"{"rows":[[1]],"rows":[[2]]}"#.utf8))?.contains("appears twice") == true)
         #expect(WireJSON.fileKeyProblem(in: Array(#"{"rows":[[1]]}"#.utf8)) == nil)
+        // An editor's byte-order mark is skipped, as Foundation's decoder skips it.
+        #expect(WireJSON.fileKeyProblem(in: [0xEF, 0xBB, 0xBF] + Array(#"{"rows":[[1]]}"#.utf8)) == nil)
+        #expect(WireJSON.fileKeyProblem(in: [0xEF, 0xBB, 0xBF] + Array(#"{"rows":[[01]]}"#.utf8))?.contains("leading zero") == true)
     }
 }

@@ -34,6 +34,9 @@ final class CatalogueCoordinator {
     var refusal: (ItemCatalogue) -> String? = { _ in nil }
     /// The catalogue version the online policy serves (it may be older than the newest, `--online-catalogue N`).
     var servedVersion: () -> UInt64? = { nil }
+    /// The last version ``ship(_:to:)`` read from the store (the one a pool serving an earlier version than the newest
+    /// sends every worker that registers): read and verified once, not once per worker.
+    private var shipped: (record: CatalogueRecord, bytes: [UInt8])?
     /// The newest version: its record, catalogue and canonical bytes.
     private(set) var latest: (record: CatalogueRecord, catalogue: ItemCatalogue, bytes: [UInt8])?
 
@@ -217,9 +220,13 @@ final class CatalogueCoordinator {
             let bytes: [UInt8]
             if let latest, latest.record.version == version {
                 (record, bytes) = (latest.record, latest.bytes)
+            } else if let shipped, shipped.record.version == version {
+                (record, bytes) = shipped
             } else {
                 guard let stored = try store.catalogue(version) else { throw StoreError.unknownCatalogue(version) }
                 (record, bytes) = (stored, try store.blobs.get(stored.sha256))
+                // Kept: the version an online policy serves below the newest is sent to every worker that registers.
+                shipped = (record, bytes)
             }
             let notice = CatalogueInstall(version: record.version, sha256: record.sha256)
             emit(.toWorker(identity: worker, frames: [Header(command: .catalogue).encoded(), WireJSON.encode(notice), bytes]))
@@ -384,8 +391,9 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(
                 .conflict,
                 "the online policy serves \(serving) and cannot serve this one (\(reason)); nothing was stored: keep every "
-                    + "row in its place (retire items instead of removing them, append new ones), or restart the broker "
-                    + "with --online-catalogue naming the version to serve")
+                    + "row in its place (retire items instead of removing them, append new ones), or upload it with "
+                    + "--replace from a broker started without --online-catalogue, then restart with --online-catalogue "
+                    + "latest (a new lineage)")
         }
         // Made from the newest version's bytes when this one only appends rows or changes flags (an add, a retire, an
         // upload that keeps every row): the same bytes as a whole encode, without re-encoding every item on the thread
@@ -413,7 +421,11 @@ final class CatalogueCoordinator {
             "catalogue version stored",
             metadata: ["version": "\(record.version)", "change": "\(change.rawValue)", "item": "\(item ?? "")"])
         var actions: [CatalogueRollout.Action] = []
-        rollout.stored(record.version, requester: (call.identity, call.header), nowMs: nowMs, into: &actions)
+        // The policy moved to the new version (or none serves the registry); when it could not (logged), workers keep
+        // the version it serves.
+        let served = !servesRegistry || servedVersion().map { $0 == record.version } ?? true
+        rollout.stored(
+            record.version, requester: (call.identity, call.header), served: served, nowMs: nowMs, into: &actions)
         perform(actions)
     }
 

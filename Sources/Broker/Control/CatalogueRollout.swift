@@ -83,13 +83,18 @@ struct CatalogueRollout {
     /// Records the version to send workers at start (no acknowledgement waits for it).
     mutating func start(target: UInt64?) { self.target = target }
 
-    /// A version was stored: every live worker gets it, and `requester` (if any) waits for them.
+    /// A version was stored: every live worker gets it, and `requester` (if any) waits for them. With `served` false
+    /// (the online policy could not move to it) no worker is sent it, since a replica moves its policy to every newer
+    /// version it installs: the requester's wait ends unconfirmed at the timeout.
     mutating func stored(
-        _ version: UInt64, requester: (identity: [UInt8], header: Header)?, nowMs: UInt64, into actions: inout [Action]
+        _ version: UInt64, requester: (identity: [UInt8], header: Header)?, served: Bool = true, nowMs: UInt64,
+        into actions: inout [Action]
     ) {
-        target = version
-        for worker in live.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            actions.append(.install(worker: worker, version: version))
+        if served {
+            target = version
+            for worker in live.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                actions.append(.install(worker: worker, version: version))
+            }
         }
         if let requester {
             pending.append(Pending(identity: requester.identity, header: requester.header, version: version, storedMs: nowMs))

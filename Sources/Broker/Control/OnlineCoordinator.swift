@@ -442,11 +442,14 @@ final class OnlineCoordinator: ControlShell {
                 nowMs: nowMs)
         case .judge(let c):
             // Read on the guard's thread: decoding thousands of stored impressions here held every slate and FEEDBACK.
+            // Only what was logged by now: the two policies judged are copies taken now.
             let (store, limit, lineageStart) = (store, c.impressions, lineageStart)
             judge(
                 GuardJudge.Case(
                     sync: c.sync, candidate: c.candidate, current: c.current,
-                    evidence: { try Self.guardEvidence(store: store, limit: limit, fromVersion: lineageStart) },
+                    evidence: {
+                        try Self.guardEvidence(store: store, limit: limit, fromVersion: lineageStart, createdUpToMs: nowMs)
+                    },
                     margin: c.margin, minimumRows: c.minimumRows, nowMs: nowMs))
         case .storeVersion(let v):
             let result = Result { () throws(StoreError) -> String in
@@ -500,12 +503,14 @@ final class OnlineCoordinator: ControlShell {
     /// The newest logged impressions with feedback, as the guard reads them: only slates drawn from every active
     /// item (`retrieval` null, neither retrieval's candidates nor the request's), whose probability under the
     /// candidate policy the guard can compute exactly.
-    static func guardEvidence(store: RecStore, limit: Int, fromVersion lineageStart: UInt64) throws(StoreError)
-        -> GuardJudge.Evidence
-    {
+    static func guardEvidence(
+        store: RecStore, limit: Int, fromVersion lineageStart: UInt64, createdUpToMs: UInt64 = .max
+    ) throws(StoreError) -> GuardJudge.Evidence {
         var evidence: [GuardImpression] = []
         var leftOut = 0
-        for row in try store.recentImpressionsWithFeedback(limit: limit, fromVersion: lineageStart) {
+        for row in try store.recentImpressionsWithFeedback(
+            limit: limit, fromVersion: lineageStart, createdUpToMs: createdUpToMs)
+        {
             // A record that does not decode is an error naming it, never left out of the evidence unseen.
             let record = try StoredImpressionRecord.decode(row)
             // Served from a subset of the items (retrieval's candidates, or the request's own): the candidate's

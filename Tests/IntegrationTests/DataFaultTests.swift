@@ -391,7 +391,7 @@ struct DataFaultTests {
             ("label\n1\n", "has no rows or no feature columns: its only column is 'label'"),
             // Foundation keeps one of two `rows` keys silently and takes a trailing comma: both refused, named.
             (#"{"rows": [[9, 9]], "rows": [[0.1, 0.2]]}"#, "the key `rows` appears twice in one object"),
-            ("[[0.1, 0.2], [0.3, 0.4],]", "a comma before a closing bracket at byte 23 (a trailing comma)"),
+            ("[[0.1, 0.2], [0.3, 0.4],]", "a comma before a closing bracket (a trailing comma) at byte 23"),
         ] {
             let run = try runTool(
                 "recpool", ["predict", "--model", model, "--input", try Self.write(text, "bad.json", in: temporary)])

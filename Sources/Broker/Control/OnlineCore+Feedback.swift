@@ -14,14 +14,21 @@ extension OnlineCore {
     mutating func queueImpression(
         worker: String, record received: [UInt8], reply: HeldSlate?, nowMs: UInt64, into actions: inout [OnlineAction]
     ) {
-        guard var record = try? WireJSON.decode(ImpressionRecord.self, from: received) else {
+        let decoded: ImpressionRecord
+        do {
+            decoded = try WireJSON.decode(ImpressionRecord.self, from: received)
+        } catch {
+            // Named, as the slate's own decode failure is: "does not decode" alone left the worker's author guessing.
             actions.append(
-                .log(.warning, "a worker sent an impression record that does not decode", ["worker": "\(worker)"]))
+                .log(
+                    .warning, "a worker sent an impression record that does not decode",
+                    ["worker": "\(worker)", "error": "\(error)"]))
             if let reply {
-                refuseSlate(reply, worker: worker, because: "its impression record does not decode", into: &actions)
+                refuseSlate(reply, worker: worker, because: "its impression record does not decode: \(error)", into: &actions)
             }
             return
         }
+        var record = decoded
         // The broker's clock, not the worker's, is the impression's time: a worker whose clock read past 9999 had
         // every slate refused as malformed, and a broker whose clock did stored a row the log then could not read
         // (every FEEDBACK on it INTERNAL, `logs export` refused for the whole log).

@@ -350,6 +350,11 @@ extension FeatureSpec {
             return "\(name) has mean \(scaling.mean), beyond a 32-bit float's range (±\(Float.greatestFiniteMagnitude)): a mean "
                 + "no fit gives"
         }
+        // Nor a spread beyond it: an exported graph's float32 divisor is then infinite, every value standardised to 0.
+        for (name, scaling) in scalings where scaling.std > Double(Float.greatestFiniteMagnitude) {
+            return "\(name) has std \(scaling.std), beyond a 32-bit float's range (\(Float.greatestFiniteMagnitude)): a "
+                + "standard deviation no fit gives"
+        }
         if let problem = ownValuesProblem { return problem }
         // Finite and 0 or more: a fit before this build summed a reward log's amounts into it (above 1), and such
         // checkpoints still score; the cold-start answer ranks by it.

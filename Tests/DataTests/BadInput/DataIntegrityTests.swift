@@ -115,6 +115,7 @@ struct DataIntegrityTests {
             ("cross-rate mean beyond float32", "crossRates[0].scaling has mean 1e+308"),
             ("item value beyond the bound", "itemContinuous[2] is 3e+38, which itemContinuousScaling"),
             ("cross-rate lifts beyond the bound", "crossRates[0].scaling (mean"),
+            ("std beyond float32", "itemContinuousScaling has std 1e+308, beyond a 32-bit float's range"),
         ])
     func specStatistics(_ change: String, _ says: String) throws {
         let data = try OBDLoader.load(OBDSource("random/men")!, obdDirectory: Paths.fixtures + "/obd")
@@ -132,6 +133,7 @@ struct DataIntegrityTests {
         case "cross-rate mean beyond float32": spec.crossRates![0].scaling.mean = 1e308
         case "item value beyond the bound": spec.itemContinuous[2] = 3e38
         case "cross-rate lifts beyond the bound": spec.crossRates![0].scaling.std = 1e-20
+        case "std beyond float32": spec.itemContinuousScaling.std = 1e308
         default: spec.userVocabularies[0][1] = spec.userVocabularies[0][0]
         }
         let bytes = Array(try JSONEncoder().encode(spec))

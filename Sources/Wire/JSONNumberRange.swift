@@ -139,31 +139,7 @@ extension WireJSON {
 
     /// Whether `token` is a number as RFC 8259 §6 writes one: `-`? then `0` or a digit 1–9 and more digits, then
     /// optionally `.` and digits, then optionally `e` or `E`, a sign and digits.
-    static func isJSONNumber(_ token: ArraySlice<UInt8>) -> Bool {
-        var i = token.startIndex
-        func digits() -> Int {
-            let start = i
-            while i < token.endIndex, token[i] >= UInt8(ascii: "0"), token[i] <= UInt8(ascii: "9") { i += 1 }
-            return i - start
-        }
-        if i < token.endIndex, token[i] == UInt8(ascii: "-") { i += 1 }
-        guard i < token.endIndex else { return false }
-        if token[i] == UInt8(ascii: "0") {
-            i += 1
-        } else if digits() == 0 {
-            return false
-        }
-        if i < token.endIndex, token[i] == UInt8(ascii: ".") {
-            i += 1
-            guard digits() > 0 else { return false }
-        }
-        if i < token.endIndex, token[i] == UInt8(ascii: "e") || token[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < token.endIndex, token[i] == UInt8(ascii: "+") || token[i] == UInt8(ascii: "-") { i += 1 }
-            guard digits() > 0 else { return false }
-        }
-        return i == token.endIndex
-    }
+    static func isJSONNumber(_ token: ArraySlice<UInt8>) -> Bool { JSONGrammar.numberProblem(token) == nil }
 
     /// The bytes a JSON number token continues with after its first.
     private static let numberBytes: Set<UInt8> = Set(Array("0123456789.eE+-".utf8))

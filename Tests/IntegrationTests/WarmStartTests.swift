@@ -174,4 +174,36 @@ struct WarmStartTests {
             #expect(try await client.online().version == 1, "nothing was registered")
         }
     }
+
+    /// A warm start of a session DQN pool exited 2 (bad input), where every other refusal for the pool's state (no
+    /// online learning, a registration the broker refuses) is CONFLICT, 21: the logs were fine.
+    @Test(
+        "warm start of a session DQN pool is refused CONFLICT (exit 21), naming the learner",
+        .enabled(if: CatalogueRegistryTests.ready, "needs data/obd (scripts/fetch-obd)"))
+    func sessionDQNPoolRefused() async throws {
+        let folder = try TemporaryDirectory("warm-start-dqn")
+        defer { folder.remove() }
+        let path = try CatalogueRegistryTests.schema(in: folder.path)
+        let state = folder.path + "/state"
+        let dataDir = CatalogueRegistryTests.root.appendingPathComponent("data").path
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1"]) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", path], as: CatalogueView.self)
+            _ = cluster.kill("broker", signal: SIGKILL)
+            try cluster.startBroker(
+                frontend: frontend, backend: cluster.endpoints.backend,
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-learner", "session_dqn"])
+            let client = try await cluster.client(timeoutMs: 10_000)
+            defer { client.close() }
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "the replica serves version 1") {
+                let view = try await client.online()
+                return view.replicas.count == 1 && view.replicas.allSatisfy { $0.version == 1 }
+            }
+            let run = try runTool(
+                "recpool",
+                ["policy", "warmstart", "obd:random/all", "--catalogue", "1", "--data-dir", dataDir, "--broker", frontend])
+            #expect(run.code == 21, "\(run.code) \(run.stderr)")
+            #expect(run.stderr.contains("this pool's learner is session_dqn"), "\(run.stderr)")
+        }
+    }
 }

@@ -111,6 +111,9 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                     trained: trained.policy, start: start,
                     on: parts.test.itemsAsCatalogueRows(ids: install.spec.itemIds, numberedByRow: install.catalogue == nil), resamples: resamples)
             } catch let error as WarmStartError {
+                // The pool's learner, not the logs, is what a warm start cannot train: its state, as a pool without online
+                // learning is (CONFLICT, exit 21).
+                if case .notContextualBandit = error { throw CommandFailure("warm start: \(error)", exitCode: .conflict) }
                 throw CommandFailure("warm start: \(error)", exitCode: .badInput)
             } catch let error as DataError {
                 throw CommandFailure("warm start: \(error)", exitCode: .badInput)

@@ -75,7 +75,7 @@ final class StateDirectoryLock: Sendable {
             // (A directory this user may not read cannot be opened for it: the lock file's record lock alone.)
             let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             var directoryLock = folder
-            if folder >= 0, flock(folder, LOCK_EX | LOCK_NB) != 0 {
+            if folder >= 0, Self.flockDirectory(folder) != 0 {
                 let reason = errno
                 close(folder)
                 directoryLock = -1
@@ -93,6 +93,23 @@ final class StateDirectoryLock: Sendable {
             return .success(identity)
         }
         identity = try result.get()
+    }
+
+    /// `flock(LOCK_EX | LOCK_NB)` on the directory, tried again for up to 0.5 s while it would block: a `flock` belongs
+    /// to the open file, and a child this process is starting on another thread holds a copy of every descriptor until
+    /// it executes its program (close-on-exec), so a directory this process closed a moment ago can still be locked
+    /// by that copy. (A store opened again right after it was closed was refused as "in use by another process" while
+    /// another thread spawned a process.) Another process's lock outlasts the retries. Returns flock's result; errno
+    /// is flock's.
+    private static func flockDirectory(_ folder: Int32) -> Int32 {
+        var result = flock(folder, LOCK_EX | LOCK_NB)
+        var tries = 0
+        while result != 0 && errno == EWOULDBLOCK && tries < 50 {
+            usleep(10_000)
+            tries += 1
+            result = flock(folder, LOCK_EX | LOCK_NB)
+        }
+        return result
     }
 
     private static func wholeFile(type: Int32) -> flock {

@@ -60,6 +60,34 @@ struct StateDirectoryLockTests {
         #expect(try Self.anotherProcessCanLockDirectory(directory))
     }
 
+    /// A store opened again right after it was closed was refused "in use by another process (its recpool.lock was
+    /// deleted while it ran)" in CI: a child another thread was starting held a copy of the closed directory
+    /// descriptor, and with it the directory's `flock`, until it executed its program. A lock released within the wait
+    /// is waited for; one held past it (another broker) is still refused.
+    @Test("a directory lock a copy of a closed descriptor holds for a moment is waited for; one held on is refused")
+    func briefDirectoryLockIsWaitedFor() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dirlock-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let copy = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        #expect(copy >= 0 && flock(copy, LOCK_EX | LOCK_NB) == 0)
+        let released = Thread {
+            usleep(100_000)
+            close(copy)
+        }
+        released.start()
+        #expect(throws: Never.self) { _ = try RecStore(directory: directory) }
+        let held = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        do {
+            _ = try RecStore(directory: directory)
+            Issue.record("opened while another descriptor held the directory's lock")
+        } catch {
+            #expect("\(error)".contains("in use by another process"), "\(error)")
+        }
+    }
+
     @Test("a database path that is a folder is named as such, never SQLite's bare 'unable to open database file'")
     func databaseIsAFolder() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dbdir-\(UUID().uuidString)").path

@@ -10,6 +10,30 @@ import Testing
 /// trained for another catalogue version is refused.
 @Suite("Warm start from logs", .serialized)
 struct WarmStartTests {
+    /// A pool of `workers` whose broker (restarted once the catalogue of `schema` is uploaded) serves it online with
+    /// `--online-catalogue latest` and the flags `online`; `body` runs once every replica serves policy version 1, with
+    /// the cluster and a client.
+    static func servingRegistry(
+        schema: String, state: String, workers: [String], online: [String] = [],
+        _ body: @escaping (_ cluster: ProcessCluster, _ client: RecPoolClient) async throws -> Void
+    ) async throws {
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: workers) { cluster, _ in
+            let frontend = cluster.endpoints.frontend
+            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
+            _ = cluster.kill("broker", signal: SIGKILL)
+            try cluster.startBroker(
+                frontend: frontend, backend: cluster.endpoints.backend,
+                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest"] + online)
+            let client = try await cluster.client(timeoutMs: 10_000)
+            defer { client.close() }
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "every replica serves version 1") {
+                let view = try await client.online()
+                return view.replicas.count == workers.count && view.replicas.allSatisfy { $0.version == 1 }
+            }
+            try await body(cluster, client)
+        }
+    }
+
     @Test(
         "warm start → register → the pool serves it with its catalogue version and keeps learning; a mismatch is refused",
         .enabled(if: CatalogueRegistryTests.ready, "needs data/obd (scripts/fetch-obd)"))
@@ -19,19 +43,10 @@ struct WarmStartTests {
         let schema = try CatalogueRegistryTests.schema(in: folder.path)
         let state = folder.path + "/state"
         let dataDir = CatalogueRegistryTests.root.appendingPathComponent("data").path
-        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1", "w2"]) { cluster, _ in
+        try await Self.servingRegistry(
+            schema: schema, state: state, workers: ["w1", "w2"], online: ["--online-sync-events", "30"]
+        ) { cluster, client in
             let frontend = cluster.endpoints.frontend
-            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", schema], as: CatalogueView.self)
-            _ = cluster.kill("broker", signal: SIGKILL)
-            try cluster.startBroker(
-                frontend: frontend, backend: cluster.endpoints.backend,
-                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-sync-events", "30"])
-            let client = try await cluster.client(timeoutMs: 10_000)
-            defer { client.close() }
-            try await eventually(timeoutMs: 60_000, pollMs: 200, "both replicas serve version 1") {
-                let view = try await client.online()
-                return view.replicas.count == 2 && view.replicas.allSatisfy { $0.version == 1 }
-            }
             #expect(try await client.online().catalogueVersion == 1)
 
             // The command refuses to train for a catalogue the pool does not serve.
@@ -149,19 +164,8 @@ struct WarmStartTests {
         try wide.write(toFile: path, atomically: true, encoding: .utf8)
         let state = folder.path + "/state"
         let dataDir = CatalogueRegistryTests.root.appendingPathComponent("data").path
-        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1"]) { cluster, _ in
+        try await Self.servingRegistry(schema: path, state: state, workers: ["w1"]) { cluster, client in
             let frontend = cluster.endpoints.frontend
-            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", path], as: CatalogueView.self)
-            _ = cluster.kill("broker", signal: SIGKILL)
-            try cluster.startBroker(
-                frontend: frontend, backend: cluster.endpoints.backend,
-                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest"])
-            let client = try await cluster.client(timeoutMs: 10_000)
-            defer { client.close() }
-            try await eventually(timeoutMs: 60_000, pollMs: 200, "the replica serves version 1") {
-                let view = try await client.online()
-                return view.replicas.count == 1 && view.replicas.allSatisfy { $0.version == 1 }
-            }
             let run = try runTool(
                 "recpool",
                 [
@@ -186,19 +190,10 @@ struct WarmStartTests {
         let path = try CatalogueRegistryTests.schema(in: folder.path)
         let state = folder.path + "/state"
         let dataDir = CatalogueRegistryTests.root.appendingPathComponent("data").path
-        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: ["w1"]) { cluster, _ in
+        try await Self.servingRegistry(
+            schema: path, state: state, workers: ["w1"], online: ["--online-learner", "session_dqn"]
+        ) { cluster, client in
             let frontend = cluster.endpoints.frontend
-            _ = try CatalogueRegistryTests.catalogue(frontend, ["upload", "--schema", path], as: CatalogueView.self)
-            _ = cluster.kill("broker", signal: SIGKILL)
-            try cluster.startBroker(
-                frontend: frontend, backend: cluster.endpoints.backend,
-                extra: ["--state-dir", state, "--online", "--online-catalogue", "latest", "--online-learner", "session_dqn"])
-            let client = try await cluster.client(timeoutMs: 10_000)
-            defer { client.close() }
-            try await eventually(timeoutMs: 60_000, pollMs: 200, "the replica serves version 1") {
-                let view = try await client.online()
-                return view.replicas.count == 1 && view.replicas.allSatisfy { $0.version == 1 }
-            }
             let run = try runTool(
                 "recpool",
                 ["policy", "warmstart", "obd:random/all", "--catalogue", "1", "--data-dir", dataDir, "--broker", frontend])

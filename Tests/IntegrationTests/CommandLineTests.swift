@@ -366,6 +366,10 @@ struct UsageBeforeSendingTests {
             ("--candidates", "4,-3", "--candidates: \"-3\" is not an item id"),
             ("--events", "1.5:30", "--events: \"1.5:30\" is not ITEM:SECONDS"),
             ("--candidates", "2.5", "--candidates: \"2.5\" is not an item id"),
+            // A SKU's spelling (`00101`) was read as row 101 ("unknown item 101"), and `00005` as row 5.
+            ("--candidates", "00101,3", "--candidates: \"00101\" is written with leading zeros"),
+            ("--candidates", "3,00005", "--candidates: \"00005\" is written with leading zeros"),
+            ("--events", "007:30", "--events: \"007\" is written with leading zeros"),
         ] {
             let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
             #expect(run.code == 64 && run.stderr.contains(says), "\(value): \(run.stderr)")
@@ -376,6 +380,16 @@ struct UsageBeforeSendingTests {
             "recpool", ["recommend", "--events", "1.0:30,1e0:5, 2:1", "--candidates", "1.0,2", "--broker", "tcp://127.0.0.1:1",
                 "--timeout-ms", "200"])
         #expect(spelled.code == 3, "\(spelled.stderr)")
+        // Row 0 is no leading zero; feedback's `--item 00005` was recorded on row 5, whatever item that is.
+        let rowZero = try runTool(
+            "recpool", ["recommend", "--candidates", "0,10", "--events", "0:30", "--broker", "tcp://127.0.0.1:1",
+                "--timeout-ms", "200"])
+        #expect(rowZero.code == 3, "\(rowZero.stderr)")
+        for (value, says) in [("00005", "\"00005\" is written with leading zeros"), ("5x", "\"5x\" is not a catalogue row")] {
+            let feedback = try runTool(
+                "recpool", ["feedback", "--impression", "i", "--item", value, "--click", "1", "--broker", "tcp://127.0.0.1:1"])
+            #expect(feedback.code == 64 && feedback.stderr.contains(says), "\(value): \(feedback.stderr)")
+        }
         // A connect to port 0 waited for a broker that cannot be there (health exited 3, a worker reconnected forever).
         let anyPort = try runTool("recpool", ["health", "--broker", "tcp://127.0.0.1:0"])
         #expect(anyPort.code == 64 && anyPort.stderr.contains("picks a free port when binding"), "\(anyPort.stderr)")

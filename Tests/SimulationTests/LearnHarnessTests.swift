@@ -41,7 +41,11 @@ import Testing
             let names = ["linucb", "logistic_ts", "egreedy_lr"]
             let b = names.compactMap { n in r.baselines.first { $0.name == n }?.ctr }.max() ?? 0
             let firstFifth = try #require(r.ctrFirstFifth)
-            line += String(format: " s%d %.4f/%.4f/b%.4f", seed, r.ctr, firstFifth, b)
+            let lastFifth = r.ctrLastFifth ?? 0
+            let featureBest = r.baselines.first { $0.name == "feature_best" }
+            line += String(
+                format: " s%d %.4f/%.4f/last %.4f/b%.4f/fb %.4f last %.4f", seed, r.ctr, firstFifth, lastFifth, b,
+                featureBest?.ctr ?? 0, featureBest?.ctrLastFifth ?? 0)
             total += r.ctr; first += firstFifth; best += b
         }
         let n = Double(seeds.count)

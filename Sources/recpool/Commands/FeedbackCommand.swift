@@ -21,7 +21,9 @@ struct FeedbackCommand: AsyncParsableCommand {
     @Option(name: .customLong("impression"), parsing: .unconditional, help: "The impression id `recpool recommend` printed.")
     var impressionId: String
 
-    @Option(parsing: .unconditional, help: "The shown item.")
+    @Option(
+        parsing: .unconditional, help: "The shown item: its catalogue row, as the slate names it.",
+        transform: CatalogueRowText.parseItem)
     var item: Int
 
     @Option(parsing: .unconditional, help: "1 for a click, 0 for a view without one.")

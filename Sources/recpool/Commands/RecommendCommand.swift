@@ -35,7 +35,7 @@ struct RecommendCommand: AsyncParsableCommand {
             "Items the user viewed, as ITEM:SECONDS pairs, comma-separated (e.g. 1:30,2:10); read as interest in those items and ones like them (docs/DATA.md).")
     var events: String = ""
 
-    @Option(parsing: .unconditional, help: "Only rank these item ids, comma-separated (default: every item).")
+    @Option(parsing: .unconditional, help: "Only rank these items (catalogue rows), comma-separated (default: every item).")
     var candidates: String?
 
     @Option(help: "How many items to return (default: 10 from a trained model, the slate size from an online policy).")
@@ -147,6 +147,9 @@ struct RecommendCommand: AsyncParsableCommand {
         let entries = events.isEmpty ? [] : events.split(separator: ",", omittingEmptySubsequences: false)
         for pair in entries {
             let parts = pair.split(separator: ":", maxSplits: 1)
+            if let item = parts.first, let problem = CatalogueRowText.leadingZerosProblem(item, option: "--events") {
+                throw CommandFailure(problem, exitCode: .usage)
+            }
             // The seconds read as a request's or a log's are (`CSVNumber.double`: decimal; `0x10` is no number there).
             // The item read as a log's `viewed` item is (`CSVNumber.wholeNumber`: ` 1`, `1.0` and `1e0` are item 1).
             guard parts.count == 2, let item = CSVNumber.wholeNumber(String(parts[0])), item >= 0,
@@ -162,6 +165,9 @@ struct RecommendCommand: AsyncParsableCommand {
         var list: [Int]? = nil
         if let candidates {
             list = try candidates.split(separator: ",", omittingEmptySubsequences: false).map { text in
+                if let problem = CatalogueRowText.leadingZerosProblem(text, option: "--candidates") {
+                    throw CommandFailure(problem, exitCode: .usage)
+                }
                 guard let item = CSVNumber.wholeNumber(String(text)), item >= 0 else {
                     throw CommandFailure("--candidates: \"\(text)\" is not an item id (0 or more)", exitCode: .usage)
                 }

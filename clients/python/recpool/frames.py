@@ -18,6 +18,7 @@ import io
 import operator
 import os
 import re
+import unicodedata
 import warnings
 from typing import Optional, Sequence
 
@@ -165,14 +166,24 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
         rows, spec = source.impressions(after, page_size, timeout=timeout)
     else:
         rows, spec = source
-    feature_names = set()
-    for row in rows:
-        feature_names.update((row["record"].get("user_features") or {}).keys())
+    # A feature name is one name in every Unicode spelling of it (NFC and NFD compare equal in the broker, which
+    # logs the spelling a request used, and `recpool logs export` writes one column for both): each name is
+    # keyed by its NFC form, and written as the spec declares it when the spec names it.
+    def nfc(name):
+        return unicodedata.normalize("NFC", name)
+
+    spelling = {}
     # The policy's spec names its user features (``user_features``: objects with ``name``); older pools sent
     # ``user_feature_cardinalities`` for the simulator's ``user_feature_j`` columns.
     declared = (spec or {}).get("user_features")
     if isinstance(declared, list):
-        feature_names.update(f["name"] for f in declared if isinstance(f, dict) and isinstance(f.get("name"), str))
+        for f in declared:
+            if isinstance(f, dict) and isinstance(f.get("name"), str):
+                spelling.setdefault(nfc(f["name"]), f["name"])
+    for row in rows:
+        for name in (row["record"].get("user_features") or {}).keys():
+            spelling.setdefault(nfc(name), nfc(name))
+    feature_names = set(spelling.values())
     cardinalities = (spec or {}).get("user_feature_cardinalities")
     if isinstance(cardinalities, list):
         feature_names.update(f"user_feature_{j}" for j in range(len(cardinalities)))
@@ -202,7 +213,7 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
         clicks = row.get("clicks") or {}
         dwell = row.get("dwell") or {}
         stamp = pd.Timestamp(int(record["created_ms"]), unit="ms", tz="UTC")
-        context = record.get("user_features") or {}
+        context = {spelling[nfc(name)]: value for name, value in (record.get("user_features") or {}).items()}
         for slot, (item, propensity) in enumerate(zip(record["slate"], record["propensities"])):
             reported = str(item) in clicks
             entry = {"timestamp": stamp, "item_id": int(item), "position": slot + 1,

@@ -110,3 +110,23 @@ def test_impressions_beyond_the_served_catalogue_are_left_out_and_counted_as_the
     assert log.attrs["skipped_impressions"] == 2
     assert set(log["impression_id"]) == {"imp-0", "imp-1", "imp-3", "imp-5"}
     assert frames.bandit_feedback(log, n_actions=20)["n_rounds"] == 8
+
+
+def test_a_feature_name_in_either_unicode_spelling_is_one_column_as_the_export_writes_it():
+    """A request that spelt `Âge` decomposed (`A` and a combining circumflex) is the same feature to the broker, which
+    logs the request's spelling; the frame held two byte-different `Âge` columns, the row blank under the declared one."""
+    import unicodedata
+    composed = unicodedata.normalize("NFC", "Âge")
+    decomposed = unicodedata.normalize("NFD", "Âge")
+    assert composed != decomposed
+    rows, spec = shop_log(20, impressions=2)
+    spec = {**spec, "user_features": [{"name": "device", "kind": "categorical"}, {"name": composed, "kind": "numeric"}]}
+    rows[0]["record"]["user_features"] = {"device": "ios", composed: "30"}
+    rows[1]["record"]["user_features"] = {"device": "web", decomposed: "3.5"}
+    log = frames.impressions_frame((rows, spec))
+    assert [c for c in log.columns if unicodedata.normalize("NFC", str(c)) == composed] == [composed]
+    assert log[composed].tolist() == ["30", "30", "3.5", "3.5"]
+    # Without a declared name, the NFC spelling is the column's.
+    undeclared = {**spec, "user_features": [{"name": "device", "kind": "categorical"}]}
+    log = frames.impressions_frame((rows, undeclared))
+    assert [c for c in log.columns if unicodedata.normalize("NFC", str(c)) == composed] == [composed]

@@ -38,6 +38,12 @@ struct InputNameTests {
             .write(toFile: folder + "/spaced.csv", atomically: true, encoding: .utf8)
         let spaced = try runTool("recpool", ["data", "describe", folder + "/spaced.csv", "--schema", folder + "/shop.toml"])
         #expect(spaced.code == 2 && spaced.stderr.contains("there is \" device\": remove the spaces"), "\(spaced.stderr)")
+        // A name that differs only in case was reported missing, as if the log had no such column.
+        try (header.replacingOccurrences(of: ",device", with: ",Device") + log.dropFirst(header.count))
+            .write(toFile: folder + "/cased.csv", atomically: true, encoding: .utf8)
+        let cased = try runTool("recpool", ["data", "describe", folder + "/cased.csv", "--schema", folder + "/shop.toml"])
+        #expect(cased.code == 2 && cased.stderr.contains("there is \"Device\": column names are matched exactly, case included"),
+            "\(cased.stderr)")
         let infer = try runTool("recpool", ["data", "schema", "--infer", folder + "/logs.csv"])
         #expect(infer.code == 2 && infer.stderr.contains("pass the shop's item CSV with --catalogue"), "\(infer.stderr)")
     }

@@ -49,7 +49,7 @@ public struct CSVTable: Sendable {
 
     /// The index of a column by exact header name.
     /// - Throws: `DataError.file(.missingColumn)`, or `DataError.inconsistent` naming a header column that differs from
-    ///   `name` only by spaces around it.
+    ///   `name` only by spaces around it or by case.
     public func column(_ name: String) throws(DataError) -> Int {
         guard let index = header.firstIndex(of: name) else {
             // Names are matched exactly; one that differs only by spaces around it is named, not reported missing.
@@ -57,6 +57,13 @@ public struct CSVTable: Sendable {
                 throw .inconsistent(
                     "\(path): no \"\(name)\" column in the header, but there is \"\(spaced)\": remove the spaces around "
                         + "the name in the header (column names are matched exactly)")
+            }
+            // One that differs only in case (`device type` for `Device Type`) is named too: names are case-sensitive.
+            let folded = name.lowercased()
+            if let cased = header.first(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == folded }) {
+                throw .inconsistent(
+                    "\(path): no \"\(name)\" column in the header, but there is \"\(cased)\": column names are matched "
+                        + "exactly, case included; write the name as the header has it, or rename the column")
             }
             throw .file(.missingColumn(path: path, name: name))
         }

@@ -88,6 +88,36 @@ public enum ISO8601Text {
         return Instant(seconds: seconds, fraction: fraction, hasZone: true)
     }
 
+    /// Why `text`, written in the form of an ISO 8601 date or date-time, names no instant (a month 13, a day the month
+    /// does not have, an hour 24 or more, a minute or a second 60 or more, or a leap second, 60, is left as valid), or
+    /// nil when it is not written in that form or names a valid one: `2024-02-30` is told "February 2024 has 29
+    /// days, not 30", where "write an ISO 8601 date-time" read as if the form were wrong.
+    public static func calendarProblem(_ text: String) -> String? {
+        var scanner = Scanner(bytes: Array(text.utf8))
+        guard let year = scanner.number(4), scanner.take("-"), let month = scanner.number(2), scanner.take("-"),
+            let day = scanner.number(2)
+        else { return nil }
+        guard (1...12).contains(month) else { return "there is no month \(month) (months are 01 to 12)" }
+        let days = daysIn(month: month, year: year)
+        guard (1...days).contains(day) else {
+            let names = [
+                "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December",
+            ]
+            return day == 0
+                ? "there is no day 00 (days are numbered from 01)" : "\(names[month - 1]) \(year) has \(days) days, not \(day)"
+        }
+        guard scanner.take("T") || scanner.take(" "), let hour = scanner.number(2), scanner.take(":"),
+            let minute = scanner.number(2)
+        else { return nil }
+        if hour >= 24 { return "there is no hour \(hour) (hours are 00 to 23)" }
+        if minute >= 60 { return "there is no minute \(minute) (minutes are 00 to 59)" }
+        if scanner.take(":"), let second = scanner.number(2), second > 60 {
+            return "there is no second \(second) (seconds are 00 to 59, or 60 for a leap second)"
+        }
+        return nil
+    }
+
     /// Days in `month` (1–12) of `year` (Gregorian).
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {

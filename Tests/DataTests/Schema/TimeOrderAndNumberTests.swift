@@ -95,8 +95,31 @@ struct TimeOrderAndNumberTests {
         let impossible = try load(column: 1) { t in t == 50 ? "2024-02-30T10:00:00Z" : "2024-02-01T10:00:00Z" }
         guard case .failure(let day) = impossible else { Issue.record("30 February loaded"); return }
         #expect(
-            day.description.contains("logs.csv:51") && day.description.contains("'2024-02-30T10:00:00Z' is not a timestamp"),
+            day.description.contains("logs.csv:51")
+                && day.description.contains("'2024-02-30T10:00:00Z' is no date-time: February 2024 has 29 days, not 30"),
             "\(day)")
+    }
+
+    /// A date-time in the right form that names no instant was told to "write an ISO 8601 date-time", which it is.
+    @Test(
+        "why a date-time in ISO 8601's form names no instant",
+        arguments: [
+            ("2024-02-30T10:00:00Z", "February 2024 has 29 days, not 30"), ("2023-02-29", "February 2023 has 28 days, not 29"),
+            ("2024-04-31 08:00", "April 2024 has 30 days, not 31"), ("2024-13-01", "there is no month 13"),
+            ("2024-00-10", "there is no month 0"), ("2024-05-00", "there is no day 00"),
+            ("2024-05-01T25:00:00Z", "there is no hour 25"), ("2024-05-01T10:61:00", "there is no minute 61"),
+            ("2024-05-01T10:00:61Z", "there is no second 61"),
+        ])
+    func calendarProblems(_ text: String, _ says: String) {
+        #expect(ISO8601Text.instant(text) == nil)
+        #expect(ISO8601Text.calendarProblem(text)?.contains(says) == true, "\(text): \(String(describing: ISO8601Text.calendarProblem(text)))")
+    }
+
+    @Test("a valid date-time, a leap second or text in another form has no calendar problem")
+    func noCalendarProblem() {
+        for text in ["2024-02-29T23:59:59Z", "2024-12-31T23:59:60Z", "2024-05-01", "yesterday", "1714557600", "2024/02/30"] {
+            #expect(ISO8601Text.calendarProblem(text) == nil, "\(text)")
+        }
     }
 
     @Test("hexadecimal text is not a number: a numeric feature, an item id, a propensity, a feature matrix cell")

@@ -9,7 +9,7 @@ extension OnlinePolicySpec {
     /// `vocabularies`, else the schema's declared `values`) and columns for every other value: `buckets` hashed ones
     /// when it has no known values, one shared column when it has (a declared vocabulary names the values that
     /// matter; hashing the rest would only add columns that collide); a numeric one is standardised with
-    /// `(mean, scale)` from `statistics` (default 0 and 1). Numeric item columns beyond unit scale are standardised
+    /// `(mean, scale)` from `statistics`, else as the schema declares them (default 0 and 1). Numeric item columns beyond unit scale are standardised
     /// over the catalogue (``itemScaling(for:)``).
     /// - Parameters:
     ///   - catalogue: the items (rows, ids, feature rows, active flags).
@@ -30,7 +30,7 @@ extension OnlinePolicySpec {
                 return UserFeatureSpec(
                     name: feature.name, kind: .categorical, values: values, buckets: values.isEmpty ? buckets : 1)
             case .numeric:
-                let s = statistics[feature.name] ?? (0, 1)
+                let s = statistics[feature.name] ?? (feature.mean ?? 0, feature.scale ?? 1)
                 return UserFeatureSpec(name: feature.name, kind: .numeric, buckets: 0, mean: s.mean, scale: s.scale)
             }
         }

@@ -272,7 +272,10 @@ public enum ImpressionExport {
         case .categorical:
             return DataSchema.Feature(feature.name, .categorical, values: feature.values.isEmpty ? nil : feature.values)
         case .numeric:
-            return DataSchema.Feature(feature.name, .numeric)
+            // The policy's standardisation, so the schema uploaded again reads the feature as this policy did.
+            return DataSchema.Feature(
+                feature.name, .numeric, mean: feature.mean == 0 ? nil : feature.mean,
+                scale: feature.scale == 1 ? nil : feature.scale)
         }
     }
 

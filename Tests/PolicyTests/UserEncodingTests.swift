@@ -89,6 +89,26 @@ struct UserEncodingTests {
         #expect(throws: PolicyError.self) { try policy.features.encode(["age": "old"]) }
     }
 
+    /// Undeclared, an age in years was read as it is and clipped to ±10: every adult the same user to the policy.
+    @Test("a numeric feature's declared mean and scale standardise it; undeclared, ages 30 and 60 both read as 10")
+    func declaredStandardisation() throws {
+        let declared = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(
+                catalogue: try unitCatalogue(), userFeatures: [.init("age", .numeric, mean: 40, scale: 12.5)]))
+        #expect(declared.spec.userFeatures[0].mean == 40 && declared.spec.userFeatures[0].scale == 12.5)
+        let thirty = try declared.features.encode(["age": "30"])
+        let sixty = try declared.features.encode(["age": "60"])
+        #expect(thirty.contains(-0.8) && sixty.contains(1.6), "\(thirty) \(sixty)")
+        let undeclared = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(catalogue: try unitCatalogue(), userFeatures: [.init("age", .numeric)]))
+        #expect(try undeclared.features.encode(["age": "30"]) == undeclared.features.encode(["age": "60"]))
+        // Statistics fitted from a log (a warm start's) take precedence over the schema's.
+        let fitted = OnlinePolicySpec.make(
+            catalogue: try unitCatalogue(), userFeatures: [.init("age", .numeric, mean: 40, scale: 12.5)],
+            statistics: ["age": (35, 10)])
+        #expect(fitted.userFeatures[0].mean == 35 && fitted.userFeatures[0].scale == 10)
+    }
+
     @Test("a value with spaces or tabs around it is the value, declared or hashed, as the log it warm-starts from reads it")
     func surroundingSpace() throws {
         let declared = try OnlinePolicy.initial(

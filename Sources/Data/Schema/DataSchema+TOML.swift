@@ -168,6 +168,12 @@ extension DataSchema {
         lines.append("")
         lines.append("[logs.user_features]")
         for f in logs.userFeatures {
+            if f.kind == .numeric, f.mean != nil || f.scale != nil {
+                // Written as the shortest text that reads back as the same double (`description`), never rounded.
+                let declared = [f.mean.map { "mean = \($0)" }, f.scale.map { "scale = \($0)" }].compactMap { $0 }
+                lines.append("\(key(f.name)) = { kind = \"numeric\", \(declared.joined(separator: ", ")) }")
+                continue
+            }
             lines.append(
                 f.values.map { "\(key(f.name)) = { kind = \"\(f.kind.rawValue)\", values = [\($0.map(quoted).joined(separator: ", "))] }" }
                     ?? "\(key(f.name)) = \"\(f.kind.rawValue)\"")
@@ -253,13 +259,34 @@ private struct Reader {
         return out
     }
 
-    /// A user feature declared as a table: its kind and, for a categorical one, its known `values`.
+    /// A user feature declared as a table: its kind and, for a categorical one, its known `values`; for a numeric
+    /// one, its `mean` and `scale` (a finite number, and one above 0).
     private func feature(_ column: String, _ declared: TOMLTable, at: String) throws(DataError) -> DataSchema.Feature {
-        for key in declared.keys.sorted() where !["kind", "values"].contains(key) {
-            throw .schema("\(at): unknown key '\(key)' (it takes kind and values)")
+        for key in declared.keys.sorted() where !["kind", "values", "mean", "scale"].contains(key) {
+            throw .schema("\(at): unknown key '\(key)' (it takes kind, values for a categorical one, mean and scale for a numeric one)")
         }
         guard let text = declared["kind"]?.string, let kind = DataSchema.FeatureKind(rawValue: text) else {
             throw .schema("\(at) needs kind = \"categorical\" or \"numeric\"")
+        }
+        if declared["mean"] != nil || declared["scale"] != nil {
+            guard kind == .numeric else {
+                throw .schema("\(at): mean and scale are for a numeric feature (a categorical one is one-hot)")
+            }
+            func number(_ key: String) throws(DataError) -> Double? {
+                guard let value = declared[key] else { return nil }
+                guard let x = value.double ?? value.int.map(Double.init), x.isFinite else {
+                    throw .schema("\(at): \(key) must be a finite number, in the feature's own units")
+                }
+                // Within ±1e15, as a request's numeric value is: a standardised value stays representable.
+                guard abs(x) <= 1e15 else { throw .schema("\(at): \(key) \(x) is beyond ±1e15") }
+                return x
+            }
+            let mean = try number("mean")
+            let scale = try number("scale")
+            if let scale, !(scale >= 1e-15) {
+                throw .schema("\(at): scale must be above 0 (at least 1e-15): a value is read as (x − mean) / scale")
+            }
+            return DataSchema.Feature(column, kind, mean: mean, scale: scale)
         }
         guard let given = declared["values"] else { return DataSchema.Feature(column, kind) }
         guard kind == .categorical else {

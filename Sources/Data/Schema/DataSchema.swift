@@ -42,6 +42,9 @@ public struct DataSchema: Sendable, Equatable {
     /// Without them, values are hashed into 8 columns, where two values can share one and the policy cannot tell
     /// those users apart. `recpool data schema --infer` drafts them from the log (the most frequent values).
     /// `recpool fit` and `train` ignore them and fit their own vocabulary on the training split (``FeatureSpec``).
+    /// A numeric user feature may declare `mean` and `scale`: the online policy over the catalogue reads it as
+    /// `(x − mean) / scale`, clipped to ±10 (without them as it is: an age in years reads as 10 for every adult).
+    /// `data schema --infer` drafts them from the log; `fit` and `train` standardise from the training split.
     public struct Feature: Sendable, Equatable {
         /// The column name.
         public var name: String
@@ -49,16 +52,22 @@ public struct DataSchema: Sendable, Equatable {
         public var kind: FeatureKind
         /// A categorical user feature's known values, in column order (nil: hashed).
         public var values: [String]?
+        /// A numeric user feature's declared centre, in its own units (nil: 0).
+        public var mean: Double?
+        /// A numeric user feature's declared scale, in its own units, > 0 (nil: 1).
+        public var scale: Double?
 
         /// The most `values` a feature may declare: each is a column of the policy's context, whose interaction
         /// features grow with their product with the item columns (``SchemaInference`` drafts fewer).
         public static let maximumValues = 64
 
         /// Creates a feature.
-        public init(_ name: String, _ kind: FeatureKind, values: [String]? = nil) {
+        public init(_ name: String, _ kind: FeatureKind, values: [String]? = nil, mean: Double? = nil, scale: Double? = nil) {
             self.name = name
             self.kind = kind
             self.values = values
+            self.mean = mean
+            self.scale = scale
         }
     }
 

@@ -192,6 +192,9 @@ public enum SchemaInference {
     /// ``draftedValues``, most frequent first, ties by name; blank cells are no value).
     static func userFeature(_ column: String, in table: CSVTable) -> DataSchema.Feature {
         let kind = kind(of: column, in: table)
+        if kind == .numeric, let index = table.header.firstIndex(of: column) {
+            return numericUserFeature(column, values: table.rows.compactMap { CSVNumber.double(BlankText.canonical($0[index])) })
+        }
         guard kind == .categorical, let index = table.header.firstIndex(of: column) else {
             return DataSchema.Feature(column, kind)
         }
@@ -202,6 +205,27 @@ public enum SchemaInference {
         let values = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .prefix(draftedValues).map(\.key)
         return DataSchema.Feature(column, kind, values: values)
+    }
+
+    /// The largest magnitude a numeric user feature is drafted without `mean` and `scale` for: as the catalogue's
+    /// item columns (`ItemScaling.unitScaleBound`), a feature near unit scale is read as it is.
+    public static let unitScaleBound = 10.0
+
+    /// A numeric user feature as drafted: with `mean` and `scale` (the values' mean and standard deviation, to 4
+    /// significant digits; scale 1 for a constant column) when a value lies beyond ±``unitScaleBound``, since the
+    /// online policy reads a value as `(x − mean) / scale` clipped to ±10 (an age in years, undeclared, read as 10
+    /// for every adult); none otherwise.
+    public static func numericUserFeature(_ column: String, values: [Double]) -> DataSchema.Feature {
+        let finite = values.filter(\.isFinite)
+        guard !finite.isEmpty, finite.contains(where: { abs($0) > unitScaleBound }) else {
+            return DataSchema.Feature(column, .numeric)
+        }
+        let n = Double(finite.count)
+        let mean = finite.reduce(0, +) / n
+        let variance = finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+        func rounded(_ x: Double) -> Double { Double(String(format: "%.4g", x)) ?? x }
+        let deviation = rounded(variance.squareRoot())
+        return DataSchema.Feature(column, .numeric, mean: rounded(mean), scale: deviation > 0 ? deviation : 1)
     }
 
     /// Numeric when every value that is not blank parses as a finite number and there are more than 10 distinct values.

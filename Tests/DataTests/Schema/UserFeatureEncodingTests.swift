@@ -42,7 +42,14 @@ struct UserFeatureEncodingTests {
         "a malformed declaration is refused naming the file, the feature and the rule",
         arguments: [
             ("age = { kind = \"numeric\", values = [\"a\"] }", "age: values are for a categorical feature"),
-            ("age = { kind = \"numeric\", mean = 1, scale = 2 }", "age: unknown key 'mean'"),
+            ("age = { kind = \"numeric\", mean = 1, center = 2 }", "age: unknown key 'center'"),
+            ("seg = { kind = \"categorical\", mean = 1 }", "seg: mean and scale are for a numeric feature"),
+            ("age = { kind = \"numeric\", scale = 0 }", "age: scale must be above 0"),
+            ("age = { kind = \"numeric\", scale = -2.5 }", "age: scale must be above 0"),
+            ("age = { kind = \"numeric\", mean = \"40\" }", "age: mean must be a finite number"),
+            ("age = { kind = \"numeric\", mean = nan }", "age: mean must be a finite number"),
+            ("age = { kind = \"numeric\", scale = inf }", "age: scale must be a finite number"),
+            ("age = { kind = \"numeric\", mean = 1e16 }", "age: mean 1e+16 is beyond ±1e15"),
             ("age = { values = [\"a\"] }", "age needs kind"),
             ("age = { kind = \"number\" }", "age needs kind"),
             ("seg = { kind = \"categorical\", values = \"a\" }", "seg: values must be an array of strings"),
@@ -61,6 +68,26 @@ struct UserFeatureEncodingTests {
         } throws: { error in
             "\(error)".contains(expected) && "\(error)".contains("shop.toml")
         }
+    }
+
+    @Test("a numeric feature's mean and scale read from an inline table and print back; near unit scale none is drafted")
+    func numericStandardisation() throws {
+        let text = Self.schema(
+            """
+            age = { kind = "numeric", mean = 38.5, scale = 12 }
+            income = { kind = "numeric", scale = 1e-3 }
+            device = "categorical"
+            """)
+        let schema = try DataSchema.parse(text, path: "shop.toml")
+        #expect(
+            schema.logs.userFeatures == [
+                .init("age", .numeric, mean: 38.5, scale: 12), .init("device", .categorical),
+                .init("income", .numeric, scale: 0.001),
+            ])
+        #expect(try DataSchema.parse(schema.toml(), path: "again.toml") == schema)
+        #expect(schema.toml().contains("age = { kind = \"numeric\", mean = 38.5, scale = 12.0 }"))
+        #expect(SchemaInference.numericUserFeature("score", values: [0.1, -3, 9.5]) == .init("score", .numeric))
+        #expect(SchemaInference.numericUserFeature("stock", values: [50, 50, 50]) == .init("stock", .numeric, mean: 50, scale: 1))
     }
 
     @Test("more values than a feature may declare are refused, saying the limit")
@@ -85,7 +112,7 @@ struct UserFeatureEncodingTests {
         }
     }
 
-    @Test("a draft declares a categorical feature's most frequent values; a numeric one is a kind only")
+    @Test("a draft declares a categorical feature's most frequent values, and a numeric one beyond ±10 its mean and scale")
     func drafted() throws {
         var rows = ["ts,sku,slot,clicked,propensity,segment,age,device"]
         // segment: 9 values, s0 most frequent (10 rows) down to s8 (2 rows); a blank cell is no value.
@@ -108,7 +135,9 @@ struct UserFeatureEncodingTests {
         let features = Dictionary(uniqueKeysWithValues: draft.schema.logs.userFeatures.map { ($0.name, $0) })
         #expect(features["segment"]?.values == (0..<SchemaInference.draftedValues).map { "s\($0)" })
         #expect(features["device"]?.values == ["ios", "web"])
-        #expect(features["age"] == DataSchema.Feature("age", .numeric))
+        // Ages 20–31 lie beyond ±10: drafted with their mean and standard deviation (4 significant digits), as the
+        // online policy reads a value as (x − mean) / scale clipped to ±10.
+        #expect(features["age"] == DataSchema.Feature("age", .numeric, mean: 25.17, scale: 3.436))
         // The draft parses back as it was drafted (a TOML table's keys come back sorted).
         let again = try DataSchema.parse(draft.schema.toml(), path: folder + "/shop.toml").logs.userFeatures
         #expect(again == draft.schema.logs.userFeatures.sorted { $0.name < $1.name })

@@ -363,6 +363,12 @@ def check_schema_files(text: str, log_path: str, catalogue_path: str) -> None:
             if column not in header and spaced is not None:
                 raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
                                      f"{path}, but there is \"{spaced}\": remove the spaces around the name")
+            cased = next((name for name in sorted(header)
+                          if name != column and name.strip().lower() == column.lower()), None)
+            if column not in header and cased is not None:
+                raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
+                                     f"{path}, but there is \"{cased}\": column names are matched exactly, case "
+                                     "included")
             if column not in header:
                 raise InvalidRequest(f"the schema's [{section}] {place}: no \"{column}\" column in the header of "
                                      f"{path} (columns: {', '.join(sorted(header))})")

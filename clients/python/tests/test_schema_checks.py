@@ -81,6 +81,14 @@ def test_a_column_name_with_spaces_around_it_is_named_as_the_broker_names_it(sho
             f'but there is " p ": remove the spaces around the name') in str(caught.value), str(caught.value)
 
 
+def test_a_column_name_in_another_case_is_named_as_the_broker_names_it(shop):
+    (shop / "logs.csv").write_text("ts,sku,slot,clicked,P,device\n1,0,0,1,0.5,ios\n")
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+    assert (f'the schema\'s [logs] propensity = "p": no "p" column in the header of {shop / "logs.csv"}, '
+            f'but there is "P": column names are matched exactly, case included') in str(caught.value), str(caught.value)
+
+
 def test_a_schema_that_is_not_toml_is_refused_naming_the_file(shop):
     (shop / "shop.toml").write_text("[logs\n")
     with pytest.raises(recpool.InvalidRequest, match=f"the schema {shop / 'shop.toml'} is not valid TOML"):

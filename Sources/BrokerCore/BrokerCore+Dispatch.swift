@@ -340,6 +340,11 @@ extension BrokerCore {
         var header = request.header
         header.requestId = dispatchId
         header.attempt = request.attempts
+        // A request's timing and retry fields are 0 (docs/PROTOCOL.md): a client's values were passed on to the worker.
+        header.brokerQueueMicros = 0
+        header.workerQueueMicros = 0
+        header.computeMicros = 0
+        header.retryAfterMs = 0
         inflight[dispatchId] = InflightEntry(request: request, worker: worker, dispatchedAt: now.monotonicMicros)
         // Through the index: the optional-chained subscript copied the whole record out and back.
         if let index = workers.index(forKey: worker) { workers.values[index].inflight.insert(dispatchId) }

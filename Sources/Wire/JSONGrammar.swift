@@ -45,14 +45,19 @@ public enum JSONGrammar {
                     continue
                 }
                 switch c {
-                case UInt8(ascii: "{"):
-                    objects.append(true)
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    // Foundation's parser refuses a text nested past 512 levels with its own words ("too many nested
+                    // arrays"): refused here first, saying the limit. No document of the protocol nests beyond a few.
+                    guard objects.count < Self.maximumDepth else {
+                        return Violation(
+                            offset: i,
+                            reason: "arrays and objects nested deeper than \(Self.maximumDepth) levels (the most a document "
+                                + "may nest; RFC 8259 §9 lets a parser set it)")
+                    }
+                    let isObject = c == UInt8(ascii: "{")
+                    objects.append(isObject)
                     i += 1
-                    expect = .keyOrClose
-                case UInt8(ascii: "["):
-                    objects.append(false)
-                    i += 1
-                    expect = .valueOrClose
+                    expect = isObject ? .keyOrClose : .valueOrClose
                 case UInt8(ascii: "\""):
                     if let violation = string(bytes, at: &i) { return violation }
                     expect = .commaOrClose
@@ -134,8 +139,28 @@ public enum JSONGrammar {
                 guard i + 1 < bytes.count else { break }
                 let escaped = bytes[i + 1]
                 if escaped == UInt8(ascii: "u") {
-                    guard i + 6 <= bytes.count, bytes[(i + 2)..<(i + 6)].allSatisfy(isHexDigit) else {
+                    guard let unit = codeUnit(bytes, at: i) else {
                         return Violation(offset: i, reason: "\\u not followed by four hexadecimal digits (RFC 8259 §7)")
+                    }
+                    // A UTF-16 surrogate escaped alone names no character: Foundation refused it as "unexpected end of
+                    // file during string parse". A high one must be followed at once by an escaped low one.
+                    if (0xDC00...0xDFFF).contains(unit) {
+                        return Violation(
+                            offset: i,
+                            reason: "the escape \(text(bytes[i..<(i + 6)])) is the second half of a UTF-16 surrogate pair "
+                                + "without its first: it names no character (RFC 8259 §8.2)")
+                    }
+                    if (0xD800...0xDBFF).contains(unit) {
+                        guard i + 12 <= bytes.count, bytes[i + 6] == UInt8(ascii: "\\"), bytes[i + 7] == UInt8(ascii: "u"),
+                            let low = codeUnit(bytes, at: i + 6), (0xDC00...0xDFFF).contains(low)
+                        else {
+                            return Violation(
+                                offset: i,
+                                reason: "the escape \(text(bytes[i..<(i + 6)])) is the first half of a UTF-16 surrogate "
+                                    + "pair without its second: it names no character (RFC 8259 §8.2)")
+                        }
+                        i += 12
+                        continue
                     }
                     i += 6
                     continue
@@ -152,6 +177,21 @@ public enum JSONGrammar {
             i += 1
         }
         return Violation(offset: start, reason: "a string that is not closed")
+    }
+
+    /// The most levels of arrays and objects a document may nest (Foundation's own parser stops at 512).
+    public static let maximumDepth = 256
+
+    /// The UTF-16 code unit of the `\\uXXXX` escape starting at `i` (its backslash), or nil when four hexadecimal
+    /// digits do not follow.
+    private static func codeUnit(_ bytes: [UInt8], at i: Int) -> UInt16? {
+        guard i + 6 <= bytes.count, bytes[(i + 2)..<(i + 6)].allSatisfy(isHexDigit) else { return nil }
+        var unit: UInt16 = 0
+        for c in bytes[(i + 2)..<(i + 6)] {
+            let digit = c <= UInt8(ascii: "9") ? c - UInt8(ascii: "0") : (c | 0x20) - UInt8(ascii: "a") + 10
+            unit = unit << 4 | UInt16(digit)
+        }
+        return unit
     }
 
     /// Why a token of number bytes is not a number as RFC 8259 §6 writes one, or nil.

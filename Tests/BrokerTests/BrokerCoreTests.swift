@@ -27,6 +27,24 @@ struct BrokerRoutingTests {
         #expect(h.core.outstandingRequests == 0)
     }
 
+    /// A client's timing and retry fields reached the worker as the client wrote them.
+    @Test("a dispatched request carries 0 in the timing and retry fields, whatever the client wrote there")
+    func timingFieldsAreZeroOnDispatch() throws {
+        var h = CoreHarness()
+        h.registerWorker(workerA, version: 7)
+        var header = Header(command: .score, requestId: 9)
+        header.brokerQueueMicros = 111
+        header.workerQueueMicros = 222
+        header.computeMicros = 333
+        header.retryAfterMs = 444
+        header.attempt = 5
+        let message = WireMessage(header: header, payload: [Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()])
+        h.feed(.client(identity: client, frames: message.frames(), userId: nil))
+        let sent = try #require(h.dispatches.first).message.header
+        #expect(sent.brokerQueueMicros == 0 && sent.workerQueueMicros == 0 && sent.computeMicros == 0)
+        #expect(sent.retryAfterMs == 0 && sent.attempt == 1)
+    }
+
     @Test("dispatch honours credit and prefers the least-loaded worker")
     func credit() {
         var h = CoreHarness()

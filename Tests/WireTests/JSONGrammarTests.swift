@@ -28,6 +28,10 @@ struct JSONGrammarTests {
             ("{\"b\":1,}", "a comma before a closing bracket (a trailing comma) at byte 26"),
             ("{\"b\" 1}", "'1' where ':' belongs after a key"), ("[1 2]", "'2' where ',' or ']' belongs"),
             ("{1:2}", "'1' where an object's key (a string) belongs"), ("\"open", "a string that is not closed"),
+            // A lone UTF-16 surrogate was refused by Foundation as "unexpected end of file during string parse".
+            ("\"\\ud800\"", "the escape \\ud800 is the first half of a UTF-16 surrogate pair without its second"),
+            ("\"a\\uD83Db\"", "the escape \\uD83D is the first half"), ("\"\\uD83D\\u0041\"", "the escape \\uD83D is the first half"),
+            ("\"\\uDE00\"", "the escape \\uDE00 is the second half of a UTF-16 surrogate pair without its first"),
         ])
     func refused(value: String, says: String) {
         let text = #"{"click":1,"note":  "# + value + "}"
@@ -61,9 +65,15 @@ struct JSONGrammarTests {
         #expect(JSONGrammar.violation(in: Array("   ".utf8))?.reason == "the text ends before the document does")
         #expect(JSONGrammar.violation(in: Array("[1".utf8))?.offset == 2)
         #expect(JSONGrammar.violation(in: Array("{\"a\":1}}".utf8))?.reason == "'}' after the document's end")
-        // A deep document is checked without recursion.
-        let deep = Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000)
-        #expect(JSONGrammar.violation(in: deep) == nil)
+        // A deep document is checked without recursion, to the depth limit, and refused past it saying so (Foundation
+        // refused a text of 513 levels as "too many nested arrays").
+        func nested(_ depth: Int) -> [UInt8] {
+            Array(repeating: UInt8(ascii: "["), count: depth) + Array(repeating: UInt8(ascii: "]"), count: depth)
+        }
+        #expect(JSONGrammar.violation(in: nested(JSONGrammar.maximumDepth)) == nil)
+        let tooDeep = JSONGrammar.violation(in: nested(JSONGrammar.maximumDepth + 1))
+        #expect(tooDeep?.offset == JSONGrammar.maximumDepth && tooDeep?.reason.contains("nested deeper than 256 levels") == true)
+        #expect(JSONGrammar.violation(in: nested(100_000))?.offset == JSONGrammar.maximumDepth)
         // A long bad number is named cut short, never echoed whole.
         let long = Array("[0".utf8) + Array(repeating: UInt8(ascii: "1"), count: 100_000) + [UInt8(ascii: "]")]
         #expect(JSONGrammar.violation(in: long).map { $0.reason.count < 120 } == true)

@@ -134,6 +134,30 @@ struct OnlineSyncCountTests {
         #expect(reply.header.status == .ok && m.core.view.emptySyncs == 1)
     }
 
+    /// The only report of learnt events was refused (no readable pack, or no pack): the sync answered OK "nothing
+    /// to merge" and counted an empty sync, while the 7 events it had learnt went to the replicas again.
+    @Test("a sync whose only learnt report is refused is CONFLICT naming its events, and no empty sync", arguments: [true, false])
+    func refusedReportIsNoEmptySync(withPackFrame: Bool) throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA]))
+        _ = Self.syncRequest(&m, nowMs: 5_000)
+        let sync = try Self.runningSync(m)
+        m.core.unsynced[m.workerA.identity] = (0..<7).map {
+            LearnEvent(
+                impressionId: "imp-\($0)", userFeatures: [:], item: 3, position: 0, reward: 1, propensity: 0.5,
+                version: 1)
+        }
+        var report = Self.report(sync, events: 7)
+        if !withPackFrame { report = WireMessage(header: report.header, payload: [report.payload[0]]) }
+        let actions = m.feed(.policyState(identity: m.workerA.identity, message: report), nowMs: 5_200)
+        let reply = try #require(actions.clientReplies.first { $0.header.requestId == 3 })
+        #expect(reply.header.status == .conflict)
+        #expect(
+            String(decoding: try reply.frame(0), as: UTF8.self).contains(
+                "the replicas' sync reports were refused (the broker's log says why): 7 acknowledged feedback events"))
+        #expect(!m.core.view.syncing && m.core.view.emptySyncs == 0 && m.core.view.syncs == 0)
+    }
+
     @Test("a rejected candidate counts in rejected only, an accepted one in syncs only")
     func rejectedAndAcceptedAreNotEmpty() throws {
         var m = try OnlineMachine()

@@ -84,7 +84,7 @@ extension OnlineCore {
                 version: report.version, sha256: report.weightsSha256, catalogue: report.catalogue)
             viewDirty = true
         case .sync:
-            guard case .pulling(let round, var pending, var results) = phase, round.id == report.sync,
+            guard case .pulling(var round, var pending, var results) = phase, round.id == report.sync,
                 pending.contains(identity)
             else { return }
             pending.remove(identity)
@@ -93,8 +93,10 @@ extension OnlineCore {
                     .log(
                         .warning, "a replica's sync report is invalid; its learning is not merged",
                         ["worker": "\(name)", "error": "\(problem)"]))
+                round.refusedEvents += unsynced[identity]?.count ?? 0
             } else if message.payload.count < 2 {
                 actions.append(.log(.warning, "a replica's sync state has no readable pack", ["worker": "\(name)"]))
+                round.refusedEvents += unsynced[identity]?.count ?? 0
             } else if report.version != version || report.events == 0 {
                 // Not merged (closeSync takes only the current version's learning): the frame is not read.
                 results[identity] = SyncResult(report: report, pack: ParameterPack(step: 0, vectors: []))
@@ -106,6 +108,7 @@ extension OnlineCore {
                         .log(
                             .warning, "a replica's sync state has no readable pack; its learning is not merged",
                             ["worker": "\(name)", "error": "\(error)"]))
+                    round.refusedEvents += unsynced[identity]?.count ?? 0
                 }
             }
             phase = .pulling(round, pending: pending, results: results)
@@ -134,15 +137,23 @@ extension OnlineCore {
         // No replica answered because the ones that held learnt events left during the pull (their events went back
         // to be learnt again): the requesters are told CONFLICT, as a sync asked for with no replica is
         // (`startSync`), never OK "nothing to merge", and it is no empty sync.
-        let abandoned = results.isEmpty && round.orphanedEvents > 0 && !round.requesters.isEmpty
+        // So too when the only reports of learnt events were refused (invalid, or no readable pack): their events go
+        // to the replicas again, and "nothing to merge" would say there was none.
+        let contributes = results.values.contains { $0.report.version == version && $0.report.events > 0 }
+        let left = results.isEmpty && round.orphanedEvents > 0
+        let refused = !contributes && !round.corrupt && round.refusedEvents > 0
+        let abandoned = (left || refused) && !round.requesters.isEmpty
         if abandoned {
+            let text =
+                left
+                ? "the replicas left during the sync: \(round.orphanedEvents) acknowledged feedback events they "
+                    + "had learnt wait for a replica to learn them again, and the sync merged none of them; retry "
+                    + "once a worker serves the policy"
+                : "the replicas' sync reports were refused (the broker's log says why): \(round.refusedEvents) "
+                    + "acknowledged feedback events they had learnt go to the replicas again, and the sync merged none "
+                    + "of them; retry the sync"
             for requester in round.requesters {
-                reply(
-                    requester, .conflict,
-                    text: "the replicas left during the sync: \(round.orphanedEvents) acknowledged feedback events they "
-                        + "had learnt wait for a replica to learn them again, and the sync merged none of them; retry "
-                        + "once a worker serves the policy",
-                    into: &actions)
+                reply(requester, .conflict, text: text, into: &actions)
             }
             round.requesters = []
             phase = .pulling(round, pending: pending, results: results)

@@ -42,6 +42,9 @@ struct OnlineCore: ControlCore {
         var registration = false
         /// Unsynced events of replicas that left during the pull (handed on, merged by no answer of this sync).
         var orphanedEvents = 0
+        /// Unsynced events of replicas whose report was refused (invalid, or no readable pack): merged by no answer
+        /// of this sync, they go to the replicas again.
+        var refusedEvents = 0
     }
 
     /// One replica's answer to a pull.

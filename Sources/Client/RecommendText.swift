@@ -1,8 +1,8 @@
 import Foundation
 import RecWire
 
-/// How `recpool recommend` prints a reply as text: one line per item with its rank, its catalogue row, its score
-/// and, in a policy's slate, its propensity.
+/// How `recpool recommend` prints a reply as text: one line per item with its rank, its catalogue row (and, in a
+/// policy's slate, the catalogue's id for it), its score and, in a policy's slate, its propensity.
 ///
 /// Item rows and ranks are 64-bit integers and are written by interpolation, never by `String(format: "%d")`, whose
 /// `%d` reads a 32-bit `int`: it kept only an item's low 32 bits (row 9007199254740993 was printed as 1).
@@ -24,8 +24,10 @@ public enum RecommendText {
             "policy version \(reply.modelVersion), source policy, exploration \(rule)",
         ]
         for item in reply.items {
+            // The catalogue's id beside the row, unless the id is the row's number (a catalogue without ids).
+            let id = item.id.flatMap { $0 == "\(item.item)" ? nil : " (\($0))" } ?? ""
             lines.append(
-                "\(aligned(item.position + 1)). item \(item.item)  score \(figure(item.score))  "
+                "\(aligned(item.position + 1)). item \(item.item)\(id)  score \(figure(item.score))  "
                     + "propensity \(figure(item.propensity))")
         }
         return lines.joined(separator: "\n")

@@ -300,7 +300,9 @@ public struct OnlinePolicy: Sendable {
             let pick = SlateExploration.draw(p, rng: &rng)
             let index = remaining.remove(at: pick)
             slate.append(
-                SlateItem(item: pool[index], position: position, score: q[index], propensity: max(p[pick], 1e-12)))
+                SlateItem(
+                    item: pool[index], id: catalogue.ids[pool[index]], position: position, score: q[index],
+                    propensity: max(p[pick], 1e-12)))
         }
         return slate
     }

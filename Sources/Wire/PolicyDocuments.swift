@@ -67,10 +67,13 @@ public struct PolicyInstall: Codable, Sendable, Equatable {
     }
 }
 
-/// One shown item of a policy recommendation. JSON keys: `item`, `position`, `score`, `propensity`.
+/// One shown item of a policy recommendation. JSON keys: `item`, `id`, `position`, `score`, `propensity`.
 public struct SlateItem: Codable, Sendable, Equatable {
-    /// The item.
+    /// The item: its catalogue row, which FEEDBACK names.
     public var item: Int
+    /// The item's id in the served catalogue (a shop's SKU; `"0"`, `"1"`, … for a catalogue without ids), or nil
+    /// from a worker that predates it. Shown, never read back: FEEDBACK names the row.
+    public var id: String?
     /// Its slot, from 0 (the top).
     public var position: Int
     /// The policy's Q-value for it.
@@ -79,8 +82,9 @@ public struct SlateItem: Codable, Sendable, Equatable {
     public var propensity: Double
 
     /// Creates a slate entry.
-    public init(item: Int, position: Int, score: Double, propensity: Double) {
+    public init(item: Int, id: String? = nil, position: Int, score: Double, propensity: Double) {
         self.item = item
+        self.id = id
         self.position = position
         self.score = score
         self.propensity = propensity

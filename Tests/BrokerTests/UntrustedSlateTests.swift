@@ -35,12 +35,18 @@ struct UntrustedSlateTests {
         return reply.errorText
     }
 
-    @Test("a slate that matches its record is queued for the log")
+    @Test("a slate that matches its record, with or without the catalogue's ids, is queued for the log")
     func matching() throws {
         var m = try OnlineMachine()
         let record = Self.record(m)
         #expect(Self.refusal(&m, record, frames: HeldSlateFixtures.frames(for: record, requestId: 41)) == nil)
         #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["imp-u"]])
+        let named = Self.record(m, "imp-n")
+        var frames = HeldSlateFixtures.frames(for: named, requestId: 41)
+        var slate = try WireJSON.decode(PolicyRecommendation.self, from: frames[1])
+        for k in slate.items.indices { slate.items[k].id = SimulatorCatalog.itemId(slate.items[k].item) }
+        frames[1] = WireJSON.encode(slate)
+        #expect(Self.refusal(&m, named, frames: frames) == nil)
     }
 
     @Test(
@@ -53,6 +59,8 @@ struct UntrustedSlateTests {
             ("not json", "does not decode"),
             ("no slate", "is not one header and one slate document (1 frames)"),
             ("position", "numbers its slots [0, 7, 2], not 0, 1, 2, … from the top"),
+            // A shop reads the id: one under another row's number sends it to the wrong product.
+            ("catalogue id", "names item 7 as 'item_09', which the served catalogue calls 'item_07'"),
         ])
     func mismatch(change: String, problem: String) throws {
         var m = try OnlineMachine()
@@ -73,9 +81,9 @@ struct UntrustedSlateTests {
         }
         if change == "not json" { frames[1] = Array("not json at all".utf8) }
         if change == "no slate" { frames = [frames[0]] }
-        if change == "position" {
+        if change == "position" || change == "catalogue id" {
             var slate = try WireJSON.decode(PolicyRecommendation.self, from: frames[1])
-            slate.items[1].position = 7
+            if change == "position" { slate.items[1].position = 7 } else { slate.items[1].id = "item_09" }
             frames[1] = WireJSON.encode(slate)
         }
         let text = try #require(Self.refusal(&m, record, frames: frames))

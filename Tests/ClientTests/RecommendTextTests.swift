@@ -28,6 +28,24 @@ struct RecommendTextTests {
             ])
     }
 
+    @Test("a policy slate shows the catalogue's id beside each row, unless the id is the row's own number")
+    func slateIds() {
+        let reply = PolicyRecommendation(
+            impressionId: "imp-2",
+            items: [
+                SlateItem(item: 14, id: "00101", position: 0, score: 0.5, propensity: 0.25),
+                SlateItem(item: 3, id: "3", position: 1, score: 0.125, propensity: 1),
+                SlateItem(item: 5, position: 2, score: 0.1, propensity: 0.5),
+            ],
+            modelVersion: 2, exploration: ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.1))
+        #expect(
+            RecommendText.slate(reply).split(separator: "\n").dropFirst(2).map(String.init) == [
+                " 1. item 14 (00101)  score 0.5000  propensity 0.2500",
+                " 2. item 3  score 0.1250  propensity 1.0000",
+                " 3. item 5  score 0.1000  propensity 0.5000",
+            ])
+    }
+
     @Test("ranks of two digits or more take the room they need")
     func wideRanks() {
         #expect(RecommendText.rankedLine(rank: 10, item: 3, score: 1) == "10. item 3  1.0000")

@@ -248,6 +248,16 @@ struct CatalogueRegistryTests {
             let offered = try await serve(visitors[0..<5], candidates: [80] + others)
             #expect(offered.errors.isEmpty, "\(offered.errors)")
             #expect(offered.slates.count == 5 && offered.slates.allSatisfy { $0.contains(80) }, "\(offered.slates)")
+            // A slate names each row by the served catalogue's id too: the added row 80 as the shop's NEW-1.
+            let named = try runTool(
+                "recpool", ["recommend", "--candidates", "80,\(others.first!)", "--top", "2", "--json", "--broker", frontend])
+            #expect(named.code == 0, "\(named.stderr)")
+            let slate = try WireJSON.decode(PolicyRecommendation.self, from: Array(named.stdout.utf8))
+            #expect(
+                Set(slate.items.map { "\($0.item)=\($0.id ?? "none")" }) == ["80=NEW-1", "\(others.first!)=\(others.first!)"],
+                "\(named.stdout)")
+            let text = try runTool("recpool", ["recommend", "--candidates", "80", "--top", "1", "--broker", frontend])
+            #expect(text.stdout.contains(". item 80 (NEW-1)  score"), "\(text.stdout)")
             let refused = try await serve(visitors[5..<10], candidates: [popular] + others)
             #expect(!refused.slates.contains { $0.contains(popular) }, "\(refused.slates)")
             let view = try await client.online()

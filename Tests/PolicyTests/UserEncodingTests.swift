@@ -89,6 +89,15 @@ struct UserEncodingTests {
         #expect(throws: PolicyError.self) { try policy.features.encode(["age": "old"]) }
     }
 
+    @Test("each slate item carries the catalogue's id of its row")
+    func slateCarriesIds() throws {
+        let policy = try OnlinePolicy.initial(
+            spec: OnlinePolicySpec.make(catalogue: try unitCatalogue(), userFeatures: [.init("age", .numeric)]))
+        var rng = Xoshiro256(seed: 4)
+        let slate = try policy.recommend(userFeatures: ["age": "1"], candidates: [2, 17, 33], top: 3, rng: &rng)
+        #expect(slate.count == 3 && slate.allSatisfy { $0.id == "sku-\($0.item)" }, "\(slate)")
+    }
+
     /// Undeclared, an age in years was read as it is and clipped to ±10: every adult the same user to the policy.
     @Test("a numeric feature's declared mean and scale standardise it; undeclared, ages 30 and 60 both read as 10")
     func declaredStandardisation() throws {

@@ -57,7 +57,9 @@ extension OnlineCore {
             }
             return
         }
-        if let problem = recordProblem(record) ?? reply.flatMap({ Self.slateProblem($0, record: record) }) {
+        if let problem = recordProblem(record)
+            ?? reply.flatMap({ Self.slateProblem($0, record: record, ids: policy.catalogue.ids) })
+        {
             actions.append(
                 .log(
                     .warning, "a worker sent a slate that cannot be logged as served",
@@ -126,7 +128,11 @@ extension OnlineCore {
     /// know how the slate was drawn. (It is not compared with the served spec's: a replica installed by an earlier run
     /// of the broker with other settings draws by its own rule until it installs again, and its propensities are exact
     /// for what it drew.)
-    static func slateProblem(_ held: HeldSlate, record: ImpressionRecord) -> String? {
+    ///
+    /// Each item's `id` must be what `ids` (the served catalogue's) call its row: a shop reads the id, and one under
+    /// another row's number would send it to the wrong product. A row past `ids` (of a catalogue version a replica
+    /// installs first) is not judged by its id, nor is an item without one (from a worker that predates ids).
+    static func slateProblem(_ held: HeldSlate, record: ImpressionRecord, ids: [String]) -> String? {
         guard held.frames.count == 2, let header = try? Header(decoding: held.frames[0]) else {
             return "is not one header and one slate document (\(held.frames.count) frames)"
         }
@@ -144,6 +150,9 @@ extension OnlineCore {
         }
         if slate.items.map(\.propensity) != record.propensities {
             return "gives propensities \(slate.items.map(\.propensity)), its impression record \(record.propensities)"
+        }
+        if let named = slate.items.first(where: { $0.id != nil && $0.item >= 0 && $0.item < ids.count && $0.id != ids[$0.item] }) {
+            return "names item \(named.item) as '\(named.id ?? "")', which the served catalogue calls '\(ids[named.item])'"
         }
         if slate.items.map(\.position) != Array(slate.items.indices) {
             return "numbers its slots \(slate.items.map(\.position)), not 0, 1, 2, … from the top"

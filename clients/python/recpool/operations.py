@@ -58,7 +58,7 @@ JOB_STATES = frozenset({"queued", "running", "completed", "failed", "cancelled"}
 SLATE_SOURCES = ("model", "cold_start_fallback", "policy")
 #: The keys of a RECOMMEND reply, of one of its items, and of a policy's exploration (PROTOCOL.md, "RECOMMEND").
 SLATE_KEYS = ("items", "source", "model_version", "impression_id", "exploration")
-SLATE_ITEM_KEYS = ("item", "score", "position", "propensity")
+SLATE_ITEM_KEYS = ("item", "id", "score", "position", "propensity")
 EXPLORATION_KEYS = ("kind", "epsilon", "temperature")
 # Bytes of a SCORE message besides its rows: the header and the tensor's shape.
 _SCORE_OVERHEAD_BYTES = HEADER_BYTES + TENSOR_SHAPE_BYTES
@@ -875,7 +875,8 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             propensity = entry.get("propensity")
             if (integral(entry.get("item")) is None or not is_number(entry.get("score"))
                     or (policy and not (is_number(propensity) and 0 < propensity <= 1))
-                    or (policy and integral(entry.get("position")) != slot)):
+                    or (policy and integral(entry.get("position")) != slot)
+                    or ("id" in entry and not (isinstance(entry["id"], str) and entry["id"]))):
                 raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
         ranked = [integral(i["item"]) for i in items]
         scores = [float(i["score"]) for i in items]
@@ -910,7 +911,9 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             impression_id=impression_id if policy else None,
             model_version=version,
             source=source,
-            exploration=document_keys(document.get("exploration"), EXPLORATION_KEYS, reply, "RECOMMEND"))
+            exploration=document_keys(document.get("exploration"), EXPLORATION_KEYS, reply, "RECOMMEND"),
+            # The catalogue's ids, when every item has one (a worker that predates them sends none).
+            ids=[i["id"] for i in items] if policy and all("id" in i for i in items) and items else None)
 
     return parse
 

@@ -57,6 +57,9 @@ class Slate:
     :meth:`feedback` and ``propensities[k]`` is the probability of ``items[k]`` in slot ``k`` given
     the items above it. An MLP ranking (``source`` ``model`` or a fallback) has no impression id and
     no propensities (``None``).
+
+    ``items`` are catalogue rows (what :meth:`feedback` names); ``ids[k]`` is the served catalogue's id of
+    ``items[k]`` (a shop's SKU) in a policy's slate, ``None`` in a ranking or from a worker that sends none.
     """
 
     items: List[int]
@@ -66,6 +69,7 @@ class Slate:
     model_version: int
     source: str
     exploration: Optional[dict] = None
+    ids: Optional[List[str]] = None
 
 
 @dataclass(frozen=True)

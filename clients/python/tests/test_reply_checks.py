@@ -90,6 +90,10 @@ def policy_slate(*items, version=1, positions=None):
     ({"min_version": 2}, ranking(3, version=1), 1, "names model version 1; the request asked for version 2"),
     ({"exact_version": 2}, ranking(3, version=3), 3, "pinned to exactly version 2"),
     ({}, policy_slate(3, 4, positions=[0, 0]), 1, "malformed item in slot 1"),
+    ({}, {**policy_slate(3), "items": [{"item": 3, "id": 3, "position": 0, "score": 0.5, "propensity": 0.5}]}, 1,
+     "malformed item in slot 0"),
+    ({}, {**policy_slate(3), "items": [{"item": 3, "id": "", "position": 0, "score": 0.5, "propensity": 0.5}]}, 1,
+     "malformed item in slot 0"),
     ({}, {**policy_slate(3), "impression_id": ""}, 1, "policy slate without an impression_id"),
     ({}, {**policy_slate(3), "impression_id": "i" * 65}, 1, "impression_id FEEDBACK cannot name"),
     ({}, {**policy_slate(3), "impression_id": "imp\x00x"}, 1, "impression_id FEEDBACK cannot name"),
@@ -107,6 +111,12 @@ def test_slates_that_keep_the_rules_are_returned():
     # A policy slate names the policy's version, which a model pin does not constrain.
     slate = ops.recommend(min_version=4).parse(slate_reply(policy_slate(7, 2, version=2), 2))
     assert (slate.items, slate.propensities, slate.impression_id) == ([7, 2], [0.5, 0.5], "imp-1")
+    assert slate.ids is None  # a worker that sends no ids
+    named = policy_slate(7, 2, version=2)
+    for entry, sku in zip(named["items"], ["SKU-0007", "00102"]):
+        entry["id"] = sku
+    slate = ops.recommend().parse(slate_reply(named, 2))
+    assert (slate.items, slate.ids) == ([7, 2], ["SKU-0007", "00102"])
     # exclude_viewed is a model's: an online policy ignores it.
     assert ops.recommend(events=[(7, 3.0)], exclude_viewed=True).parse(slate_reply(policy_slate(7))).items == [7]
 

@@ -140,7 +140,9 @@ struct ItemRowSharingTests {
             let pick = SlateExploration.draw(p, rng: &b)
             let index = remaining.remove(at: pick)
             expected.append(
-                SlateItem(item: policy.activeRows[index], position: position, score: q[index], propensity: max(p[pick], 1e-12)))
+                SlateItem(
+                    item: policy.activeRows[index], id: policy.catalogue.ids[policy.activeRows[index]], position: position,
+                    score: q[index], propensity: max(p[pick], 1e-12)))
         }
         #expect(slate == expected)
         // The interaction features read the same y_a.

@@ -13,7 +13,8 @@ public enum SchemaInference {
     /// The start of a placeholder column name in a draft: the role still needs its column.
     public static let placeholderPrefix = "EDIT ME: "
 
-    /// The column names recognised for each role (case-insensitive), in the order they are tried.
+    /// The column names recognised for each role (case-insensitive, a space or hyphen read as `_`: ``roleKey(_:)``),
+    /// in the order they are tried.
     public static let acceptedNames: [(role: String, names: [String])] = [
         ("timestamp", ["timestamp", "time", "date", "datetime", "ts"]),
         ("item", ["item_id", "item", "itemid", "product_id", "sku", "product"]),
@@ -29,6 +30,12 @@ public enum SchemaInference {
     /// version that served it, its score): a draft of an export ignores them. Its `retrieval` column is the
     /// `retrieval` role.
     public static let exportOnlyColumns = ["impression_id", "policy_version", "score"]
+
+    /// A column name as it is compared with ``acceptedNames``: lower case, spaces and hyphens as underscores, without
+    /// the spaces around it (`Item ID` and `item-id` are `item_id`).
+    static func roleKey(_ name: String) -> String {
+        String(name.trimmingCharacters(in: .whitespaces).lowercased().map { $0 == " " || $0 == "-" ? "_" : $0 })
+    }
 
     /// The names accepted for `role`.
     static func names(_ role: String) -> [String] { acceptedNames.first { $0.role == role }?.names ?? [] }
@@ -56,7 +63,7 @@ public enum SchemaInference {
         }
         func take(_ candidates: [String]) -> String? {
             for candidate in candidates {
-                if let i = rest.firstIndex(where: { $0.lowercased() == candidate }) { return rest.remove(at: i) }
+                if let i = rest.firstIndex(where: { Self.roleKey($0) == candidate }) { return rest.remove(at: i) }
             }
             return nil
         }
@@ -93,7 +100,7 @@ public enum SchemaInference {
         rest.removeAll(where: isIndexColumn)
         var catalogueRest = catalogue.header
         let catalogueItem: String
-        if let idIndex = catalogueRest.firstIndex(where: { names("catalogue item").contains($0.lowercased()) }) {
+        if let idIndex = catalogueRest.firstIndex(where: { names("catalogue item").contains(Self.roleKey($0)) }) {
             catalogueItem = catalogueRest.remove(at: idIndex)
         } else {
             catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)

@@ -64,3 +64,23 @@ struct ExportInferenceTests {
         #expect(Set(draft.schema.catalogue.itemFeatures.map(\.name)) == ["item_sku", "active", "price"])
     }
 }
+
+/// A shop's column names as spreadsheets write them: `Item ID` was not recognised as the id column.
+@Suite("A drafted schema recognises role names written with spaces, hyphens or capitals")
+struct RoleNameSpellingTests {
+    @Test("Item ID, Click, Propensity-Score and Time are the roles item, click, propensity and timestamp")
+    func spelledRoles() throws {
+        let log = "Time,Item ID,Position,Click,Propensity-Score,Device\n1000,0,1,1,0.5,ios\n1001,1,1,0,0.5,web\n"
+        let items = "Item ID,Price\n0,1.5\n1,2.5\n"
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "logs.csv"),
+            catalogue: try CSVTable.parse(Array(items.utf8), path: "items.csv"), catalogueFile: "items.csv")
+        #expect(draft.unrecognised.isEmpty, "\(draft.unrecognised)")
+        let logs = draft.schema.logs
+        #expect(logs.timestamp == "Time" && logs.item == "Item ID" && logs.outcome == "Click")
+        #expect(logs.propensity == "Propensity-Score" && logs.position == "Position")
+        #expect(draft.schema.catalogue.item == "Item ID")
+        #expect(logs.userFeatures.map(\.name) == ["Device"])
+        #expect(SchemaInference.roleKey(" Item-ID ") == "item_id")
+    }
+}

@@ -29,8 +29,9 @@ extension RecPoolClient {
     /// This is what the Python client's `score` does.
     /// - Throws: ``ClientError/invalidRequest(_:)`` for no rows, ragged rows, or a row over the message limit;
     ///   ``ClientError/server(status:message:retryAfterMs:)`` with `CONFLICT` when the served version still differed
-    ///   between requests after ``rolloutRounds`` rounds (a rollout flipping back and forth); the first request's
-    ///   error otherwise.
+    ///   between requests after ``rolloutRounds`` rounds (a rollout flipping back and forth), or when the model serving
+    ///   the answered version changed during the call (STATUS before and after; a number such as 0 names every
+    ///   unregistered model, one at a time); the first request's error otherwise.
     public func scoreSplit(rows: [[Float]], version: VersionRequirement = .any, timeoutMs: UInt64? = nil)
         async throws(ClientError) -> Scores
     {
@@ -42,6 +43,10 @@ extension RecPoolClient {
         }
         guard rows.count > perRequest else { return try await score(rows: rows, version: version, timeoutMs: timeoutMs) }
         let chunks = stride(from: 0, to: rows.count, by: perRequest).map { Array(rows[$0..<min($0 + perRequest, rows.count)]) }
+        // Which model serves each number before the parts go out, and again after: one number may name two models in
+        // turn (version 0, every unregistered model; any number on a broker without a registry), and parts scored
+        // across such a change were merged as one version's scores.
+        let before = try? await status()
         var results = try await scoreAll(
             chunks, offsets: chunks.indices.map { $0 * perRequest }, versions: Array(repeating: version, count: chunks.count),
             timeoutMs: timeoutMs)
@@ -78,6 +83,19 @@ extension RecPoolClient {
                 continue
             }
         }
+        if let before, let after = try? await status() {
+            let was = Self.modelsServing(newest, in: before)
+            let now = Self.modelsServing(newest, in: after)
+            if !was.isEmpty, was != now {
+                throw .server(
+                    status: .conflict,
+                    message: "the model serving version \(newest) changed while this call's \(chunks.count) requests were "
+                        + "scored (\(was.sorted().joined(separator: ", ")) before, \(now.sorted().joined(separator: ", ")) "
+                        + "after: a worker drained, left or joined with another model under that number), so its rows "
+                        + "may have been scored by two models; call again",
+                    retryAfterMs: 0)
+            }
+        }
         var timings = results[0].timings
         for result in results.dropFirst() {
             timings.brokerQueueMicros = max(timings.brokerQueueMicros, result.timings.brokerQueueMicros)
@@ -85,6 +103,20 @@ extension RecPoolClient {
             timings.computeMicros = max(timings.computeMicros, result.timings.computeMicros)
         }
         return Scores(modelVersion: newest, values: results.flatMap(\.values), timings: timings)
+    }
+
+    /// The models that serve SCORE under `version` in `status` (workers offering SCORE, not draining, not idle),
+    /// each named by its weights' SHA-256, else its seed, else its source: one element while one model serves the
+    /// number, as the broker routes a number to one model at a time.
+    static func modelsServing(_ version: UInt64, in status: StatusDocument) -> Set<String> {
+        Set(
+            status.workers.filter {
+                $0.modelVersion == version && $0.services.contains("SCORE") && !$0.draining && $0.idleReason == nil
+            }
+            .map { worker in
+                worker.modelSha256.map { "sha256 \($0.prefix(12))" } ?? worker.modelSeed.map { "the model seeded with \($0)" }
+                    ?? worker.modelSource
+            })
     }
 
     /// A worker's refusal of one request of a split call names its row within that request ("row 808 (0-based): …"):

@@ -223,7 +223,7 @@ struct UndecodableReplyTests {
                     }
                     let status = StatusDocument(
                         protocolVersion: 1, uptimeMs: 1, workers: [], queues: [], inflight: 0, counters: [:],
-                        promotedVersion: settles && calls > 1 ? 5 : 10)
+                        promotedVersion: settles && calls > 2 ? 5 : 10)
                     return [request.reply(status: .ok, modelVersion: 0).encoded(), WireJSON.encode(status)]
                 }
                 guard frames.count == 2, let rows = try? Tensor.validate(frames[1]).rows else { return [[1]] }
@@ -246,7 +246,9 @@ struct UndecodableReplyTests {
             if settles {
                 let scores = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
                 #expect(scores.modelVersion == 5 && scores.values.count == perRequest + 10)
-                #expect(statusCalls.withLock { $0 } == 2)
+                // The STATUS before the parts go out and after they are in (which model serves the version), and
+                // the two that chose the pin.
+                #expect(statusCalls.withLock { $0 } == 4)
             } else {
                 await #expect {
                     _ = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
@@ -254,8 +256,63 @@ struct UndecodableReplyTests {
                     guard case ClientError.server(.conflict, let message, _) = error else { return false }
                     return message.contains("kept changing while this call's 2 requests were scored (versions 5, 10)")
                 }
-                #expect(statusCalls.withLock { $0 } == RecPoolClient.rolloutRounds + 1)
+                #expect(statusCalls.withLock { $0 } == RecPoolClient.rolloutRounds + 2)
             }
+        }
+    }
+
+    /// Version 0 names every unregistered model: the worker holding it drained mid-call, another model took the
+    /// number over, and the call returned rows of both models as version 0's scores.
+    @Test("a split call whose version changed model meanwhile is CONFLICT naming both; the same model is fine")
+    func splitNoticesAModelChangeUnderOneNumber() async throws {
+        let perRequest = RecPoolClient.rowsPerRequest(columns: 1)
+        @Sendable func worker(_ id: String, seed: UInt64, draining: Bool = false, idle: String? = nil) -> StatusDocument.Worker {
+            StatusDocument.Worker(
+                id: id, address: "", slots: 1, inflight: 0, modelVersion: 0, inputWidth: 1, heartbeatAgeMs: 0,
+                services: ["SCORE"], completed: 0, errors: 0, pid: 1, modelSource: "seeded", modelSeed: seed,
+                idleReason: idle, draining: draining)
+        }
+        for changes in [true, false] {
+            let statusCalls = LockedBox(0)
+            let router = try GarbageRouter { frames in
+                guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
+                if request.command == .status {
+                    let first = statusCalls.withLock { count in
+                        count += 1
+                        return count == 1
+                    }
+                    let workers =
+                        first || !changes
+                        ? [worker("s42", seed: 42), worker("s7", seed: 7, idle: "another model holds v0")]
+                        : [worker("s42", seed: 42, draining: true), worker("s7", seed: 7)]
+                    let status = StatusDocument(
+                        protocolVersion: 1, uptimeMs: 1, workers: workers, queues: [], inflight: 0, counters: [:])
+                    return [request.reply(status: .ok, modelVersion: 0).encoded(), WireJSON.encode(status)]
+                }
+                guard frames.count == 2, let rows = try? Tensor.validate(frames[1]).rows else { return [[1]] }
+                return [
+                    request.reply(status: .ok, modelVersion: 0).encoded(),
+                    Tensor(rows: rows, cols: 1, values: Array(repeating: 0.5, count: rows)).encoded(),
+                ]
+            }
+            defer { router.stop() }
+            let client = try await RecPoolClient(endpoint: router.endpoint)
+            defer { client.close() }
+            let rows = Array(repeating: [Float(0.25)], count: perRequest + 10)
+            if changes {
+                await #expect {
+                    _ = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
+                } throws: { error in
+                    guard case ClientError.server(.conflict, let message, _) = error else { return false }
+                    return message.contains(
+                        "the model serving version 0 changed while this call's 2 requests were scored (the model seeded "
+                            + "with 42 before, the model seeded with 7 after")
+                }
+            } else {
+                let scores = try await client.scoreSplit(rows: rows, timeoutMs: 5_000)
+                #expect(scores.modelVersion == 0 && scores.values.count == perRequest + 10)
+            }
+            #expect(statusCalls.withLock { $0 } == 2)
         }
     }
 }

@@ -576,7 +576,9 @@ class Client(_Base):
 
         More rows than one request may hold (``max_rows``, or fewer when the rows are so wide that a
         request would pass the 16 MiB message limit) go as several requests at once; all of the call's
-        rows are scored by one model version, ``Scores.model_version``.
+        rows are scored by one model version, ``Scores.model_version``, and by one model: when the model serving
+        that number changes during the call (STATUS before and after; version 0 names every unregistered model,
+        one at a time), ``Conflict`` is raised rather than two models' scores merged.
 
         Args:
             min_version: serve with this version or newer. exact_version: exactly this version.

@@ -665,6 +665,10 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
     per_request = rows_per_request(array.shape[1], integer(max_rows, "max_rows", 1, DEFAULT_MAX_ROWS))
     chunks = [array[i:i + per_request] for i in range(0, array.shape[0], per_request)]
     window = max(1, IN_FLIGHT_BYTES // (per_request * array.shape[1] * 4 + _SCORE_OVERHEAD_BYTES))
+    # Which model serves each number before the parts go out, and again after: one number may name two models in turn
+    # (version 0, every unregistered model; any number on a broker without a registry), and parts scored across such
+    # a change were merged as one version's scores.
+    before = (yield from _status_or_none(timeout)) if len(chunks) > 1 else None
     results = yield Windowed([score_call(c, pin, timeout, deadline, i * per_request) for i, c in enumerate(chunks)],
                              window)
     rounds = 0
@@ -694,10 +698,47 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
         for i, result in zip(redo, again):
             results[i] = result
     headers = [header for _, header in results]
+    if before is not None:
+        after = yield from _status_or_none(timeout)
+        version = headers[0].model_version
+        was, now = models_serving(version, before), models_serving(version, after)
+        if after is not None and was and was != now:
+            raise Conflict(f"the model serving version {version} changed while this call's {len(chunks)} requests were "
+                           f"scored ({', '.join(sorted(was))} before, {', '.join(sorted(now))} after: a worker drained, "
+                           "left or joined with another model under that number), so its rows may have been scored by "
+                           "two models; call again")
     values = results[0][0] if len(results) == 1 else np.concatenate([v for v, _ in results])
     timings = Timings(max(h.broker_queue_us for h in headers), max(h.worker_queue_us for h in headers),
                       max(h.compute_us for h in headers))
     return Scores(values, headers[0].model_version, len(results), timings)
+
+
+def _status_or_none(timeout):
+    """The STATUS document, or ``None`` when the broker does not answer it (a role that may not ask, say): a generator
+    step of a call."""
+    try:
+        (document,) = yield [status(timeout=timeout)]
+    except RecPoolError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def models_serving(version: int, document) -> frozenset:
+    """The models that serve SCORE under ``version`` in a STATUS ``document`` (workers offering SCORE, not draining,
+    not idle), each named by its weights' SHA-256, else its seed, else its source: one element while one model
+    serves the number, as the broker routes a number to one model at a time."""
+    if not isinstance(document, dict) or not isinstance(document.get("workers"), list):
+        return frozenset()
+    names = set()
+    for worker in document["workers"]:
+        if (not isinstance(worker, dict) or worker.get("model_version") != version
+                or "SCORE" not in (worker.get("services") or []) or worker.get("draining")
+                or worker.get("idle_reason") is not None):
+            continue
+        sha, seed = worker.get("model_sha256"), worker.get("model_seed")
+        names.add(f"sha256 {sha[:12]}" if isinstance(sha, str) else
+                  f"the model seeded with {seed}" if seed is not None else str(worker.get("model_source")))
+    return frozenset(names)
 
 
 def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: int):

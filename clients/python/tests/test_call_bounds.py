@@ -171,7 +171,9 @@ def test_the_second_pass_of_a_split_score_and_its_status_keep_the_calls_deadline
     with recpool.Client(broker.endpoint, timeout=30, max_rows=2) as client:
         scores = client.score(np.zeros((4, 4), np.float32))
     assert scores.model_version == 2
-    assert [wire.Command(h.command).name for h, _ in broker.received] == ["SCORE", "SCORE", "STATUS", "SCORE"]
+    # STATUS first and last: which model serves the version, before and after (it must not change during the call).
+    assert [wire.Command(h.command).name for h, _ in broker.received] == [
+        "STATUS", "SCORE", "SCORE", "STATUS", "SCORE", "STATUS"]
     assert len(set(deadlines(broker, wire.Command.SCORE, wire.Command.STATUS))) == 1
 
 

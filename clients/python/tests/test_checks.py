@@ -25,6 +25,14 @@ WIDTH = 4
 
 # ---------------------------------------------------------------- helpers
 
+
+def score_calls(generator, status=None):
+    """The SCORE calls of a split ``ops.score`` generator: it first asks STATUS (which model serves each version),
+    answered here with ``status`` (no workers by default)."""
+    first = next(generator)
+    assert [c.command for c in first] == [wire.Command.STATUS]
+    return generator.send([status if status is not None else {"workers": []}])
+
 def payload(call) -> dict:
     """The JSON document a call would send."""
     return json.loads(bytes(call.payload[0]))
@@ -251,7 +259,7 @@ def test_a_job_id_with_a_control_character_is_refused_before_sending(job_id):
 
 def test_wide_rows_are_split_so_each_message_stays_within_the_16_mib_limit():
     rows = np.zeros((5000, 1024), np.float32)
-    calls = next(ops.score(rows))
+    calls = score_calls(ops.score(rows))
     sizes = [struct.unpack_from("<II", call.payload[0], 0) for call in calls]
     assert sizes == [(4095, 1024), (905, 1024)]  # (16 MiB − 64) // 4096 = 4095 rows a request
     for call in calls:
@@ -368,7 +376,7 @@ def test_a_bad_score_in_a_later_chunk_is_named_by_its_row_among_all_rows():
     # The rows are split into requests of max_rows; the fault named row 1 of the second request, not row 5 of the call.
     rows = np.zeros((6, WIDTH), np.float32)
     generator = ops.score(rows, max_rows=4)
-    calls = next(generator)
+    calls = score_calls(generator)
     replies = []
     for call in calls:
         values = np.full((call.payload and struct.unpack_from("<I", call.payload[0], 0)[0], 1), 0.5, np.float32)
@@ -735,7 +743,7 @@ def test_a_split_call_answered_by_two_versions_is_sent_again_pinned_to_the_promo
     # pool was leaving and were refused CONFLICT; the promoted version (STATUS) is the one it moves to.
     rows = np.zeros((4, WIDTH), np.float32)
     generator = ops.score(rows, max_rows=2)
-    calls = next(generator)
+    calls = score_calls(generator)
 
     def answered(call, version):
         values = bytes(wire.tensor_frame(np.full((2, 1), 0.5, np.float32)))
@@ -746,8 +754,10 @@ def test_a_split_call_answered_by_two_versions_is_sent_again_pinned_to_the_promo
     resend = generator.send([{"promoted_version": promoted}])
     assert [(c.model_version, c.flags) for c in resend] == [(pinned, wire.FLAG_EXACT_VERSION)] * len(again)
     assert resend[0].payload == calls[again[0]].payload
+    final_status = generator.send([answered(resend[0], pinned)])
+    assert [c.command for c in final_status] == [wire.Command.STATUS]
     with pytest.raises(StopIteration) as done:
-        generator.send([answered(resend[0], pinned)])
+        generator.send([{"workers": []}])
     assert done.value.value.model_version == pinned
 
 
@@ -761,7 +771,7 @@ def test_a_split_call_whose_own_pin_meets_another_rollout_asks_status_again_then
         return call.parse(reply(wire.Command.SCORE, [values], model_version=version))
 
     generator = ops.score(rows, max_rows=2)
-    calls = next(generator)
+    calls = score_calls(generator)
     status_calls = generator.send([answered(calls[0], 5), answered(calls[1], 10)])
     resend = generator.send([{"promoted_version": 10}])
     assert [(c.model_version, c.flags) for c in resend] == [(10, wire.FLAG_EXACT_VERSION)]
@@ -770,13 +780,14 @@ def test_a_split_call_whose_own_pin_meets_another_rollout_asks_status_again_then
     assert [c.command for c in status_again] == [wire.Command.STATUS]
     resend = generator.send([{"promoted_version": 5}])
     assert [(c.model_version, c.flags) for c in resend] == [(5, wire.FLAG_EXACT_VERSION)]
+    generator.send([answered(resend[0], 5)])  # the STATUS after
     with pytest.raises(StopIteration) as done:
-        generator.send([answered(resend[0], 5)])
+        generator.send([{"workers": []}])
     assert done.value.value.model_version == 5
 
     # A rollout that never settles: after ROLLOUT_ROUNDS rounds, Conflict names the versions, not a pin.
     generator = ops.score(rows, max_rows=2)
-    calls = next(generator)
+    calls = score_calls(generator)
     generator.send([answered(calls[0], 5), answered(calls[1], 10)])
     for _ in range(ops.ROLLOUT_ROUNDS):
         resend = generator.send([{"promoted_version": 10}])
@@ -823,3 +834,39 @@ def test_a_32_bit_float_deadline_is_refused_naming_its_precision():
     with pytest.raises(recpool.InvalidRequest, match="float16"):
         operations.deadline_seconds(np.float16(60_000))
     assert abs(operations.deadline_seconds(np.float64(clock.time() + 5)) - (clock.time() + 5)) < 1
+
+
+def test_a_split_call_whose_version_changed_model_meanwhile_is_a_conflict_naming_both():
+    """Version 0 names every unregistered model: the worker holding it drained mid-call, another model took the
+    number over, and the call returned rows of both models as version 0's scores."""
+    rows = np.zeros((4, WIDTH), np.float32)
+
+    def worker(seed, draining=False, idle=None):
+        return {"id": f"s{seed}", "model_version": 0, "model_seed": seed, "model_sha256": None, "model_source": "seeded",
+                "services": ["SCORE"], "draining": draining, "idle_reason": idle}
+
+    def answered(call):
+        values = bytes(wire.tensor_frame(np.full((2, 1), 0.5, np.float32)))
+        return call.parse(reply(wire.Command.SCORE, [values], model_version=0))
+
+    before = {"workers": [worker(42), worker(7, idle="another model holds v0")]}
+    generator = ops.score(rows, max_rows=2)
+    calls = score_calls(generator, before)
+    generator.send([answered(c) for c in calls])
+    with pytest.raises(recpool.Conflict, match=r"the model serving version 0 changed while this call's 2 requests were "
+                                                r"scored \(the model seeded with 42 before, the model seeded with 7 after"):
+        generator.send([{"workers": [worker(42, draining=True), worker(7)]}])
+    # The same model before and after (another worker with it joined): the scores are returned.
+    generator = ops.score(rows, max_rows=2)
+    calls = score_calls(generator, before)
+    generator.send([answered(c) for c in calls])
+    with pytest.raises(StopIteration) as done:
+        generator.send([{"workers": [worker(42), {**worker(42), "id": "s42b"}]}])
+    assert done.value.value.model_version == 0 and done.value.value.requests == 2
+    # A broker that does not answer STATUS: no check, the scores as before.
+    generator = ops.score(rows, max_rows=2)
+    assert [c.command for c in next(generator)] == [wire.Command.STATUS]
+    calls = generator.throw(recpool.Unauthorized("UNAUTHORIZED: STATUS"))
+    with pytest.raises(StopIteration) as done:
+        generator.send([answered(c) for c in calls])  # no STATUS after: there was none before to compare with
+    assert done.value.value.requests == 2

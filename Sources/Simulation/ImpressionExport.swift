@@ -84,8 +84,9 @@ public enum ImpressionExport {
             case .emptyLog: "the impression log is empty: nothing to export"
             case .onlyEarlierLineage(let impressions):
                 "each of the \(impressions) logged impressions was served by an earlier lineage (a policy over another "
-                    + "catalogue, whose item rows the served one numbers otherwise), so none is exported; this lineage "
-                    + "has logged none yet"
+                    + "catalogue, whose item rows the served one numbers otherwise, or over another encoding of the user "
+                    + "features, such as a numeric feature's mean and scale), so none is exported; this lineage has "
+                    + "logged none yet"
             case .beyondCatalogue(let impressions, let items):
                 "each of the \(impressions) impressions names an item beyond the served catalogue's \(items) rows; "
                     + "serve the catalogue version they were served with (`--online-catalogue`) to export them"

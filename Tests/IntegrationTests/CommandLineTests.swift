@@ -370,6 +370,10 @@ struct UsageBeforeSendingTests {
             ("--candidates", "00101,3", "--candidates: \"00101\" is written with leading zeros"),
             ("--candidates", "3,00005", "--candidates: \"00005\" is written with leading zeros"),
             ("--events", "007:30", "--events: \"007\" is written with leading zeros"),
+            // A catalogue's id is not a row: the refusal says where each row's id is listed.
+            ("--candidates", "SKU-7", "--candidates: \"SKU-7\" is not a catalogue row (a whole number, 0 or more): items here "
+                + "are catalogue rows (0, 1, 2, …), as a slate numbers them, not the catalogue's ids; `recpool catalogue show`"),
+            ("--events", "SKU-9:30", "not the catalogue's ids; `recpool catalogue show` lists each row's id"),
         ] {
             let run = try runTool("recpool", ["recommend", flag, value, "--broker", "tcp://127.0.0.1:1"])
             #expect(run.code == 64 && run.stderr.contains(says), "\(value): \(run.stderr)")
@@ -385,6 +389,14 @@ struct UsageBeforeSendingTests {
             "recpool", ["recommend", "--candidates", "0,10", "--events", "0:30", "--broker", "tcp://127.0.0.1:1",
                 "--timeout-ms", "200"])
         #expect(rowZero.code == 3, "\(rowZero.stderr)")
+        // `+25` and `25.0` are row 25 as --candidates reads them: past the checks, the unreachable broker (exit 3).
+        for spelling in ["+25", "25.0"] {
+            let run = try runTool(
+                "recpool",
+                ["feedback", "--impression", "i", "--item", spelling, "--click", "1", "--broker", "tcp://127.0.0.1:1",
+                    "--timeout-ms", "200"])
+            #expect(run.code == 3, "\(spelling): \(run.stderr)")
+        }
         for (value, says) in [("00005", "\"00005\" is written with leading zeros"), ("5x", "\"5x\" is not a catalogue row")] {
             let feedback = try runTool(
                 "recpool", ["feedback", "--impression", "i", "--item", value, "--click", "1", "--broker", "tcp://127.0.0.1:1"])

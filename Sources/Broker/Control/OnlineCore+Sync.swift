@@ -93,10 +93,10 @@ extension OnlineCore {
                     .log(
                         .warning, "a replica's sync report is invalid; its learning is not merged",
                         ["worker": "\(name)", "error": "\(problem)"]))
-                round.refusedEvents += unsynced[identity]?.count ?? 0
+                round.refusedEvents += eventsSentAgain(by: identity)
             } else if message.payload.count < 2 {
                 actions.append(.log(.warning, "a replica's sync state has no readable pack", ["worker": "\(name)"]))
-                round.refusedEvents += unsynced[identity]?.count ?? 0
+                round.refusedEvents += eventsSentAgain(by: identity)
             } else if report.version != version || report.events == 0 {
                 // Not merged (closeSync takes only the current version's learning): the frame is not read.
                 results[identity] = SyncResult(report: report, pack: ParameterPack(step: 0, vectors: []))
@@ -108,12 +108,18 @@ extension OnlineCore {
                         .log(
                             .warning, "a replica's sync state has no readable pack; its learning is not merged",
                             ["worker": "\(name)", "error": "\(error)"]))
-                    round.refusedEvents += unsynced[identity]?.count ?? 0
+                    round.refusedEvents += eventsSentAgain(by: identity)
                 }
             }
             phase = .pulling(round, pending: pending, results: results)
             if pending.isEmpty { closeSync(nowMs: nowMs, into: &actions) }
         }
+    }
+
+    /// How many of the events `identity` learnt since the last sync go to the replicas again when its report is
+    /// not merged: those sent once already (``reheld``) are consumed unlearnt instead (``syncPartition``).
+    func eventsSentAgain(by identity: [UInt8]) -> Int {
+        (unsynced[identity] ?? []).reduce(0) { $0 + (reheld.contains(RecStore.FeedbackKey($1)) ? 0 : 1) }
     }
 
     /// Why an `installed` report names a policy this broker did not send, or nil: a version above the served one
@@ -166,7 +172,8 @@ extension OnlineCore {
         guard round.corrupt || !contributions.isEmpty else {
             // Nothing learnt since the served version: no candidate, so neither accepted nor rejected, but the sync
             // ran (and sets `last_sync_ms`), so it is counted as an empty one.
-            if !abandoned { emptySyncs += 1 }
+            // A sync whose replicas left, or whose reports of learnt events were refused, had learning: no empty one.
+            if !left && !refused { emptySyncs += 1 }
             actions.append(.log(.debug, "online sync had no learning to merge", ["sync": "\(round.id)"]))
             finishSync(nil, nowMs: nowMs, into: &actions)
             return

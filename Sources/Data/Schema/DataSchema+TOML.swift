@@ -268,6 +268,9 @@ private struct Reader {
         guard let text = declared["kind"]?.string, let kind = DataSchema.FeatureKind(rawValue: text) else {
             throw .schema("\(at) needs kind = \"categorical\" or \"numeric\"")
         }
+        if kind == .numeric, declared["values"] != nil {
+            throw .schema("\(at): values are for a categorical feature (a numeric one is read as a number)")
+        }
         if declared["mean"] != nil || declared["scale"] != nil {
             guard kind == .numeric else {
                 throw .schema("\(at): mean and scale are for a numeric feature (a categorical one is one-hot)")

@@ -75,7 +75,7 @@ struct LogTable {
                 row: row, column: column,
                 reason: otherKind
                     ? "is a \(kinds.0) but line \(table.lines[0]) has a \(kinds.1): write every timestamp the same way"
-                    : ISO8601Text.calendarProblem(texts[row]).map { "is no date-time: \($0)" }
+                    : ISO8601Text.calendarProblem(texts[row]).map { "is not a valid date-time: \($0)" }
                         ?? "is not a timestamp: write a number (such as Unix seconds) or an ISO 8601 date-time "
                         + "(2024-05-01T10:00:00Z)")
         }

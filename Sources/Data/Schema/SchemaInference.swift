@@ -218,8 +218,8 @@ public enum SchemaInference {
     /// item columns (`ItemScaling.unitScaleBound`), a feature near unit scale is read as it is.
     public static let unitScaleBound = 10.0
 
-    /// A numeric user feature as drafted: with `mean` and `scale` (the values' mean and standard deviation, to 4
-    /// significant digits; scale 1 for a constant column) when a value lies beyond ±``unitScaleBound``, since the
+    /// A numeric user feature as drafted: with `mean` and `scale` (the values' standard deviation to 4 significant
+    /// digits, scale 1 for a constant column; their mean to a thousandth of the scale) when a value lies beyond ±``unitScaleBound``, since the
     /// online policy reads a value as `(x − mean) / scale` clipped to ±10 (an age in years, undeclared, read as 10
     /// for every adult); none otherwise.
     public static func numericUserFeature(_ column: String, values: [Double]) -> DataSchema.Feature {
@@ -230,9 +230,15 @@ public enum SchemaInference {
         let n = Double(finite.count)
         let mean = finite.reduce(0, +) / n
         let variance = finite.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
-        func rounded(_ x: Double) -> Double { Double(String(format: "%.4g", x)) ?? x }
-        let deviation = rounded(variance.squareRoot())
-        return DataSchema.Feature(column, .numeric, mean: rounded(mean), scale: deviation > 0 ? deviation : 1)
+        let deviation = Double(String(format: "%.4g", variance.squareRoot())) ?? variance.squareRoot()
+        let scale = deviation > 0 ? deviation : 1
+        // The mean to a thousandth of the scale, not to 4 significant digits: a Unix time's mean (1712349464, scale
+        // 5727) rounded to 1712000000 put every value 60 scales out, clipped to +10 for everyone.
+        let decimals = max(0, min(15, 3 - Int((log10(scale)).rounded(.down))))
+        let centre = Double(String(format: "%.\(decimals)f", mean)) ?? mean
+        // Beyond what a schema may declare (±1e15, as a request's value): drafted as a plain kind, which parses.
+        guard centre.isFinite, scale.isFinite, abs(centre) <= 1e15, scale <= 1e15 else { return DataSchema.Feature(column, .numeric) }
+        return DataSchema.Feature(column, .numeric, mean: centre, scale: scale)
     }
 
     /// Numeric when every value that is not blank parses as a finite number and there are more than 10 distinct values.

@@ -109,10 +109,11 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
                     : CatalogueText.render(view) + " (\(catalogue.count) items read from \(path))")
             // The broker has no log to standardise a numeric user feature from: one in its own units (an age in years)
             // is read clipped to ±10, the same for every adult, unless the schema declares how to read it.
-            for feature in parsed.logs.userFeatures where feature.kind == .numeric && feature.mean == nil && feature.scale == nil {
+            for feature in parsed.logs.userFeatures where feature.kind == .numeric && feature.scale == nil {
+                let read = feature.mean.map { "as (x − \($0)) / 1" } ?? "as they are"
                 CommandOutput.printError(
-                    "recpool: note: user feature '\(feature.name)' is numeric with no mean or scale: the online policy reads "
-                        + "its values as they are, clipped to ±10; unless they are near unit scale, declare "
+                    "recpool: note: user feature '\(feature.name)' is numeric with no scale: the online policy reads its "
+                        + "values \(read), clipped to ±10; unless that is near unit scale, declare "
                         + "{ kind = \"numeric\", mean = …, scale = … } (`recpool data schema --infer` drafts them from a log)")
             }
         }

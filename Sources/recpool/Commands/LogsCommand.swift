@@ -76,7 +76,8 @@ struct LogsExportCommand: AsyncParsableCommand {
                 }
                 if summary.earlierLineageImpressions > 0 {
                     line += "; left out \(summary.earlierLineageImpressions) impressions an earlier lineage logged "
-                    line += "(a policy over another catalogue, whose item rows the served one numbers otherwise)"
+                    line += "(a policy over another catalogue, whose item rows the served one numbers otherwise, or over "
+                    line += "another encoding of the user features, such as a numeric feature's mean and scale)"
                 }
                 CommandOutput.printLine(line)
             }

@@ -156,8 +156,11 @@ struct RecommendCommand: AsyncParsableCommand {
                 let seconds = CSVNumber.double(String(parts[1])),
                 ViewEvent.admits(seconds: seconds)
             else {
+                // An item that is no number at all is a catalogue's id (`SKU-9:30`): items here are rows.
+                let named = parts.first.map { CSVNumber.double(String($0)) == nil } ?? false
                 throw CommandFailure(
-                    "--events: \"\(pair)\" is not ITEM:SECONDS with an item id of 0 or more and 0…1e9 seconds",
+                    "--events: \"\(pair)\" is not ITEM:SECONDS with an item id of 0 or more and 0…1e9 seconds"
+                        + (named ? "; items are \(CatalogueRowText.rowsHint)" : ""),
                     exitCode: .usage)
             }
             viewed.append(ViewEvent(item: item, seconds: seconds))
@@ -169,6 +172,10 @@ struct RecommendCommand: AsyncParsableCommand {
                     throw CommandFailure(problem, exitCode: .usage)
                 }
                 guard let item = CSVNumber.wholeNumber(String(text)), item >= 0 else {
+                    // A number that is no row (`-3`, `2.5`) is named as before; text (`SKU-7`) is a catalogue's id.
+                    if CSVNumber.double(String(text)) == nil {
+                        throw CommandFailure(CatalogueRowText.notARow(text, option: "--candidates"), exitCode: .usage)
+                    }
                     throw CommandFailure("--candidates: \"\(text)\" is not an item id (0 or more)", exitCode: .usage)
                 }
                 return item

@@ -13,17 +13,32 @@ enum CatalogueRowText {
         guard body.count > 1, body.first == "0", let second = body.dropFirst().first, second.isASCII, second.isNumber
         else { return nil }
         return "\(option): \"\(text)\" is written with leading zeros, as a catalogue's id may be: items here are "
-            + "catalogue rows (0, 1, 2, …); `recpool catalogue show` lists each row's id"
+            + rowsHint
     }
 
-    /// The row a `feedback --item` value names: digits alone, or a negative number (which the request's own check
-    /// then refuses by name).
+    /// What a refusal of an item given as text says: items are rows, and where to find each row's id.
+    static let rowsHint = "catalogue rows (0, 1, 2, …), as a slate numbers them, not the catalogue's ids; "
+        + "`recpool catalogue show` lists each row's id"
+
+    /// Why `text` is refused as an item of `option` when it is no whole number of 0 or more: a catalogue's id (`SKU-7`)
+    /// is not a row.
+    static func notARow(_ text: Substring, option: String) -> String {
+        "\(option): \"\(text)\" is not a catalogue row (a whole number, 0 or more): items here are \(rowsHint)"
+    }
+
+    /// The row a `feedback --item` value names: a whole number as `recommend --candidates` reads one
+    /// (`CSVNumber.wholeNumber`), a negative one included (which the request's own check then refuses by name).
     /// - Throws: ``CatalogueRowError`` for leading zeros or text that is no whole number.
     static func parseItem(_ text: String) throws(CatalogueRowError) -> Int {
-        if let problem = leadingZerosProblem(Substring(text), option: "--item") { throw CatalogueRowError(problem) }
-        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
-        guard !digits.isEmpty, digits.utf8.allSatisfy({ (48...57).contains($0) }), let row = Int(text) else {
-            throw CatalogueRowError("--item: \"\(text)\" is not a catalogue row (a whole number, 0 or more)")
+        // ArgumentParser prefixes the option and the value ("The value '00005' is invalid for '--item <item>': "), so
+        // the reason starts with what is wrong.
+        if let problem = leadingZerosProblem(Substring(text), option: "--item") {
+            throw CatalogueRowError(String(problem.dropFirst("--item: ".count)))
+        }
+        // Any spelling of a whole number `recommend --candidates` takes (`+25`, `25.0`), and a negative one, which the
+        // request's own check then refuses by name.
+        guard let row = CSVNumber.wholeNumber(text) else {
+            throw CatalogueRowError(String(notARow(Substring(text), option: "--item").dropFirst("--item: ".count)))
         }
         return row
     }

@@ -96,7 +96,7 @@ struct TimeOrderAndNumberTests {
         guard case .failure(let day) = impossible else { Issue.record("30 February loaded"); return }
         #expect(
             day.description.contains("logs.csv:51")
-                && day.description.contains("'2024-02-30T10:00:00Z' is no date-time: February 2024 has 29 days, not 30"),
+                && day.description.contains("'2024-02-30T10:00:00Z' is not a valid date-time: February 2024 has 29 days, not 30"),
             "\(day)")
     }
 

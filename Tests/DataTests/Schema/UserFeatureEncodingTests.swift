@@ -50,6 +50,7 @@ struct UserFeatureEncodingTests {
             ("age = { kind = \"numeric\", mean = nan }", "age: mean must be a finite number"),
             ("age = { kind = \"numeric\", scale = inf }", "age: scale must be a finite number"),
             ("age = { kind = \"numeric\", mean = 1e16 }", "age: mean 1e+16 is beyond ±1e15"),
+            ("age = { kind = \"numeric\", mean = 1, scale = 2, values = [\"x\"] }", "age: values are for a categorical feature"),
             ("age = { values = [\"a\"] }", "age needs kind"),
             ("age = { kind = \"number\" }", "age needs kind"),
             ("seg = { kind = \"categorical\", values = \"a\" }", "seg: values must be an array of strings"),
@@ -88,6 +89,14 @@ struct UserFeatureEncodingTests {
         #expect(schema.toml().contains("age = { kind = \"numeric\", mean = 38.5, scale = 12.0 }"))
         #expect(SchemaInference.numericUserFeature("score", values: [0.1, -3, 9.5]) == .init("score", .numeric))
         #expect(SchemaInference.numericUserFeature("stock", values: [50, 50, 50]) == .init("stock", .numeric, mean: 50, scale: 1))
+        // A large mean with a small spread keeps the digits that matter: a "last seen" Unix time drafted with mean
+        // 1712000000 read every user 60 scales out, clipped to +10.
+        let seen = SchemaInference.numericUserFeature("last_seen", values: [1_712_340_000, 1_712_350_000, 1_712_360_000])
+        #expect(seen.mean == 1_712_350_000 && seen.scale == 8165, "\(seen)")
+        // A 16-digit account number's mean is beyond what a schema may declare: drafted plain, so the draft parses.
+        #expect(
+            SchemaInference.numericUserFeature("account_no", values: [4_001_000_000_000_000, 4_001_000_000_000_500])
+                == .init("account_no", .numeric))
     }
 
     @Test("more values than a feature may declare are refused, saying the limit")
@@ -137,7 +146,7 @@ struct UserFeatureEncodingTests {
         #expect(features["device"]?.values == ["ios", "web"])
         // Ages 20–31 lie beyond ±10: drafted with their mean and standard deviation (4 significant digits), as the
         // online policy reads a value as (x − mean) / scale clipped to ±10.
-        #expect(features["age"] == DataSchema.Feature("age", .numeric, mean: 25.17, scale: 3.436))
+        #expect(features["age"] == DataSchema.Feature("age", .numeric, mean: 25.167, scale: 3.436))
         // The draft parses back as it was drafted (a TOML table's keys come back sorted).
         let again = try DataSchema.parse(draft.schema.toml(), path: folder + "/shop.toml").logs.userFeatures
         #expect(again == draft.schema.logs.userFeatures.sorted { $0.name < $1.name })

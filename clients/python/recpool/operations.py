@@ -843,7 +843,9 @@ def _candidates(candidates) -> Optional[List[int]]:
     seen = set()
     for position, item in enumerate(items):
         if not is_integer(item):
-            raise InvalidRequest(f"candidates[{position}] must be an integer item id, got {item!r}")
+            hint = (" (items are catalogue rows, as a slate's items number them, not the catalogue's ids: "
+                    "`recpool catalogue show` lists each row's id)") if isinstance(item, str) else ""
+            raise InvalidRequest(f"candidates[{position}] must be an integer item id, got {item!r}{hint}")
         item = int(item)
         if item in seen:
             raise InvalidRequest(f"candidates[{position}] repeats item {item}; candidates must not repeat")
@@ -917,7 +919,7 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             if (integral(entry.get("item")) is None or not is_number(entry.get("score"))
                     or (policy and not (is_number(propensity) and 0 < propensity <= 1))
                     or (policy and integral(entry.get("position")) != slot)
-                    or ("id" in entry and not (isinstance(entry["id"], str) and entry["id"]))):
+                    or (entry.get("id") is not None and not (isinstance(entry["id"], str) and entry["id"]))):
                 raise _reply_fault(reply, "RECOMMEND", f"has a malformed item in slot {slot}: {entry!r}")
         ranked = [integral(i["item"]) for i in items]
         scores = [float(i["score"]) for i in items]
@@ -954,7 +956,7 @@ def _slate_parser(document_sent: dict, pin: Tuple[int, int]):
             source=source,
             exploration=document_keys(document.get("exploration"), EXPLORATION_KEYS, reply, "RECOMMEND"),
             # The catalogue's ids, when every item has one (a worker that predates them sends none).
-            ids=[i["id"] for i in items] if policy and all("id" in i for i in items) and items else None)
+            ids=[i["id"] for i in items] if policy and items and all(i.get("id") is not None for i in items) else None)
 
     return parse
 

@@ -117,6 +117,10 @@ def test_slates_that_keep_the_rules_are_returned():
         entry["id"] = sku
     slate = ops.recommend().parse(slate_reply(named, 2))
     assert (slate.items, slate.ids) == ([7, 2], ["SKU-0007", "00102"])
+    # "id": null is a key with no value (PROTOCOL.md), as a worker without ids may write it.
+    for entry in named["items"]:
+        entry["id"] = None
+    assert ops.recommend().parse(slate_reply(named, 2)).ids is None
     # exclude_viewed is a model's: an online policy ignores it.
     assert ops.recommend(events=[(7, 3.0)], exclude_viewed=True).parse(slate_reply(policy_slate(7))).items == [7]
 

@@ -15,9 +15,21 @@ extension WriteAheadLog {
         var frames: Int
         /// The frames the index records as copied into the database file (`nBackfill`).
         var backfilled: Int
+        /// Whether the log is not the one the index describes: its header verifies under other salts (another
+        /// generation's or another state directory's log), or it holds no frame of the index's salts and no header
+        /// SQLite accepts (overwritten). Opened, SQLite would replay it in place of the commits the index records.
+        var foreign = false
 
         /// One line for ``StoreError/corruptDatabase(path:problems:)``.
         var description: String {
+            if foreign {
+                return "the write-ahead log is not the one its index (recpool.sqlite-shm) describes: the index records "
+                    + "\(recorded) committed frames, \(backfilled) of them copied into recpool.sqlite, and the log's header "
+                    + "and frames carry none of its salts (a log of another generation or another state directory, or "
+                    + "one overwritten), so SQLite would replay that log instead and roll the registry back; restore the "
+                    + "state directory from a backup (docs/OPERATIONS.md), or move recpool.sqlite-wal and "
+                    + "recpool.sqlite-shm aside to accept the rollback to what recpool.sqlite holds"
+            }
             let read =
                 readable == 0
                 ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and the index "
@@ -42,8 +54,9 @@ extension WriteAheadLog {
     static let indexVersion: UInt32 = 3_007_000
 
     /// The truncation of a log whose index says it held more committed frames, or nil: when the index is absent,
-    /// short, of another format or another generation of the log (other salts), not initialised, or its two header
-    /// copies differ (a writer was changing it), and whenever SQLite can read every frame the index records.
+    /// short, of another format, not initialised, or its two header copies differ (a writer was changing it), and
+    /// whenever SQLite can read every frame the index records. A log of other salts than the index's, or overwritten,
+    /// while the index records frames not yet copied, is a truncation too (``Truncation/foreign``).
     ///
     /// The index header is SQLite's `WalIndexHdr` ("Write-Ahead Log File Format", https://www.sqlite.org/walformat.html),
     /// written twice at the start of the `-shm` file in the host's byte order: `iVersion` (u32), padding, `iChange`,
@@ -79,10 +92,21 @@ extension WriteAheadLog {
             let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
             let indexSalts = (word(index, 32, bigEndian: true), word(index, 36, bigEndian: true))
             let ours = (0..<frames).contains { log.salts(of: $0) == indexSalts }
-            return ours || frames == 0 ? unreadable(frames: frames) : nil
+            if ours || frames == 0 { return unreadable(frames: frames) }
+            // Frames of no salts the index knows, under a header SQLite does not accept: garbage or zeros over the
+            // whole log (SQLite restarts a log only once every frame is copied, after resetting the index).
+            guard var cut = unreadable(frames: frames) else { return nil }
+            cut.foreign = true
+            return cut
         }
-        // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
-        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
+        // A log under other salts while the index records frames not yet copied: SQLite restarts a log (new salts)
+        // only once every frame is copied, resetting the index first, so this log is another generation's or another
+        // state directory's, and SQLite would replay it instead of the commits the index records.
+        guard index[32..<40].elementsEqual(bytes[16..<24]) else {
+            guard backfilled < recorded else { return nil }
+            let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
+            return Truncation(recorded: recorded, readable: 0, frames: frames, backfilled: backfilled, foreign: true)
+        }
         let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
         let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
         let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))

@@ -293,8 +293,25 @@ struct WriteAheadLogDamageTests {
         // The whole commit is readable: nothing to refuse; a recorded frame past it is a cut.
         #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 3, backfilled: 0, salts: salts)) == nil)
         #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: salts))?.readable == 3)
-        // Another generation of the log (other salts) is not the one the index describes.
-        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: [9, 9, 9, 9, 9, 9, 9, 9])) == nil)
+        // A log of other salts while the index records frames not yet copied (another state directory's log, copied in
+        // by a restore): SQLite would replay it and drop the index's commits. Refused; once every frame is copied, the
+        // database holds them and the log is whatever generation it is.
+        let other: [UInt8] = [9, 9, 9, 9, 9, 9, 9, 9]
+        let foreign = WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 2, salts: other))
+        #expect(foreign?.foreign == true && foreign?.readable == 0 && foreign?.backfilled == 2)
+        #expect(foreign?.description.contains("move recpool.sqlite-wal and recpool.sqlite-shm aside") == true)
+        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 5, salts: other)) == nil)
+        // The whole log overwritten (zeros, or garbage) at its full size: no header SQLite accepts, no frame of the
+        // index's salts. It was taken for another generation, and the registry rolled back silently.
+        let zeros = [UInt8](repeating: 0, count: log.count)
+        var garbage = SplitMix64Bytes(seed: 3)
+        let random = (0..<log.count).map { _ in garbage.next() }
+        for overwritten in [zeros, random] {
+            let cut = WriteAheadLog.truncation(
+                log: overwritten, index: Self.index(recorded: 3, backfilled: 1, salts: salts),
+                databasePageSize: Synthetic.pageSize)
+            #expect(cut?.foreign == true && cut?.recorded == 3, "\(String(describing: cut))")
+        }
         // No log, or a header zeroed with the first block (its salts with it): refused while frames were not backfilled,
         // the frames' own salts telling the generation.
         #expect(WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 0, salts: salts))?.readable == 0)
@@ -315,5 +332,18 @@ struct WriteAheadLogDamageTests {
         // Little-endian words: 0x01000000 and 0x02000000.
         #expect(WriteAheadLog.checksum(bytes, 0..<8, seed: (0, 0), bigEndian: false) == (0x0100_0000, 0x0300_0000))
         #expect(WriteAheadLog.checksum(bytes, 0..<8, seed: (5, 7), bigEndian: true) == (13, 22))
+    }
+}
+
+/// A reproducible stream of bytes for overwriting a test log (SplitMix64, Steele et al. 2014).
+struct SplitMix64Bytes {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt8 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt8(truncatingIfNeeded: z ^ (z >> 31))
     }
 }

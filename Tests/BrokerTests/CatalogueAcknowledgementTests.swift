@@ -223,6 +223,31 @@ struct CatalogueAcknowledgementTests {
         #expect(try reopened.served("latest").version == 2)
     }
 
+    /// A damaged byte of a stored schema (invalid UTF-8 in a feature name) turned online learning off at start, and
+    /// RECOMMEND was answered by the model: the start stops instead, naming the row, as for other unreadable state.
+    @Test("a stored schema that no longer parses is unreadable state, not a reason to serve without the policy")
+    func damagedStoredSchema() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        try DatabaseQueue(path: h.folder.path + "/recpool.sqlite").write { db in
+            try db.execute(sql: "UPDATE catalogue_versions SET schema = 'not [ toml' WHERE version = 1")
+        }
+        let reopened = try CatalogueCoordinator(
+            store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+            emit: { _ in })
+        do {
+            _ = try reopened.served("latest")
+            Issue.record("a stored schema that does not parse was served")
+        } catch let error as StoreError {
+            guard case .corruptColumn(let table, _, let column, let problem) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(table == "catalogue_versions" && column == "schema" && problem.contains("no longer reads"), "\(error)")
+        }
+    }
+
     @Test("a change whose record cannot be read back when it is acknowledged gets INTERNAL naming the failure")
     func unreadableRecordIsAnswered() throws {
         let h = try CatalogueHarness()

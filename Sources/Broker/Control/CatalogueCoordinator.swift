@@ -207,7 +207,16 @@ final class CatalogueCoordinator {
             }
             catalogue = try ItemCatalogue(canonical: bytes)
         }
-        let schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
+        // The schema was checked when the version was stored: one that no longer parses (a damaged byte of the row) is
+        // unreadable state, never a reason to serve with online learning off (RECOMMEND from the model).
+        let schema: DataSchema
+        do {
+            schema = try DataSchema.parse(record.schema, path: "catalogue version \(record.version)'s schema")
+        } catch {
+            throw StoreError.corruptColumn(
+                table: "catalogue_versions", row: "version \(record.version)", column: "schema",
+                problem: "the stored schema no longer reads: \(error)")
+        }
         return (catalogue, schema.logs.userFeatures, record.version, record.sha256)
     }
 

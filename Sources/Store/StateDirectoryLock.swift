@@ -52,8 +52,16 @@ final class StateDirectoryLock: Sendable {
                     return .success(identity)
                 }
             }
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { return .failure(.io(path: path, reason: String(cString: strerror(errno)))) }
+            // Never through a symbolic link: the lock file is written (the holder's pid), and a link put in its place
+            // would have a file elsewhere created or overwritten.
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else {
+                let reason =
+                    errno == ELOOP
+                    ? "it is a symbolic link, which the lock never follows (the lock file is written): remove it"
+                    : String(cString: strerror(errno))
+                return .failure(.io(path: path, reason: reason))
+            }
             guard fstat(fd, &info) == 0 else {
                 let reason = String(cString: strerror(errno))
                 close(fd)

@@ -88,6 +88,26 @@ struct StateDirectoryLockTests {
         }
     }
 
+    /// A `recpool.lock` that was a symbolic link was followed: the file it named, outside the state directory, was
+    /// created or overwritten with the broker's pid.
+    @Test("a recpool.lock that is a symbolic link is refused, and the file it names is left untouched")
+    func symbolicLinkLockIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-lock-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let victim = directory + "/victim.txt"
+        try "keep me\n".write(toFile: victim, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory + "/" + StateDirectoryLock.fileName, withDestinationPath: victim)
+        do {
+            _ = try RecStore(directory: directory)
+            Issue.record("a symbolic link was taken as the lock file")
+        } catch {
+            #expect("\(error)".contains("it is a symbolic link, which the lock never follows"), "\(error)")
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me\n")
+    }
+
     @Test("a database path that is a folder is named as such, never SQLite's bare 'unable to open database file'")
     func databaseIsAFolder() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-dbdir-\(UUID().uuidString)").path

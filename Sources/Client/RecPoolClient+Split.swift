@@ -105,13 +105,15 @@ extension RecPoolClient {
         return Scores(modelVersion: newest, values: results.flatMap(\.values), timings: timings)
     }
 
-    /// The models that serve SCORE under `version` in `status` (workers offering SCORE, not draining, not idle),
+    /// The models that serve SCORE under `version` in `status` (workers offering SCORE, not draining, not idle, not
+    /// `unverified`),
     /// each named by its weights' SHA-256, else its seed, else its source: one element while one model serves the
     /// number, as the broker routes a number to one model at a time.
     static func modelsServing(_ version: UInt64, in status: StatusDocument) -> Set<String> {
         Set(
             status.workers.filter {
                 $0.modelVersion == version && $0.services.contains("SCORE") && !$0.draining && $0.idleReason == nil
+                    && $0.modelSource != "unverified"  // a claim the registry does not hold takes no work
             }
             .map { worker in
                 worker.modelSha256.map { "sha256 \($0.prefix(12))" } ?? worker.modelSeed.map { "the model seeded with \($0)" }

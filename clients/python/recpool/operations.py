@@ -725,7 +725,7 @@ def _status_or_none(timeout):
 
 def models_serving(version: int, document) -> frozenset:
     """The models that serve SCORE under ``version`` in a STATUS ``document`` (workers offering SCORE, not draining,
-    not idle), each named by its weights' SHA-256, else its seed, else its source: one element while one model
+    not idle, not ``unverified``: a claim the registry does not hold takes no work), each named by its weights' SHA-256, else its seed, else its source: one element while one model
     serves the number, as the broker routes a number to one model at a time."""
     if not isinstance(document, dict) or not isinstance(document.get("workers"), list):
         return frozenset()
@@ -733,7 +733,7 @@ def models_serving(version: int, document) -> frozenset:
     for worker in document["workers"]:
         if (not isinstance(worker, dict) or worker.get("model_version") != version
                 or "SCORE" not in (worker.get("services") or []) or worker.get("draining")
-                or worker.get("idle_reason") is not None):
+                or worker.get("idle_reason") is not None or worker.get("model_source") == "unverified"):
             continue
         sha, seed = worker.get("model_sha256"), worker.get("model_seed")
         names.add(f"sha256 {sha[:12]}" if isinstance(sha, str) else

@@ -856,6 +856,9 @@ def test_a_split_call_whose_version_changed_model_meanwhile_is_a_conflict_naming
     with pytest.raises(recpool.Conflict, match=r"the model serving version 0 changed while this call's 2 requests were "
                                                 r"scored \(the model seeded with 42 before, the model seeded with 7 after"):
         generator.send([{"workers": [worker(42, draining=True), worker(7)]}])
+    # A worker whose claim the registry does not hold (unverified) takes no work: it serves no model.
+    assert ops.models_serving(0, {"workers": [worker(42), {**worker(7), "model_source": "unverified"}]}) == frozenset(
+        {"the model seeded with 42"})
     # The same model before and after (another worker with it joined): the scores are returned.
     generator = ops.score(rows, max_rows=2)
     calls = score_calls(generator, before)

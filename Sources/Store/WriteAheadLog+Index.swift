@@ -15,20 +15,20 @@ extension WriteAheadLog {
         var frames: Int
         /// The frames the index records as copied into the database file (`nBackfill`).
         var backfilled: Int
-        /// Whether the log is not the one the index describes: its header verifies under other salts (another
-        /// generation's or another state directory's log), or it holds no frame of the index's salts and no header
-        /// SQLite accepts (overwritten). Opened, SQLite would replay it in place of the commits the index records.
+        /// Whether the log is not the one the index describes: it holds no frame of the index's salts and no header
+        /// SQLite accepts (overwritten whole, with zeros or garbage). Opened, SQLite would read none of it and drop
+        /// the commits the index records.
         var foreign = false
 
         /// One line for ``StoreError/corruptDatabase(path:problems:)``.
         var description: String {
             if foreign {
                 return "the write-ahead log is not the one its index (recpool.sqlite-shm) describes: the index records "
-                    + "\(recorded) committed frames, \(backfilled) of them copied into recpool.sqlite, and the log's header "
-                    + "and frames carry none of its salts (a log of another generation or another state directory, or "
-                    + "one overwritten), so SQLite would replay that log instead and roll the registry back; restore the "
-                    + "state directory from a backup (docs/OPERATIONS.md), or move recpool.sqlite-wal and "
-                    + "recpool.sqlite-shm aside to accept the rollback to what recpool.sqlite holds"
+                    + "\(recorded) committed frames, \(backfilled) of them copied into recpool.sqlite, and the log has no "
+                    + "header SQLite accepts and no frame of the index's salts (overwritten whole, with zeros or garbage), "
+                    + "so SQLite would read none of it and roll the registry back; restore the state directory from a "
+                    + "backup (docs/OPERATIONS.md), or move recpool.sqlite-wal and recpool.sqlite-shm aside to accept the "
+                    + "rollback to what recpool.sqlite holds"
             }
             let read =
                 readable == 0
@@ -55,8 +55,9 @@ extension WriteAheadLog {
 
     /// The truncation of a log whose index says it held more committed frames, or nil: when the index is absent,
     /// short, of another format, not initialised, or its two header copies differ (a writer was changing it), and
-    /// whenever SQLite can read every frame the index records. A log of other salts than the index's, or overwritten,
-    /// while the index records frames not yet copied, is a truncation too (``Truncation/foreign``).
+    /// whenever SQLite can read every frame the index records. A log overwritten whole (no header SQLite accepts, no
+    /// frame of the index's salts) while the index records frames not yet copied is a truncation too
+    /// (``Truncation/foreign``); a log of other salts whose header verifies is not judged (another generation).
     ///
     /// The index header is SQLite's `WalIndexHdr` ("Write-Ahead Log File Format", https://www.sqlite.org/walformat.html),
     /// written twice at the start of the `-shm` file in the host's byte order: `iVersion` (u32), padding, `iChange`,
@@ -99,14 +100,11 @@ extension WriteAheadLog {
             cut.foreign = true
             return cut
         }
-        // A log under other salts while the index records frames not yet copied: SQLite restarts a log (new salts)
-        // only once every frame is copied, resetting the index first, so this log is another generation's or another
-        // state directory's, and SQLite would replay it instead of the commits the index records.
-        guard index[32..<40].elementsEqual(bytes[16..<24]) else {
-            guard backfilled < recorded else { return nil }
-            let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
-            return Truncation(recorded: recorded, readable: 0, frames: frames, backfilled: backfilled, foreign: true)
-        }
+        // Another generation of the log (its salts changed when it restarted) is not the one the index describes.
+        // Not refused: the index is never synced, and after a power loss it may be older than the log (SQLite itself
+        // discards it and rebuilds it from the log), so an index of old salts beside a log of new ones is a state a
+        // genuine crash leaves, with every acknowledged commit in the log.
+        guard index[32..<40].elementsEqual(bytes[16..<24]) else { return nil }
         let frames = (bytes.count - headerSize) / (frameHeaderSize + pageSize)
         let log = Log(bytes: bytes, pageSize: pageSize, frames: frames)
         let salts = (word(bytes, 16, bigEndian: true), word(bytes, 20, bigEndian: true))

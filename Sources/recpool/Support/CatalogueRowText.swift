@@ -6,14 +6,18 @@ import RecModel
 /// A row written with leading zeros (`00101`) is refused: it is how a shop's SKU is written, and reading it as row
 /// 101 answered `unknown item 101`, or, for `00005`, recorded feedback on row 5, whatever item that is.
 enum CatalogueRowText {
-    /// Why `text` is refused as a row because it is written with leading zeros (after optional spaces and a sign),
-    /// or nil when it is not.
+    /// Why `text` is refused as a row of `option` because it is written with leading zeros (after optional spaces
+    /// and a sign), or nil when it is not.
     static func leadingZerosProblem(_ text: Substring, option: String) -> String? {
+        leadingZerosReason(text).map { "\(option): \($0)" }
+    }
+
+    /// ``leadingZerosProblem(_:option:)`` without the option's name.
+    static func leadingZerosReason(_ text: Substring) -> String? {
         let body = text.drop { $0 == " " || $0 == "\t" }.drop { $0 == "+" || $0 == "-" }
         guard body.count > 1, body.first == "0", let second = body.dropFirst().first, second.isASCII, second.isNumber
         else { return nil }
-        return "\(option): \"\(text)\" is written with leading zeros, as a catalogue's id may be: items here are "
-            + rowsHint
+        return "\"\(text)\" is written with leading zeros, as a catalogue's id may be: items here are " + rowsHint
     }
 
     /// What a refusal of an item given as text says: items are rows, and where to find each row's id.
@@ -22,24 +26,23 @@ enum CatalogueRowText {
 
     /// Why `text` is refused as an item of `option` when it is no whole number of 0 or more: a catalogue's id (`SKU-7`)
     /// is not a row.
-    static func notARow(_ text: Substring, option: String) -> String {
-        "\(option): \"\(text)\" is not a catalogue row (a whole number, 0 or more): items here are \(rowsHint)"
+    static func notARow(_ text: Substring, option: String) -> String { "\(option): \(notARowReason(text))" }
+
+    /// ``notARow(_:option:)`` without the option's name.
+    static func notARowReason(_ text: Substring) -> String {
+        "\"\(text)\" is not a catalogue row (a whole number, 0 or more): items here are \(rowsHint)"
     }
 
     /// The row a `feedback --item` value names: a whole number as `recommend --candidates` reads one
     /// (`CSVNumber.wholeNumber`), a negative one included (which the request's own check then refuses by name).
     /// - Throws: ``CatalogueRowError`` for leading zeros or text that is no whole number.
     static func parseItem(_ text: String) throws(CatalogueRowError) -> Int {
-        // ArgumentParser prefixes the option and the value ("The value '00005' is invalid for '--item <item>': "), so
-        // the reason starts with what is wrong.
-        if let problem = leadingZerosProblem(Substring(text), option: "--item") {
-            throw CatalogueRowError(String(problem.dropFirst("--item: ".count)))
-        }
+        // ArgumentParser names the option and the value ("The value '00005' is invalid for '--item <item>': "), so
+        // the reason is given without them.
+        if let reason = leadingZerosReason(Substring(text)) { throw CatalogueRowError(reason) }
         // Any spelling of a whole number `recommend --candidates` takes (`+25`, `25.0`), and a negative one, which the
         // request's own check then refuses by name.
-        guard let row = CSVNumber.wholeNumber(text) else {
-            throw CatalogueRowError(String(notARow(Substring(text), option: "--item").dropFirst("--item: ".count)))
-        }
+        guard let row = CSVNumber.wholeNumber(text) else { throw CatalogueRowError(notARowReason(Substring(text))) }
         return row
     }
 }

@@ -42,6 +42,17 @@ struct OnlineOptionsTests {
         }
     }
 
+    /// `recpool local --online-gamma nan` was told the flag applies to the session DQN: neither the missing `--online`
+    /// nor the value was named. Without `--online` the command names the missing flag; with it, the value comes first.
+    @Test("a bad tunable value is named before the learner it belongs to, and without --online nothing is judged here",
+        arguments: ["nan", "inf", "1", "1.5"])
+    func valueBeforeCombination(gamma: String) throws {
+        #expect(throws: Never.self) { try OnlineOptions.parse(["--online-gamma", gamma]) }
+        let message = OnlineOptions.message(for: Self.parseError(["--online", "--online-gamma", gamma]))
+        #expect(message.contains("--online-gamma") && message.contains("got "), "\(message)")
+        #expect(!message.contains("applies to the session DQN"), "\(message)")
+    }
+
     @Test("an unknown exploration kind is a validation error naming the flag")
     func badExploration() {
         #expect(throws: (any Error).self) { try OnlineOptions.parse(["--exploration", "greedy"]) }

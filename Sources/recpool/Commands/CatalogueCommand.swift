@@ -13,9 +13,9 @@ struct CatalogueCommand: AsyncParsableCommand {
         commandName: "catalogue",
         abstract: "Register a shop's item catalogue with the broker, list and show its versions, add and retire items.",
         discussion: """
-            upload, add and retire wait at least 15 s for the broker whatever --timeout-ms says: the broker waits up \
-            to 10 s for every worker to confirm a change, and a shorter wait would report a change it goes on to make \
-            as a failure.
+            upload, add and retire wait 15 s for the broker unless --timeout-ms says otherwise: the broker waits up to \
+            10 s for every worker to confirm a change. After a shorter wait a change the broker goes on to make is \
+            reported as timed out, with a reminder to check `recpool catalogue list` before a retry.
             """,
         subcommands: [
             CatalogueUploadCommand.self, CatalogueListCommand.self, CatalogueShowCommand.self,
@@ -56,10 +56,9 @@ struct CatalogueOutputOptions: ParsableArguments {
     /// The operations that change the registry: a timeout does not say they were not made.
     static let changes: Set<ControlOperation> = [.catalogueUpload, .catalogueAdd, .catalogueRetire]
 
-    /// The wait for a change every worker must confirm: the broker waits up to 10 s for them, so a change waits at
-    /// least 15 s whatever `--timeout-ms` says (a shorter wait would report a change the broker goes on to make as a
-    /// failure); the help says so.
-    var changeTimeoutMs: UInt64 { max(connection.timeoutMs, 15_000) }
+    /// The wait for a change every worker must confirm (``BrokerOptions/changeTimeoutMs``): `--timeout-ms` when
+    /// given, otherwise 15 s, as the broker waits up to 10 s for the workers.
+    var changeTimeoutMs: UInt64 { connection.changeTimeoutMs }
 }
 
 /// `recpool catalogue upload items.csv --schema shop.toml`.

@@ -124,7 +124,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             if register {
                 registered = try await client.onlineRegister(
                     PolicyWeights.pack(trained.policy), catalogueVersion: catalogue, startVersion: install.version,
-                    timeoutMs: max(connection.timeoutMs, 15_000))
+                    timeoutMs: connection.changeTimeoutMs)
             }
             let output = Output(
                 dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,

@@ -9,8 +9,29 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "The broker's client-facing endpoint.")
     var broker = "tcp://127.0.0.1:5555"
 
-    @Option(help: "How long to wait for the broker, in ms (sent as the request deadline).")
-    var timeoutMs: UInt64 = 5000
+    @Option(
+        name: .customLong("timeout-ms"),
+        help: ArgumentHelp(
+            "How long to wait for the broker, in ms (sent as the request deadline).",
+            discussion: """
+                Default 5000; for a change every worker must confirm (`catalogue upload|add|retire`, `policy warmstart \
+                --register`) the default is 15000, since the broker waits up to 10 s for the workers' confirmations.
+                """))
+    var timeoutOption: UInt64?
+
+    /// The wait for an ordinary request: `--timeout-ms`, or 5,000 ms.
+    var timeoutMs: UInt64 { timeoutOption ?? Self.defaultTimeoutMs }
+
+    /// The wait for a change every worker must confirm before it is acknowledged: `--timeout-ms` when given (also from
+    /// a configuration file or the environment), otherwise ``changeDefaultTimeoutMs``. A shorter wait than the broker's
+    /// own for the workers may report a change it goes on to make as timed out; the command then says so.
+    var changeTimeoutMs: UInt64 { timeoutOption ?? Self.changeDefaultTimeoutMs }
+
+    /// `--timeout-ms` when it is not given, in ms.
+    static let defaultTimeoutMs: UInt64 = 5_000
+    /// The default wait for a change every worker must confirm, in ms: the broker waits up to 10 s for them
+    /// (`--catalogue-confirm-timeout-ms`), and storing a large catalogue takes a few seconds more.
+    static let changeDefaultTimeoutMs: UInt64 = 15_000
 
     @Option(help: "The broker's CURVE public key (a .pub file); with --curve-key, talk CurveZMQ.")
     var curveServerKey: String?

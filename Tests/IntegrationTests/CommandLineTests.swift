@@ -324,6 +324,24 @@ struct LocalStartupTests {
         }
     }
 
+    /// `recpool local` exited 1 for every broker that failed to start, so its supervisor could not tell a damaged state
+    /// directory (no restart helps) from a port in use: it exits with the broker's own status now.
+    @Test("recpool local exits with the status of a broker that failed to start: 65 for a damaged state directory")
+    func brokerStartStatusPassesThrough() throws {
+        let temporary = try TemporaryDirectory("local-damaged-state")
+        defer { temporary.remove() }
+        let state = temporary.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try Data(repeating: 0x5A, count: 8_192).write(to: state.appendingPathComponent("recpool.sqlite"))
+        let result = try runTool(
+            "recpool",
+            ["local", "--workers", "1", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
+             "--state-dir", state.path])
+        #expect(
+            result.code == 65 && result.stderr.contains("the broker did not start: it exited with status 65"),
+            "\(result.code) \(result.stderr)")
+    }
+
     @Test("when every worker exits at start (a checkpoint they cannot load), recpool local stops and says why")
     func everyWorkerExits() throws {
         let temporary = try TemporaryDirectory("local-bad-model")

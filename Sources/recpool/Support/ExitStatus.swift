@@ -57,6 +57,29 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     /// Usage or configuration error: unknown flag or key, a missing or invalid value (a malformed endpoint, dataset
     /// specification or number), as ArgumentParser's and the configuration loader's `EX_USAGE`.
     case usage = 64
+    /// `recpool local`: the broker it started exited 65 (`EX_DATAERR`): its state directory fails its check at start.
+    case brokerStateDamaged = 65
+    /// `recpool local`: the broker it started exited 66 (`EX_NOINPUT`): a file its configuration names cannot be read.
+    case brokerInputUnreadable = 66
+    /// `recpool local`: the broker it started exited 69 (`EX_UNAVAILABLE`): an endpoint cannot be bound.
+    case brokerEndpointUnavailable = 69
+    /// `recpool local`: the broker it started exited 70 (`EX_SOFTWARE`): a failure while starting.
+    case brokerFailed = 70
+    /// `recpool local`: the broker it started exited 73 (`EX_CANTCREAT`): its state directory cannot be opened or
+    /// created, or another broker holds it.
+    case brokerStateUnavailable = 73
+
+    /// The status `recpool local` exits with when the broker it started exited with `status` before it served: the
+    /// broker's own `sysexits.h` code (docs/OPERATIONS.md, "Exit codes"), so a supervisor of `recpool local` reads a
+    /// damaged state directory (65) apart from a port in use (69); `failed` for any other status.
+    static func ofBrokerStart(_ status: Int32) -> ExitStatus {
+        switch ExitStatus(rawValue: status) {
+        case .usage, .brokerStateDamaged, .brokerInputUnreadable, .brokerEndpointUnavailable, .brokerFailed,
+            .brokerStateUnavailable:
+            ExitStatus(rawValue: status) ?? .failed
+        default: .failed
+        }
+    }
 
     /// The status a reply with an error `status` exits with: `10 + status`.
     static func of(_ status: Status) -> ExitStatus {

@@ -53,8 +53,9 @@ final class LocalCluster: Service, @unchecked Sendable {
         try outcome.get()
     }
 
-    /// Why the broker gave no endpoints: when it exited, its status (a flag the broker refused, such as
-    /// `--epsilon 2` forwarded to it, is a usage error here too: exit 64, as `recpool-broker` exits).
+    /// Why the broker gave no endpoints: when it exited, its status, which `recpool local` exits with too
+    /// (``ExitStatus/ofBrokerStart(_:)``: a flag the broker refused, such as `--epsilon 2` forwarded to it, is 64; a
+    /// damaged state directory 65; one another broker holds 73), as `recpool-broker` exits.
     private static func startFailure(of broker: Process) async -> CommandFailure {
         let status = await DedicatedThread.run(name: "local-broker-exit") { () -> Int32? in
             // The broker closed its standard output: it is exiting, or wrote something other than its endpoints.
@@ -65,7 +66,7 @@ final class LocalCluster: Service, @unchecked Sendable {
         guard let status else { return CommandFailure("the broker did not start (see its log above)", exitCode: .failed) }
         return CommandFailure(
             "the broker did not start: it exited with status \(status) (see its log above)",
-            exitCode: status == ExitStatus.usage.rawValue ? .usage : .failed)
+            exitCode: ExitStatus.ofBrokerStart(status))
     }
 
     private func startAndServe() async throws {

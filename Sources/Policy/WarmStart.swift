@@ -100,7 +100,7 @@ public enum WarmStart {
                 // The learner's own tests (`OnlineLearner.learn`), made here so a refused row's click is known.
                 let z: [Double]
                 do { z = try start.userVector(features, viewed: viewed) } catch { throw WarmStartRowRefusal(reason: "\(error)") }
-                let phi = start.interactions(z: z, item: data.action[row], position: max(data.position[row], 0))
+                let phi = start.interactions(z: z, item: data.action[row], position: max(data.slotFromTop(row), 0))
                 guard data.reward[row].isFinite, BayesianLastLayer.admits(phi) else {
                     throw WarmStartRowRefusal(reason: "its reward or features are beyond what the posterior admits")
                 }
@@ -117,7 +117,7 @@ public enum WarmStart {
             batch.append(
                 LearnEvent(
                     impressionId: "log-\(row)", userFeatures: features, viewed: viewed, item: data.action[row],
-                    position: data.position[row],
+                    position: max(data.slotFromTop(row), 0),
                     // The learner fits P(click): a reward log's amount (12.5, 1e9) is a click, as the labels count it.
                     reward: BanditDataset.isClick(reward: data.reward[row]) ? 1 : 0, propensity: data.pscore[row],
                     version: 0))
@@ -211,7 +211,7 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         trained: OnlinePolicy, start: OnlinePolicy, on data: BanditDataset, resamples: Int = 1_000,
         seed: UInt64 = 12_345
     ) throws(WarmStartError) -> WarmStartEvaluation {
-        let firstSlot = (0..<data.rows).filter { data.position[$0] == 0 }
+        let firstSlot = data.firstSlotRows
         guard !firstSlot.isEmpty else { throw .noRows("first-slot evaluation") }
         // Rows drawn from a candidate set are weighed against no policy: the candidate, the start and the logging
         // policy are all judged on the others.

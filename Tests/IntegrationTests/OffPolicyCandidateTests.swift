@@ -400,6 +400,19 @@ struct OffPolicyCandidateTests {
         let unknown = try runTool(
             "recpool", ["data", "ope", log, "--schema", schema, "--online-version", "99", "--resamples", "0"] + broker)
         #expect(unknown.code != 0 && unknown.stderr.contains("online policy version 99 not found"), "\(unknown.stderr)")
+
+        // A log of the second and third slots only: its slot 2 has rank 0 in the file, and was evaluated as the first
+        // slot (an IPW of 0.00013 with a narrow interval, on propensities conditional on the item above).
+        let text = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        let lower = [text[0]] + text.dropFirst().filter { $0.split(separator: ",")[2] != "1" }
+        let lowerLog = dir.appendingPathComponent("lower-slots.csv").path
+        try lower.joined(separator: "\n").write(toFile: lowerLog, atomically: true, encoding: .utf8)
+        let refused = try runTool(
+            "recpool", ["data", "ope", lowerLog, "--schema", schema, "--online", "--resamples", "0"] + broker)
+        #expect(
+            refused.code == 2 && refused.stderr.contains("no row was logged in the first slot")
+                && refused.stderr.contains("the log's slots are 2, 3"),
+            "\(refused.code) \(refused.stderr)")
     }
 }
 

@@ -140,10 +140,13 @@ struct DataOPECommand: AsyncParsableCommand {
             // The online policy's first-slot distribution is exact only against first-slot rows: a lower slot's
             // logged propensity (`recpool logs export`) is conditional on the items above it, which the first-slot
             // distribution is not. So the candidate is its first slot, evaluated on the rows logged there.
-            let first = (0..<data.rows).filter { data.position[$0] == 0 }
+            // The first slot by its slot value, not its rank in the file: a log without slot 1 has its slot 2 at rank 0.
+            let first = data.firstSlotRows
             guard !first.isEmpty || data.rows == 0 else {
                 throw CommandFailure(
-                    "\(data.name): no row was logged in the first slot, where the online policy is evaluated",
+                    "\(data.name): no row was logged in the first slot, where the online policy is evaluated (the log's "
+                        + "slots are \(data.slotValuesText ?? "other slots"); slots are numbered from 1, or from 0 when "
+                        + "a slot 0 is logged)",
                     exitCode: .badInput)
             }
             data = data.subset(first, name: "\(data.name), first slot")

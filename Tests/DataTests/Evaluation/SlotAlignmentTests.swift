@@ -57,4 +57,31 @@ struct SlotAlignmentTests {
         bad.positionValues = [3, 2, 1]
         #expect(throws: FeatureSpecError.self) { _ = try bad.encoded() }
     }
+
+    /// `data ope --online` and `policy warmstart` judged the online policy on "the first slot" by dense rank: on a log
+    /// of slots 2 and 3 they weighed the second slot's rows (whose propensities are conditional on the item above)
+    /// as first-slot rows, and printed an IPW with a narrow interval.
+    @Test("the first slot is slot 1 (or 0 when logged), counted by slot value, never the lowest slot of the file",
+        arguments: [
+            ([1, 2, 3], 1, [0, 1, 2]), ([0, 1, 2], 0, [0, 1, 2]), ([2, 3], 1, [1, 2]), ([3], 1, [2]),
+            ([1, 3], 1, [0, 2]),
+        ])
+    func slotsFromTop(slots: [Int], top: Int, fromTop: [Int]) throws {
+        let log = try Self.log(slots: slots, rows: 12)
+        #expect(log.topSlotValue == top)
+        for row in 0..<log.rows {
+            #expect(log.slotFromTop(row) == fromTop[row % slots.count], "row \(row)")
+        }
+        let first = log.firstSlotRows
+        #expect(first == (0..<log.rows).filter { slots[$0 % slots.count] == top })
+        if !slots.contains(top) { #expect(first.isEmpty) }
+    }
+
+    @Test("generated data's positions are its slots")
+    func generated() throws {
+        let world = SimulatorWorld(config: SimulatorConfig())
+        let data = world.loggedData(rows: 60, policy: .uniform, seed: 3)
+        #expect(data.positionValues == nil && data.topSlotValue == nil)
+        #expect((0..<data.rows).allSatisfy { data.slotFromTop($0) == data.position[$0] })
+    }
 }

@@ -110,6 +110,28 @@ struct CommandLineTests {
         #expect(NullReasons.unexplained(in: json) == [], "\(run.stdout)")
         let object = try #require(json as? [String: Any])
         #expect(object["validation"] is NSNull && (object["validation_undefined"] as? String)?.contains("no validation rows") == true)
+        #expect(object["training_labels_vary"] as? Bool == true)
+    }
+
+    /// With every training label alike, `fit` warned there was nothing to learn only when it had validation rows to
+    /// compare on: `--validation 0` (or a split that leaves none) trained on nothing and said nothing.
+    @Test("fit warns that there was nothing to learn from labels all alike, also without validation rows")
+    func nothingToLearnWithoutValidationRows() throws {
+        let temporary = try TemporaryDirectory("fit-one-label")
+        defer { temporary.remove() }
+        let rows = temporary.file("m.csv").path
+        try "f0,f1,label\n0.5,1,1\n0.2,3,1\n0.1,2,1\n0.7,1,1\n0.3,0,1\n".write(toFile: rows, atomically: true, encoding: .utf8)
+        let base = ["fit", "--dataset", rows, "--out", temporary.file("m.ckpt").path, "--epochs", "1", "--validation", "0"]
+        let text = try runTool("recpool", base)
+        #expect(
+            text.code == 0
+                && text.stdout.contains(
+                    "warning: the model cannot beat the constant predictor: every training row has a click, so there was "
+                        + "nothing to learn"),
+            "\(text.stdout)")
+        let json = try runTool("recpool", base + ["--json"])
+        let object = try #require(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["training_labels_vary"] as? Bool == false && object["constant_baseline"] is NSNull)
     }
 
     /// A log is split by time whatever `--validation` says: `fit --validation 0.5` on one trained on the same 60/10

@@ -34,7 +34,7 @@ struct FitValidationMetricsTests {
         #expect(
             Set(object.keys) == [
                 "checkpoint", "parameters", "version", "validation", "validation_undefined", "training",
-                "constant_baseline", "constant_baseline_undefined",
+                "constant_baseline", "constant_baseline_undefined", "training_labels_vary",
             ])
         // With validation rows every reason is null.
         #expect(object["validation_undefined"] is NSNull && object["constant_baseline_undefined"] is NSNull)

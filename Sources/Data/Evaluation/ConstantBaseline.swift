@@ -46,23 +46,51 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     }
 
     /// One line for people: both log-losses, and a warning when the model does not beat the constant.
+    ///
+    /// The two log-losses are printed with as many decimals as it takes to tell them apart (4 at least, 12 at most):
+    /// at 4, a model 2e-6 below the constant and one that ties it both printed `0.6689 vs 0.6689`, under opposite
+    /// verdicts.
     public var text: String {
+        let (model, constant) = Self.formatApart(modelLogLoss, logLoss)
         let figures =
-            "validation log-loss \(Self.format(modelLogLoss)) vs \(Self.format(logLoss)) for the constant predictor "
+            "validation log-loss \(model) vs \(constant) for the constant predictor "
             + "(the training click rate \(Self.format(clickRate)))"
-        guard trainingLabelsVary else {
-            let which =
-                clickRate == 0 ? "no training row has a click" : clickRate == 1 ? "every training row has a click"
-                : "every training row has the label \(Self.format(clickRate))"
-            return "warning: the model cannot beat the constant predictor: \(which), so there was nothing to learn: "
-                + figures
+        if let nothing = Self.nothingToLearn(clickRate: clickRate, labelsVary: trainingLabelsVary) {
+            return nothing + ": " + figures
         }
         return beatsConstant
             ? "beats the constant predictor: \(figures)"
             : "warning: the model does not beat the constant predictor: \(figures)"
     }
 
+    /// The warning for training labels all alike, whatever rows a model is validated on (also none), or nil when
+    /// they vary: `warning: the model cannot beat the constant predictor: no training row has a click, so there was
+    /// nothing to learn`.
+    /// - Parameter trainingLabels: the training rows' 0/1 labels (none: nil, there is nothing to say of them).
+    public static func nothingToLearn(trainingLabels: [Double]) -> String? {
+        guard let first = trainingLabels.first else { return nil }
+        let vary = trainingLabels.contains { $0 != first }
+        return nothingToLearn(clickRate: trainingLabels.reduce(0, +) / Double(trainingLabels.count), labelsVary: vary)
+    }
+
+    static func nothingToLearn(clickRate: Double, labelsVary: Bool) -> String? {
+        guard !labelsVary else { return nil }
+        let which =
+            clickRate == 0 ? "no training row has a click" : clickRate == 1 ? "every training row has a click"
+            : "every training row has the label \(Self.format(clickRate))"
+        return "warning: the model cannot beat the constant predictor: \(which), so there was nothing to learn"
+    }
+
     static func format(_ x: Double) -> String {
         x.isFinite ? String(format: "%.4f", x) : "n/a"
+    }
+
+    /// `a` and `b` with the fewest decimals from 4 to 12 at which their texts differ (both at 12 when even those
+    /// agree: a tie).
+    static func formatApart(_ a: Double, _ b: Double) -> (String, String) {
+        guard a.isFinite, b.isFinite else { return (format(a), format(b)) }
+        var digits = 4
+        while digits < 12, String(format: "%.\(digits)f", a) == String(format: "%.\(digits)f", b), a != b { digits += 1 }
+        return (String(format: "%.\(digits)f", a), String(format: "%.\(digits)f", b))
     }
 }

@@ -6,7 +6,8 @@ import RecWire
 public enum ValidationMetrics {
     /// `val_loss` (the trainer's binary cross-entropy), `auc`, `pr_auc`, `accuracy`, `log_loss` and `val_rows`
     /// on the validation split, the constant predictor's figures (`train_click_rate`, `constant_log_loss`, and
-    /// `beats_constant`: 1 when `log_loss` is below `constant_log_loss`, else 0); with cold flags, the same suffixed
+    /// `beats_constant`: 1 when `log_loss` is below `constant_log_loss`, else 0; also 0 without validation rows when the
+    /// training labels are all alike, as nothing could be learnt); with cold flags, the same suffixed
     /// `_cold` and `_warm` per segment (all undefined for a segment with no row).
     /// A figure that is undefined on these rows (an AUC with one class, a PR-AUC without a click, a value that is
     /// not finite) keeps its key with the value nil (`null` in JSON, `undefined` in text), as `recpool fit` and
@@ -24,6 +25,11 @@ public enum ValidationMetrics {
             let trainingRows = split.train.count
             let rate = trainingRows > 0 ? Double(split.train.targets.reduce(0, +)) / Double(trainingRows) : nil
             out.updateValue(rate.flatMap { $0.isFinite ? $0 : nil }, forKey: "train_click_rate")
+            // Training labels all alike leave nothing to learn whatever rows the model is judged on: `beats_constant`
+            // is 0 then, as with validation rows, so `recpool job` says so (it said nothing without validation rows).
+            if ConstantBaseline.nothingToLearn(trainingLabels: split.train.targets.map(Double.init)) != nil {
+                out["beats_constant"] = 0
+            }
             if split.validationCold != nil {
                 for suffix in ["_cold", "_warm"] {
                     out["val_rows" + suffix] = 0

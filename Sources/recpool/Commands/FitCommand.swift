@@ -174,12 +174,19 @@ struct FitCommand: ParsableCommand {
                     try JSONOutput.encode(
                         FitSummary(
                             checkpoint: out, parameters: trainer.model.parameterCount, version: version,
-                            validation: validationMetrics, training: run, constantBaseline: baseline)))
+                            validation: validationMetrics, training: run, constantBaseline: baseline,
+                            trainingLabelsVary: ConstantBaseline.nothingToLearn(
+                                trainingLabels: train.targets.map(Double.init)) == nil)))
                 return
             }
             for line in validationMetrics.map(EvaluationText.lines) ?? [] { CommandOutput.printLine(line) }
             CommandOutput.printLine(run.text)
-            if let baseline { CommandOutput.printLine(baseline.text) }
+            if let baseline {
+                CommandOutput.printLine(baseline.text)
+            } else if let nothing = ConstantBaseline.nothingToLearn(trainingLabels: train.targets.map(Double.init)) {
+                // No validation rows to compare on, but labels all alike teach nothing whatever the rows: said anyway.
+                CommandOutput.printLine(nothing)
+            }
             // The number is the file's (--version), not a registry version: `recpool import` registers the file.
             print("wrote \(out): \(trainer.model.parameterCount) parameters, checkpoint version \(version)")
         } catch {
@@ -283,13 +290,16 @@ struct FitSummary: Encodable {
     var training: FitRun
     /// The model against the constant predictor on the validation rows (null without any).
     var constantBaseline: ConstantBaseline?
+    /// Whether the training labels vary (a click and a row without one); false means there was nothing to learn,
+    /// with or without validation rows (``ConstantBaseline/trainingLabelsVary`` says the same when there are some).
+    var trainingLabelsVary: Bool
 
     /// Why `validation` and `constant_baseline` are null (``FitRun/noValidationRows``), or nil when they are not.
     var undefined: String? { validation == nil ? FitRun.noValidationRows : nil }
 
     private enum CodingKeys: String, CodingKey {
         case checkpoint, parameters, version, validation, validationUndefined, training, constantBaseline
-        case constantBaselineUndefined
+        case constantBaselineUndefined, trainingLabelsVary
     }
 
     /// Encodes every key, writing `null` for missing validation figures with the reason beside each
@@ -304,6 +314,7 @@ struct FitSummary: Encodable {
         try c.encode(training, forKey: .training)
         try c.encode(constantBaseline, forKey: .constantBaseline)
         try c.encode(constantBaseline == nil ? FitRun.noValidationRows : nil, forKey: .constantBaselineUndefined)
+        try c.encode(trainingLabelsVary, forKey: .trainingLabelsVary)
     }
 }
 

@@ -83,4 +83,18 @@ struct ConstantBaselineTests {
         #expect(ClassificationMetrics.logLoss(labels: [1, 0], scores: [0.8, 0.1]) == -(log(0.8) + log(1 - 0.1)) / 2)
         #expect(ClassificationMetrics.logLoss(labels: [1], scores: [0]) == -log(1e-15))
     }
+
+    /// At 4 decimals a model 2e-6 below the constant and one tying it both printed `0.6689 vs 0.6689`, under opposite
+    /// verdicts: the figures get the decimals it takes to tell them apart.
+    @Test("the two log-losses are printed with enough decimals to differ when they do")
+    func decimalsApart() {
+        #expect(ConstantBaseline.formatApart(0.66891, 0.66893) == ("0.66891", "0.66893"))
+        #expect(ConstantBaseline.formatApart(0.668_912_3, 0.668_914_1) == ("0.668912", "0.668914"))
+        #expect(ConstantBaseline.formatApart(0.5, 0.7) == ("0.5000", "0.7000"))
+        let tie = ConstantBaseline.formatApart(0.6689, 0.6689)
+        #expect(tie.0 == tie.1 && tie.0 == "0.6689")
+        #expect(ConstantBaseline.nothingToLearn(trainingLabels: []) == nil)
+        #expect(ConstantBaseline.nothingToLearn(trainingLabels: [1, 0]) == nil)
+        #expect(ConstantBaseline.nothingToLearn(trainingLabels: [0, 0])?.contains("no training row has a click") == true)
+    }
 }

@@ -86,6 +86,25 @@ struct CommandLineTests {
         #expect(plain.code == 0, "\(plain.stderr)")
     }
 
+    /// `eval --json` on simulated rows without a click gave each reference's `roc_auc` as a bare null (and the text
+    /// `AUC undefined` with no reason), while every other null carried its reason.
+    @Test("eval --json gives the reason beside every null, the simulator's references' AUC too")
+    func evalReferenceNulls() throws {
+        let temporary = try TemporaryDirectory("eval-reference-nulls")
+        defer { temporary.remove() }
+        let dataset = "synthetic:users=20,rows=40,items=2,seed=3"
+        let model = temporary.file("m.ckpt").path
+        let fit = try runTool("recpool", ["fit", "--dataset", dataset, "--out", model, "--epochs", "1"])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let run = try runTool("recpool", ["eval", "--model", model, "--dataset", dataset, "--json"])
+        #expect(run.code == 0, "\(run.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+        #expect(NullReasons.unexplained(in: json) == [], "\(run.stdout)")
+        #expect(run.stdout.contains("\"roc_auc_undefined\":\"no positive label: one class only\""), "\(run.stdout)")
+        let text = try runTool("recpool", ["eval", "--model", model, "--dataset", dataset])
+        #expect(text.stdout.contains("true click model AUC undefined (no positive label: one class only)"), "\(text.stdout)")
+    }
+
     /// Each window of `simulate --baselines-only --json` held `"fixed_ctr": null` and `"version": null` with no reason.
     @Test("simulate --baselines-only --json gives the reason beside every null, in every window too")
     func simulateBaselinesOnlyNulls() throws {

@@ -11,6 +11,9 @@ public struct ReferenceModelScores: Sendable, Codable, Equatable {
     public var name: String
     /// ROC AUC of the reference's probabilities against the rows' clicks, or nil with one class only.
     public var rocAUC: Double?
+    /// Why ``rocAUC`` is undefined (``ClassificationMetrics/rocAUCUndefined``: no rows, or one class only), or nil
+    /// when it is defined (`roc_auc_undefined` in JSON, beside the null).
+    public var rocAUCUndefined: String?
     /// Mean negative log-likelihood of the rows' clicks under the reference's probabilities (nats per row).
     public var logLoss: Double
 
@@ -24,7 +27,19 @@ public struct ReferenceModelScores: Sendable, Codable, Equatable {
         let metrics = ClassificationMetrics(labels: labels, scores: probabilities)
         self.name = name
         rocAUC = metrics.rocAUC
+        rocAUCUndefined = metrics.rocAUCUndefined
         logLoss = metrics.logLoss
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, rocAUC, rocAUCUndefined, logLoss }
+
+    /// Encodes every key, `null` for an undefined AUC with its reason beside it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(rocAUC, forKey: .rocAUC)
+        try c.encode(rocAUCUndefined, forKey: .rocAUCUndefined)
+        try c.encode(logLoss, forKey: .logLoss)
     }
 
     /// Both references on `rows` of data with ground truth, or nil without it.

@@ -37,7 +37,7 @@ enum EvaluationText {
                 out.append(
                     "    references (simulator): "
                         + references.map {
-                            "\($0.name.replacingOccurrences(of: "_", with: " ")) AUC \(f($0.rocAUC)) log-loss \(f($0.logLoss))"
+                            "\($0.name.replacingOccurrences(of: "_", with: " ")) AUC \(figureText($0.rocAUC, "%.4f", undefined: $0.rocAUCUndefined)) log-loss \(f($0.logLoss))"
                         }.joined(separator: "; "))
             }
             for warning in s.warnings { out.append("    warning: \(warning)") }

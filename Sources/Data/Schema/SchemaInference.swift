@@ -46,6 +46,10 @@ public enum SchemaInference {
         public var schema: DataSchema
         /// Roles with no recognised column, such as `item (item_id, item, itemid, product_id)`.
         public var unrecognised: [String]
+        /// Numeric user features with a value beyond ±``unitScaleBound`` drafted without `mean` and `scale`, because
+        /// their mean or spread lies beyond the ±1e15 a schema may declare: the online policy reads their values
+        /// clipped to ±10 unless the shop rescales the column.
+        public var unscaled: [String] = []
     }
 
     /// Drafts a schema.
@@ -130,7 +134,15 @@ public enum SchemaInference {
                 file: catalogueFile, item: catalogueItem, sku: sku, active: active,
                 itemFeatures: catalogueRest.map { DataSchema.Feature($0, kind(of: $0, in: catalogue)) },
                 ignore: ignoredCatalogue))
-        return Draft(schema: schema, unrecognised: unrecognised)
+        var draft = Draft(schema: schema, unrecognised: unrecognised)
+        for feature in userFeatures where feature.kind == .numeric && feature.scale == nil {
+            guard let index = log.header.firstIndex(of: feature.name) else { continue }
+            let beyond = log.rows.contains { row in
+                CSVNumber.double(BlankText.canonical(row[index])).map { $0.isFinite && abs($0) > unitScaleBound } ?? false
+            }
+            if beyond { draft.unscaled.append(feature.name) }
+        }
+        return draft
     }
 
     /// The prefix of a numbered column family `PREFIX0…PREFIX(k−1)` (k ≥ 2, every number present once) that is

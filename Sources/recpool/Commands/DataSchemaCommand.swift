@@ -78,11 +78,20 @@ struct DataSchemaCommand: AsyncParsableCommand {
                 "# No column recognised as the \(role): replace its \"\(SchemaInference.placeholderPrefix)…\" value "
                 + "with the column's name, and take that column out of the features.\n"
         }
+        // A numeric column beyond ±10 whose mean or spread passes what a schema may declare gets no mean and scale:
+        // said, not left for the online policy to clip every value to ±10 in silence.
+        let unscaled = draft.unscaled.map {
+            "numeric user feature '\($0)' holds values beyond ±10 but its mean or spread lies beyond the ±1e15 a schema "
+                + "may declare, so no mean and scale are drafted: the online policy reads its values clipped to ±10; "
+                + "rescale the column (another unit) and draft again"
+        }
+        for note in unscaled { header += "# Note: \(note).\n" }
         let text = header + schema.toml()
         for role in draft.unrecognised {
             CommandOutput.printError(
                 "recpool: no column recognised as the \(role); the draft holds a placeholder to edit")
         }
+        for note in unscaled { CommandOutput.printError("recpool: note: \(note)") }
         if let out {
             try FileProblem.write(text, to: out)
             CommandOutput.printLine(

@@ -150,5 +150,26 @@ struct UserFeatureEncodingTests {
         // The draft parses back as it was drafted (a TOML table's keys come back sorted).
         let again = try DataSchema.parse(draft.schema.toml(), path: folder + "/shop.toml").logs.userFeatures
         #expect(again == draft.schema.logs.userFeatures.sorted { $0.name < $1.name })
+        #expect(draft.unscaled.isEmpty)
+    }
+
+    /// A numeric column of values near 1e38 was drafted as plain `numeric` with no word: the online policy then read
+    /// every value clipped to ±10, what `mean` and `scale` exist to prevent.
+    @Test("a numeric column beyond ±10 drafted without mean and scale (past ±1e15) is listed for a note")
+    func unscaledListed() throws {
+        var rows = ["ts,sku,slot,clicked,propensity,huge,small"]
+        for n in 0..<40 { rows.append("\(n),0,1,0,0.5,\(Double(n % 12 + 1) * 2.5e37),\(Double(n % 12) / 4)") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unscaled-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try rows.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
+        try "sku,price\n0,1.5\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
+        let draft = SchemaInference.infer(
+            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
+            catalogueFile: "items.csv")
+        let features = Dictionary(uniqueKeysWithValues: draft.schema.logs.userFeatures.map { ($0.name, $0) })
+        #expect(features["huge"] == DataSchema.Feature("huge", .numeric))
+        #expect(features["small"] == DataSchema.Feature("small", .numeric))
+        #expect(draft.unscaled == ["huge"])
     }
 }

@@ -162,7 +162,76 @@ struct CatalogueRegistryTests {
             let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
             #expect(
                 status.code == 11 && status.stderr.contains("--online-catalogue 99")
-                    && status.stderr.contains("no catalogue version 99"),
+                    && status.stderr.contains("no catalogue version 99 is registered (the registry holds none)"),
+                "\(status.stderr)")
+        }
+    }
+
+    /// A two-item catalogue: a schema whose `[catalogue]` names `items.csv` beside it, with one numeric feature.
+    static func tinyCatalogue(in folder: String) throws -> String {
+        try "sku,price\nA,0.5\nB,0.25\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
+        let schema = """
+            [logs]
+            timestamp = "ts"
+            item = "sku"
+            position = "slot"
+            click = "click"
+            propensity = "p"
+            [logs.user_features]
+            device = "categorical"
+            [catalogue]
+            file = "items.csv"
+            item = "sku"
+            [catalogue.item_features]
+            price = "numeric"
+            """
+        try schema.write(toFile: folder + "/shop.toml", atomically: true, encoding: .utf8)
+        return folder + "/shop.toml"
+    }
+
+    /// `recpool health --service RECOMMEND` said healthy while the online policy's catalogue had every item retired and
+    /// every RECOMMEND was refused CONFLICT; and a broker started on `--online-catalogue 99` with versions 1–3 stored
+    /// advised an upload, which would make version 4.
+    @Test("health says RECOMMEND is unhealthy when every item of the served catalogue is retired; a missing version names those stored")
+    func everyItemRetired() async throws {
+        let folder = try TemporaryDirectory("catalogue-all-retired")
+        defer { folder.remove() }
+        let schema = try Self.tinyCatalogue(in: folder.path)
+        let state = folder.path + "/state"
+        try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: []) { cluster, _ in
+            let uploaded = try Self.catalogue(
+                cluster.endpoints.frontend, ["upload", "--schema", schema], as: CatalogueView.self)
+            #expect(uploaded.items == 2)
+        }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", state, "--online", "--online-catalogue", "latest"], workers: ["w1"]
+        ) { cluster, client in
+            let frontend = cluster.endpoints.frontend
+            try await eventually(timeoutMs: 60_000, pollMs: 200, "the replica serves the policy") {
+                let view = try await client.online()
+                return view.replicas.count == 1 && view.catalogueVersion == 1
+            }
+            let health = ["health", "--service", "RECOMMEND", "--broker", frontend]
+            let before = try runTool("recpool", health)
+            #expect(before.code == 0, "\(before.stdout) \(before.stderr)")
+            _ = try Self.catalogue(frontend, ["retire", "A"], as: CatalogueView.self)
+            let last = try Self.catalogue(frontend, ["retire", "B"], as: CatalogueView.self)
+            #expect(last.version == 3 && last.active == 0)
+            let recommend = try runTool("recpool", ["recommend", "--broker", frontend])
+            #expect(recommend.code == 21 && recommend.stderr.contains("no active item"), "\(recommend.stderr)")
+            let after = try runTool("recpool", health)
+            #expect(
+                after.code == 1 && after.stderr.contains("catalogue version 3, whose every item is retired"),
+                "\(after.code) \(after.stdout) \(after.stderr)")
+        }
+        try await ProcessCluster.withPool(
+            brokerArguments: ["--state-dir", state, "--online", "--online-catalogue", "99"], workers: []
+        ) { cluster, _ in
+            let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
+            #expect(
+                status.code == 11
+                    && status.stderr.contains("no catalogue version 99 is registered (the registry holds versions 1 to 3)")
+                    && !status.stderr.contains("catalogue upload"),
                 "\(status.stderr)")
         }
     }

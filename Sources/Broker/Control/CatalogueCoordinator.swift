@@ -193,7 +193,14 @@ final class CatalogueCoordinator {
             throw CatalogueRefusal(.badRequest, "--online-catalogue must be a version number or latest, got \(name)")
         }
         guard let record else {
-            throw CatalogueRefusal(.notFound, "no catalogue version \(name) is registered; run `recpool catalogue upload`")
+            // The advice for what the registry holds: an upload makes the next version, never the one named.
+            guard let newest = latest?.record.version else {
+                throw CatalogueRefusal(.notFound, "no catalogue version \(name) is registered (the registry holds none); run `recpool catalogue upload`")
+            }
+            throw CatalogueRefusal(
+                .notFound,
+                "no catalogue version \(name) is registered (the registry holds versions 1 to \(newest)); name one of "
+                    + "them, or latest (`recpool catalogue list` lists them)")
         }
         let catalogue: ItemCatalogue
         if record.version == latest?.record.version {

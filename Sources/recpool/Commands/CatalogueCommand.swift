@@ -37,20 +37,29 @@ struct CatalogueOutputOptions: ParsableArguments {
     ) async throws {
         let client = try await connection.connect()
         defer { client.close() }
-        let reply: T
+        let reply = try await Self.control(client, request, bytes: bytes, as: type, timeoutMs: timeoutMs)
+        CommandOutput.printLine(json ? try JSONOutput.encode(reply) : render(reply))
+    }
+
+    /// Runs one CONTROL request; a change (``changes``) that times out is reported as one the broker may still make.
+    static func control<T: Codable>(
+        _ client: RecPoolClient, _ request: ControlRequest, bytes: [UInt8]? = nil, as type: T.Type, timeoutMs: UInt64?
+    ) async throws -> T {
         do {
-            reply = try await client.control(request, bytes: bytes, as: type, timeoutMs: timeoutMs)
+            return try await client.control(request, bytes: bytes, as: type, timeoutMs: timeoutMs)
         } catch {
             guard case .timedOut(let id, let ms) = error as? ClientError,
                 let operation = request.operation, Self.changes.contains(operation)
             else { throw error }
             // A change the broker took may still be stored after the wait (a catalogue of 200,000 items took 16–33 s
-            // after a restart): "timed out" read as "not done", and a retry was then refused as already done.
+            // after a restart; a worker that does not confirm holds the answer for the broker's whole confirm wait):
+            // "timed out" read as "not done", and a retry was then refused as already done.
             throw CommandFailure(
-                "request \(id) timed out after \(ms) ms; the broker may still make the change (a large catalogue takes "
-                    + "longer to store): check `recpool catalogue list` before you retry", exitCode: .unreachable)
+                "request \(id) timed out after \(ms) ms; the broker may still make the change (it answers once every "
+                    + "worker confirmed it, or after its --catalogue-confirm-timeout-ms, 10 s by default, and a large "
+                    + "catalogue takes longer to store): check `recpool catalogue list` before you retry, and give "
+                    + "--timeout-ms more than the broker's confirm wait to see its answer", exitCode: .unreachable)
         }
-        CommandOutput.printLine(json ? try JSONOutput.encode(reply) : render(reply))
     }
 
     /// The operations that change the registry: a timeout does not say they were not made.
@@ -101,8 +110,8 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
             let request = ControlRequest(
                 .catalogueUpload,
                 catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: text, replace: replace ? true : nil))
-            let view = try await client.control(
-                request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs)
+            let view = try await CatalogueOutputOptions.control(
+                client, request, as: CatalogueView.self, timeoutMs: options.changeTimeoutMs)
             CommandOutput.printLine(
                 options.json ? try JSONOutput.encode(view)
                     : CatalogueText.render(view) + " (\(catalogue.count) items read from \(path))")

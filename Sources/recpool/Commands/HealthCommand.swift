@@ -74,6 +74,19 @@ struct HealthCommand: AsyncParsableCommand {
             guard !online.replicas.isEmpty else {
                 throw CommandFailure("unhealthy: RECOMMEND goes to the online policy, and no replica serves it")
             }
+            // A policy over a shop's catalogue whose every item is retired answers every RECOMMEND CONFLICT: it was
+            // reported healthy. Read from the registry (no RECOMMEND is sent: it would be logged as an impression).
+            if let version = online.catalogueVersion {
+                let show = try await client.control(
+                    ControlRequest(.catalogue, version: version, after: -1, limit: 0), as: CatalogueShow.self,
+                    timeoutMs: timeoutMs)
+                guard show.catalogue.active > 0 else {
+                    throw CommandFailure(
+                        "unhealthy: the online policy serves catalogue version \(version), whose every item is retired "
+                            + "(\(show.catalogue.items) items, 0 active): every RECOMMEND is refused until an item is "
+                            + "added or a catalogue uploaded")
+                }
+            }
             return
         }
         do {

@@ -89,7 +89,8 @@ struct CatalogueUploadCommand: AsyncParsableCommand {
     @Flag(
         help: """
             Replace the items: the file may drop or reorder the newest version's items (refused without it, as rows \
-            never move, and refused anyway while the online policy serves the registry).
+            never move). While the online policy serves the registry, a file that moves or drops a row is refused even \
+            with it, since the policy's coefficients are per row; one that keeps every row in place is taken.
             """)
     var replace = false
 

@@ -103,6 +103,10 @@ struct CommandLineTests {
         #expect(run.stdout.contains("\"roc_auc_undefined\":\"no positive label: one class only\""), "\(run.stdout)")
         let text = try runTool("recpool", ["eval", "--model", model, "--dataset", dataset])
         #expect(text.stdout.contains("true click model AUC undefined (no positive label: one class only)"), "\(text.stdout)")
+        // Two items: a hit rate at 3, 5 or 10 is 1 whatever the model, said rather than printed as a result.
+        #expect(
+            text.stdout.contains("note: HR@K at K = 3, 5, 10 is 1 whatever the model: the model ranks 2 items"),
+            "\(text.stdout)")
     }
 
     /// Each window of `simulate --baselines-only --json` held `"fixed_ctr": null` and `"version": null` with no reason.

@@ -194,6 +194,14 @@ public enum ModelEvaluation {
         let clickLabels = data.clickLabels
         let truth = data.oracle?.referenceProbabilities(actions: data.action, positions: data.position)
         var segments: [SegmentEvaluation] = []
+        // A cutoff at or past the items ranked holds every item: its hit rate is 1 whatever the model, which a one-item
+        // catalogue's `HR@5 1.0000 NDCG@5 1.0000` printed with no word.
+        let trivial = cutoffs.filter { $0 >= k }
+        if !trivial.isEmpty, !data.rows(in: .all).isEmpty {
+            notes.append(
+                "HR@K at K = \(trivial.map(String.init).joined(separator: ", ")) is 1 whatever the model: the model ranks "
+                    + "\(k) item\(k == 1 ? "" : "s"), so every ranking of K holds them all")
+        }
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
             guard !rows.isEmpty else {
@@ -205,6 +213,11 @@ public enum ModelEvaluation {
             let classification = ClassificationMetrics(labels: labels, scores: scores)
             if classification.rocAUC == nil {
                 notes.append("segment \(segment.rawValue): one class only, ROC AUC undefined")
+            } else if let first = scores.first, scores.allSatisfy({ $0 == first }) {
+                // Every row scored alike (a checkpoint that kept the constant predictor): its AUC is 0.5 by ties alone,
+                // and every resample gives the same, so its interval has no width.
+                notes.append(
+                    "segment \(segment.rawValue): the model scores every row alike, so its ROC AUC is 0.5 by ties alone")
             }
             let warnings = fewClicksWarning(clicks: classification.positives).map { [$0] } ?? []
             let ranks = rows.filter { clickLabels[$0] == 1 }.map {

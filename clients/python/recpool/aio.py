@@ -323,22 +323,36 @@ class AsyncClient(_Base):
 
     async def score_many(self, batches, *, window: int = 16, min_version=None, exact_version=None, timeout=None,
                          deadline=None) -> List[Scores]:
-        """See :meth:`recpool.Client.score_many`: ``window`` lanes each take the next batch of ``batches`` (any
-        iterable, also a lazy generator) when their previous one is answered. The first failure cancels the
-        other lanes, which sends CANCEL for the requests they still have outstanding."""
+        """See :meth:`recpool.Client.score_many`: up to ``window`` lanes each take the next batch of ``batches`` (any
+        iterable, also a lazy generator) when their previous one is answered. A lane is opened only with a batch to
+        send, so there are never more lanes than batches taken (``window=10**5`` for two batches opens two, where it
+        opened 10⁵ tasks). The first failure cancels the other lanes, which sends CANCEL for the requests they still
+        have outstanding."""
         pin = ops.version_pin(min_version, exact_version)
         window = ops.integer(window, "window", 1)
         source = enumerate(ops.score_batches(batches, pin, timeout, deadline, self.max_rows))
         results: dict = {}
         started = time.time()
 
-        async def lane() -> None:
+        async def lane(index: int, call: ops.Call) -> None:
             # Every lane reads the one iterator: next() never awaits, so two lanes never take the same batch.
-            for index, call in source:
+            while True:
                 results[index] = await self._run_one(call, started)
+                taken = next(source, None)
+                if taken is None:
+                    return
+                index, call = taken
 
-        lanes = [asyncio.ensure_future(lane()) for _ in range(window)]
+        lanes: list = []
         try:
+            for index, call in source:
+                lanes.append(asyncio.ensure_future(lane(index, call)))
+                if len(lanes) == window:
+                    break
+                # The lane sends its batch before the next is taken: a batch refused later cancels those sent.
+                await asyncio.sleep(0)
+                if any(task.done() for task in lanes):  # a lane failed (or all is sent): no more lanes needed
+                    break
             await asyncio.gather(*lanes)
         except BaseException:
             for task in lanes:
@@ -437,6 +451,7 @@ class AsyncJob:
         (``timeout``: seconds to follow at most, ``None`` for no bound; then :class:`~recpool.Timeout`; each read
         waits at most what is left of it)."""
         interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
+        raise_on_failure = ops.flag(raise_on_failure, "raise_on_failure")  # 1 or "no" is no bool
         give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
         silent_since = None

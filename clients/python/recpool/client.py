@@ -765,9 +765,10 @@ class Job:
             Timeout: the job had not ended within ``timeout`` (it keeps running on the pool), or the broker
                 answered no read of it for 60 s (``UNANSWERED_GRACE_SECONDS``; shorter ones, such as a broker
                 restart, are waited through).
-            InvalidRequest: ``interval`` or ``timeout`` out of range.
+            InvalidRequest: ``interval`` or ``timeout`` out of range, or ``raise_on_failure`` not a bool.
         """
         interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
+        raise_on_failure = ops.flag(raise_on_failure, "raise_on_failure")  # 1 or "no" is no bool
         give_up_at = None if timeout is None else time.monotonic() + ops.seconds(timeout, "timeout")
         last = None
         silent_since = None

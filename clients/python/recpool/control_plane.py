@@ -224,7 +224,8 @@ def train_spec(dataset: str, schema=None, *, model="mlp", epochs=10, batch=32, l
     if not isinstance(model, str):
         raise InvalidRequest(f"model must be a model name (mlp or dqn), got {model!r}")
     if hidden is not None:
-        if isinstance(hidden, (str, bytes, Mapping)) or not isinstance(hidden, Iterable):
+        if (isinstance(hidden, (str, bytes, Mapping)) or not isinstance(hidden, Iterable)
+                or getattr(hidden, "ndim", None) == 0):  # a 0-d array: iterable to Python, not to numpy
             raise InvalidRequest(f"hidden must be None or a list of layer sizes, got {hidden!r}")
         hidden = [integer(size, f"hidden[{k}]") for k, size in enumerate(hidden)]
     spec = {"model": model, "dataset": dataset, "epochs": integer(epochs, "epochs"), "batch": integer(batch, "batch"),
@@ -243,6 +244,8 @@ def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPL
     the dataset name a ``train`` call takes."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidRequest(f"data must be bytes, got {type(data).__name__}")
+    if isinstance(data, memoryview):
+        data = _byte_view(data)
     if not data:
         raise InvalidRequest("an upload needs at least one byte")
     if not isinstance(name, str) or not name:
@@ -265,6 +268,24 @@ def upload_bytes(data: bytes, name: str, *, timeout=None, chunk_bytes: int = UPL
         if not answer["complete"]:
             raise ProtocolViolation(f"the broker did not report the upload of {name} complete")
     return "sha256:" + whole
+
+
+def _byte_view(view: memoryview):
+    """A memoryview's bytes, in memory order, as a flat view of unsigned bytes: ``len()`` of a view of float32
+    counts its elements (a quarter of its bytes), and the upload was refused "chunk … overruns". A C-contiguous view
+    is cast without a copy; a Fortran-contiguous one is copied in its memory order.
+
+    Raises:
+        InvalidRequest: a view that is not contiguous (a strided slice such as ``a[::2]``), whose bytes are not one
+            run of memory (hashing it raised a bare ``BufferError``).
+    """
+    if view.c_contiguous:
+        return view.cast("B") if view.ndim != 1 or view.format != "B" else view
+    if view.contiguous:
+        return view.tobytes(order="A")
+    raise InvalidRequest(f"data must be contiguous bytes, got a memoryview that is not contiguous (shape {view.shape}, "
+                         f"strides {view.strides}): pass bytes(data) or a contiguous copy (numpy's "
+                         "np.ascontiguousarray)")
 
 
 def upload_path(path, *, timeout=None):

@@ -201,6 +201,15 @@ class ExportFormatError(ValueError):
         self.reason = reason
 
 
+class ExportPathError(ExportFormatError, InvalidRequest):
+    """:func:`recpool.frames.read_export`'s refusal of a ``path`` that is no path (an ``int``, ``None``): an
+    :class:`ExportFormatError`, as read_export documents its refusals, and the :class:`InvalidRequest` it was before.
+    ``path`` is the argument's repr; ``line``, ``column`` and ``text`` are ``None``."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
 _BY_STATUS = {cls.status: cls for cls in (
     BadRequest, TooLarge, Busy, Expired, Cancelled, NoWorker, Unauthorized, Internal,
     UnsupportedVersion, NotFound, Conflict, WorkerLost)}

@@ -12,20 +12,25 @@ such rows out. A dwell nobody reported is missing too (``<NA>``, a nullable ``Fl
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
 import io
 import operator
 import os
 import re
+import sys
+import threading
 import unicodedata
 import warnings
+from numbers import Real
 from typing import Optional, Sequence
 
 import numpy as np
 
-from .errors import ExportFormatError
+from .errors import ExportFormatError, ExportPathError, InvalidRequest
 from .files import checked_path, read_bytes
+from .operations import flag
 
 #: The Open Bandit Dataset columns, in order, before the user features.
 OBD_COLUMNS = ("timestamp", "item_id", "position", "click", "propensity_score")
@@ -103,8 +108,7 @@ def _checked_rows(frame, label: str, n_actions):
     (a click; rows with ``observed`` 0 are left out)."""
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions (no observed row: every label is unknown)")
-    if label not in frame.columns:
-        raise ValueError(f"the frame has no {label!r} column")
+    _require_columns(frame, ("item_id", "position", label))
     action = _whole_column(frame, "item_id", 0)
     position = _whole_column(frame, "position", 1) - 1
     labels = frame[label].to_numpy()
@@ -123,11 +127,59 @@ def _checked_rows(frame, label: str, n_actions):
     return action, position, numbers, n
 
 
+def _require_columns(frame, columns) -> None:
+    """ValueError naming the first of ``columns`` the frame lacks (a bare KeyError named only the key)."""
+    for column in columns:
+        if column not in frame.columns:
+            raise ValueError(f"the frame has no {column!r} column")
+
+
 def observed_rows(frame):
-    """The rows whose outcome was reported (``observed`` 1; every row of a frame without that column)."""
+    """The rows whose outcome was reported (``observed`` 1; every row of a frame without that column).
+
+    Raises:
+        ValueError: an ``observed`` value other than 0 or 1, named with its row (the frame's index label), as
+            :func:`read_export` refuses one: ``2``, ``-1``, ``0.9``, ``1.7``, ``True``, a missing value or ``"yes"``
+            (was dropped, kept or a bare pandas error). A whole number's spellings count as it (``1.0``, and text
+            such as ``"1"`` or ``"1e0"``, as read_export reads them).
+    """
     if "observed" not in frame.columns:
         return frame
-    return frame[frame["observed"].astype(int) == 1]
+    return frame[_observed_flags(frame)]
+
+
+def _observed_flags(frame):
+    """``observed == 1`` for each row, as a bool array; ValueError naming the first value that is not 0 or 1."""
+    pd = _pandas()
+    column = frame["observed"]
+    missing = column.isna().to_numpy()
+    kind = getattr(column.dtype, "kind", "O")
+    if kind in "iuf" and not missing.any():
+        numbers = column.to_numpy(dtype=float)
+        bad = ~((numbers == 0) | (numbers == 1))  # NaN fails both
+        ones = numbers == 1
+    else:
+        values = column.to_numpy(dtype=object)
+        ones = np.zeros(len(values), dtype=bool)
+        bad = np.zeros(len(values), dtype=bool)
+        for row, value in enumerate(values):
+            flag = None
+            if isinstance(value, (bool, np.bool_)) or value is None or value is pd.NA:
+                flag = None  # a boolean is not converted, and a missing value is no outcome
+            elif isinstance(value, Real):
+                flag = float(value) if float(value) in (0.0, 1.0) else None
+            elif isinstance(value, str):
+                whole = _whole(value)
+                flag = whole if whole in (0, 1) else None
+            if flag is None:
+                bad[row] = True
+            else:
+                ones[row] = flag == 1
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"observed {_plain(column.iloc[row])!r} (row {_plain(frame.index[row])!r}) is not 0 or 1: "
+                         "observed is 1 when feedback arrived for the item and 0 when none did")
+    return ones
 
 
 def _pandas():
@@ -152,13 +204,16 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
             ``(rows, spec)`` pair ``Client.impressions()`` returns (with an AsyncClient, pass
             ``await aclient.impressions()``).
         affinity_columns: whether to add OBD's ``user-item_affinity_*`` columns, one per catalogue item,
-            from each impression's viewed items. By default only for a catalogue of at most
+            from each impression's viewed items: ``None``, ``True`` or ``False`` (anything else is
+            :class:`~recpool.InvalidRequest`). By default only for a catalogue of at most
             :data:`AFFINITY_COLUMNS_LIMIT` items; the history is always in the ``viewed`` column too
             (``item:seconds`` pairs joined by ``;``, as ``recpool logs export`` writes it).
         timeout: seconds for reading the whole log from a client (one deadline for all its pages; the client's
             timeout by default): give a long log the time all its pages need.
     """
     pd = _pandas()
+    if affinity_columns is not None:  # checked before the log is read: "yes" is no bool
+        affinity_columns = flag(affinity_columns, "affinity_columns")
     if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
         raise TypeError("impressions_frame reads an AsyncClient's log only once awaited: pass "
                         "`await aclient.impressions()`")
@@ -235,6 +290,7 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
     frame["dwell"] = frame["dwell"].astype("Float64")  # a dwell not reported is missing (<NA>), not NaN
     if affinity_columns is None:
         affinity_columns = n_items is not None and n_items <= AFFINITY_COLUMNS_LIMIT
+
     if n_items and affinity_columns:
         affinity = np.zeros((len(frame), n_items))
         # The viewed items as engagements, as the export writes them (a view of ≥ 10 s counts min(s / 10, 3)).
@@ -271,15 +327,23 @@ def read_export(path):
     A ``timestamp`` column of numbers is Unix seconds, as the ``recpool`` commands read it; ``now`` or ``today`` is
     not a timestamp.
 
-    Whole numbers may be written ``3`` or ``3.0`` (as the Swift loaders read them), never ``3.5`` or ``3e0``.
+    Whole numbers may be written in any spelling whose value is an integer, as the Swift loaders read them: ``3``,
+    ``+3``, ``03``, ``3.0``, ``3e0`` or ``30e-1``; never ``3.5`` or ``3.5e0`` (fractions), and never with more than 15
+    digits. A field may be of any length, and none may hold a NUL character (U+0000), as the CLI reads a file; a file
+    with a header and no row is refused (``no rows``), as the CLI refuses it.
     A file that passes reads as it always did: ``click`` is ``Int64`` with ``<NA>`` for a blank, ``dwell``
     ``Float64`` with ``<NA>`` for a blank, and nothing else is missing.
 
     Raises:
-        ExportFormatError: the file is not such a log (see above), or is not UTF-8 text.
+        ExportFormatError: the file is not such a log (see above), is not UTF-8 text, cannot be read, or ``path`` is
+            no path (an ``int`` would be opened as a file descriptor; this refusal is also an
+            :class:`~recpool.InvalidRequest`, as it was).
     """
     pd = _pandas()
-    name = checked_path(path, "the export")
+    try:
+        name = checked_path(path, "the export")
+    except InvalidRequest as error:
+        raise ExportPathError(repr(path), None, None, error.message) from None
     text = _export_text(name)
     lines, fields = _export_fields(text, name)
     header = pd.read_csv(io.StringIO(text), nrows=0).columns
@@ -379,13 +443,22 @@ def _export_text(path: str) -> str:
 
 def _export_fields(text: str, path: str):
     """Checks the file's shape (one header naming each column once, with the required columns; every row as
-    wide as the header) and returns the 1-based line each data row starts on and the texts of the columns
-    :func:`read_export` checks row by row (those the file has), by name."""
+    wide as the header; no field holding a NUL character; at least one row) and returns the 1-based line each data
+    row starts on and the texts of the columns :func:`read_export` checks row by row (those the file has), by name.
+    A field may be of any length (the csv module's field size limit is lifted for the read)."""
+    with _unlimited_fields():
+        return _read_export_fields(text, path)
+
+
+def _read_export_fields(text: str, path: str):
+    """:func:`_export_fields`, with the csv module's field size limit lifted."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = None
     lines = []
     rows = []
     previous = 0  # the last line read: a record starts on the line after it
+    # As the CLI refuses it (CSVFile): a field holding a NUL character, named by its line and column.
+    nul = "\x00" in text
     try:
         for record in reader:
             # Blank lines (empty, or only spaces and tabs) are skipped, as pandas and the Swift loaders skip them.
@@ -396,6 +469,8 @@ def _export_fields(text: str, path: str):
         if header is None:
             raise ExportFormatError(path, 1, None, "the file is empty: no header line")
         header_line = previous + 1
+        if nul:
+            _refuse_nul(header, header, header_line, path)
         previous = reader.line_num
         _check_header(header, header_line, path)
         names = ["timestamp"] + [name for name in _CHECK_ORDER if name in header[1:]]
@@ -414,15 +489,64 @@ def _export_fields(text: str, path: str):
                 raise ExportFormatError(
                     path, previous + 1, column,
                     f"the row has {len(record)} fields but the header (line {header_line}) has {width}: {detail}")
+            if nul:
+                _refuse_nul(record, header, previous + 1, path)
             lines.append(previous + 1)
             rows.append(pick(record))
             previous = reader.line_num
     except csv.Error as error:
+        if "field limit" in str(error):  # not lifted far enough on this platform: a length, not a quote, problem
+            raise ExportFormatError(
+                path, previous + 1, None, f"a field is longer than {csv.field_size_limit()} characters, the longest "
+                "Python's csv module reads here") from None
         raise ExportFormatError(
             path, previous + 1, None, f"unbalanced quote ({error}): a quoted field is never closed, or text follows "
             "its closing quote (quote the whole field and double a quote inside it: \"io\"\"s\")") from None
-    columns = list(zip(*rows)) if rows else [()] * len(names)
+    if not rows:
+        # As the CLI refuses it ("no rows"): a header alone is no log, and its frame would hold no impression.
+        raise ExportFormatError(path, previous + 1, None,
+                                f"no rows: the file has a header (line {header_line}) and no data row after it")
+    columns = list(zip(*rows))
     return lines, dict(zip(names[1:], columns[1:]))
+
+
+_FIELD_LIMIT = threading.Lock()
+_FIELD_LIMIT_READS = [0, None]  # reads in progress, and the limit they lifted
+
+
+@contextlib.contextmanager
+def _unlimited_fields():
+    """Lifts the csv module's field size limit (131,072 characters by default: a longer field, such as a long user
+    feature, was refused as an "unbalanced quote") for a read, and restores it once the last read in progress ends
+    (the limit is the process's; reads in several threads share one lifting)."""
+    with _FIELD_LIMIT:
+        if _FIELD_LIMIT_READS[0] == 0:
+            _FIELD_LIMIT_READS[1] = csv.field_size_limit()
+            limit = sys.maxsize
+            while True:
+                try:
+                    csv.field_size_limit(limit)
+                    break
+                except OverflowError:  # a platform whose C long is 32 bits
+                    limit //= 2
+        _FIELD_LIMIT_READS[0] += 1
+    try:
+        yield
+    finally:
+        with _FIELD_LIMIT:
+            _FIELD_LIMIT_READS[0] -= 1
+            if _FIELD_LIMIT_READS[0] == 0:
+                csv.field_size_limit(_FIELD_LIMIT_READS[1])
+
+
+def _refuse_nul(record, header, line: int, path: str) -> None:
+    """Refuses a record (the header too) with a field holding a NUL character (U+0000), as the CLI refuses such a file
+    (no CSV field may hold one), naming the line and the field's column."""
+    for index, field in enumerate(record):
+        if "\x00" in field:
+            column = header[index] if index < len(header) else header[-1]
+            raise ExportFormatError(path, line, column, "holds a NUL character (U+0000), which no CSV field may hold",
+                                    field)
 
 
 def _check_header(header, line: int, path: str) -> None:
@@ -701,14 +825,22 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     per feature; the estimators' weights do not depend on it), then the ``user-item_affinity_*`` columns in obp's
     order), ``action_context`` (the item
     context one-hot encoded past its continuous ``item_feature_0``, or the identity when none is given, which
-    needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp``. Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
+    needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp`` (when the frame has that column).
+    Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
 
-    The rounds are in time order, ties in the frame's order (a stable sort on ``timestamp``), which is the order of
+    Raises:
+        ValueError: a missing ``item_id``, ``position``, ``click`` or ``propensity_score`` column, named; an
+            ``observed`` other than 0 or 1 (see :func:`observed_rows`); no observed row; an item, position, click or
+            propensity the recpool commands would refuse, named with its row.
+
+    The rounds are in time order, ties in the frame's order (a stable sort on ``timestamp``; the frame's order without
+    one), which is the order of
     recpool's own off-policy arrays (``recpool data ope --policy-out``, ``--rewards-out``, and the
     ``--action-dist`` it reads): a log holds impressions in the order the broker stored them, and two workers'
     impressions can be stored a millisecond out of their serving order.
     """
     pd = _pandas()
+    _require_columns(frame, ("item_id", "position", "click", "propensity_score"))
     frame = observed_rows(frame)
     if "timestamp" in frame.columns:
         frame = frame.sort_values("timestamp", kind="stable")
@@ -743,12 +875,15 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
         if not parts:
             raise ValueError("item_context has no column besides item_id")
         action_context = pd.concat(parts, axis=1).to_numpy(dtype=float)
-    return {
+    feedback = {
         "n_rounds": len(frame), "n_actions": n_actions, "action": action,
         "position": position,
         "reward": reward.astype(int), "pscore": pscore, "context": context,
-        "action_context": action_context, "timestamp": frame["timestamp"].to_numpy(),
+        "action_context": action_context,
     }
+    if "timestamp" in frame.columns:  # obp's estimators do not read it: a frame without one has no such key
+        feedback["timestamp"] = frame["timestamp"].to_numpy()
+    return feedback
 
 
 def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = None,
@@ -760,17 +895,21 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     with ``observed`` 0 (no feedback) are left out: their label is unknown.
 
     Raises:
-        ValueError: the frame holds no observed impression; ``label`` is not a column or holds a value other than 0
+        InvalidRequest: ``features`` is not a list of distinct column names (a string, a 0-d array, a name twice).
+        ValueError: the frame holds no observed impression; ``item_id``, ``position`` or ``label`` is not a column,
+            ``observed`` holds a value other than 0 or 1 (see :func:`observed_rows`), ``label`` holds a value other than 0
             or 1; an item is not a whole number in ``0..<n_actions`` or a position not a whole number ≥ 1 (nothing is
             rounded); ``n_actions`` is not a whole number ≥ 1 (the same checks, worded the same way, as
             ``bandit_feedback``).
     """
     pd = _pandas()
+    columns = _feature_columns(features)
+    _require_columns(frame, ("item_id", "position", label))
     frame = observed_rows(frame).reset_index(drop=True)
     action, _, labels, n_actions = _checked_rows(frame, label, n_actions)
     users = _user_dummies(frame, prefix_sep="=")
-    if features is not None:
-        users = users.reindex(columns=list(features), fill_value=0.0)
+    if columns is not None:
+        users = users.reindex(columns=columns, fill_value=0.0)
     items = np.zeros((len(frame), n_actions))
     items[np.arange(len(frame)), action] = 1.0
     table = pd.concat([users.reset_index(drop=True),
@@ -778,6 +917,28 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
                        pd.DataFrame({"position": frame["position"].to_numpy(dtype=float),
                                      "label": labels})], axis=1)
     return table
+
+
+def _feature_columns(features):
+    """``training_frame``'s ``features`` as a list of column names, or None; InvalidRequest naming ``features`` for a
+    string (which would give one column per character), a 0-d array, something that is no list, an item that is not
+    a string, or a name given twice (which would give two columns of one name)."""
+    if features is None:
+        return None
+    if (isinstance(features, (str, bytes, dict)) or getattr(features, "ndim", None) == 0
+            or not hasattr(features, "__iter__")):
+        raise InvalidRequest(f"features must be a list of dummy column names (name=value), got {features!r}"
+                             + (": a string is one name, pass [name]" if isinstance(features, str) else ""))
+    columns = list(features)
+    seen = {}
+    for index, name in enumerate(columns):
+        if not isinstance(name, str):
+            raise InvalidRequest(f"features[{index}] must be a column name (name=value), got {name!r}")
+        if name in seen:
+            raise InvalidRequest(f"features[{index}] repeats {name!r} (features[{seen[name]}]): each column is named "
+                                 "once")
+        seen[name] = index
+    return columns
 
 
 def csv_bytes(frame, *, label: str = "label") -> bytes:
@@ -792,6 +953,11 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     """
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
+    repeated = sum(1 for column in frame.columns if column == label)
+    if repeated > 1:
+        # frame[label] is then a DataFrame, and numpy said only "Expected a 1D array".
+        raise ValueError(f"the frame has {repeated} columns named {label!r}: a training table has one label column "
+                         "(rename or drop the others)")
     if len(frame) == 0:
         raise ValueError("the frame has no data rows")
     for column, dtype in frame.dtypes.items():

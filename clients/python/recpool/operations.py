@@ -15,7 +15,7 @@ import math
 import numbers
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -466,16 +466,32 @@ def as_rows(rows) -> np.ndarray:
     Raises:
         InvalidRequest: not 2-D (a 1-D array is one row), empty, or holding NaN, infinity or a finite
             value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
-            first such row and feature.
+            first such row and feature; something that is no rows at all (``None``, bytes, a set, a generator, a
+            single number), named by its type; a value that is not a real number (``None``, a string, a boolean)
+            in rows given as lists, named by its row and feature; a masked value, in a masked array or in a
+            masked row of a list.
     """
     if isinstance(rows, np.ma.MaskedArray) and np.ma.is_masked(rows):
         # np.asarray would drop the mask and send the values under it as if they were data.
         raise InvalidRequest("rows are a masked array with masked values: fill them (rows.filled(...)) or drop "
                              "those rows; the values under a mask would be sent as data")
+    if _is_bytes(rows):
+        # np.asarray(bytearray(n)) is n uint8 features: the bytes of a buffer are no row of numbers.
+        raise InvalidRequest(f"rows must be numbers, got {type(rows).__name__} (bytes are not read as features: "
+                             "np.frombuffer(data, dtype=...) reads a buffer's numbers)")
+    masked = _first_masked(rows)
+    if masked is not None:
+        raise InvalidRequest(f"row {masked[0]}, feature {masked[1]} is masked: rows must hold no masked value (the "
+                             "value under a mask would be sent as data); fill them (row.filled(...)) or drop those "
+                             "rows")
     try:
         array = np.asarray(rows)
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
         raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
+    if array.ndim == 0:
+        # None, a set, a generator, a dict or a single number: numpy makes a 0-d array of it.
+        raise InvalidRequest(f"rows must be a rows × features array of numbers (a numpy array, a DataFrame, a list "
+                             f"of rows; a 1-D array is one row), got {_no_rows(rows)}")
     if array.ndim == 1:
         if array.size == 0:
             raise InvalidRequest("rows must have at least one row and one feature, got an empty sequence")
@@ -488,7 +504,7 @@ def as_rows(rows) -> np.ndarray:
         raise InvalidRequest(f"rows have {array.shape[1]} features; a SCORE row holds at most {MAX_COLUMNS} "
                              "(the broker's column limit, answered TOO_LARGE)")
     if not _real(array.dtype) or np.iscomplexobj(array):
-        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}{_offending_column(rows)}")
+        array = _numbers_of(rows, array)
     boolean = _first_bool(rows, array.shape)
     if boolean is not None:
         raise InvalidRequest(f"row {boolean[0]}, feature {boolean[1]} is {boolean[2]!r}: rows must be real numbers, "
@@ -511,13 +527,55 @@ def as_rows(rows) -> np.ndarray:
     return array
 
 
-def _first_bool(rows, shape):
-    """For rows given as Python sequences (not one numpy array, not a DataFrame), the first ``(row, feature, value)``
-    holding a boolean, Python's or numpy's, that ``np.asarray`` turned into a number because numbers sat beside it;
-    None if there is none. ``shape`` is the 2-D shape ``np.asarray`` gave the rows. A row that is a numpy array is
-    judged by its dtype, without looking at its values one by one."""
-    if isinstance(rows, np.ndarray) or hasattr(rows, "columns"):
+def _is_bytes(value) -> bool:
+    """Whether ``value`` is bytes, a bytearray or a memoryview of either: a buffer of bytes, no row of numbers."""
+    if isinstance(value, (bytes, bytearray)):
+        return True
+    return isinstance(value, memoryview) and (isinstance(value.obj, (bytes, bytearray)) or value.format == "c")
+
+
+def _no_rows(rows) -> str:
+    """What ``rows``, which numpy makes a 0-d array of, is, for :func:`as_rows`'s message."""
+    name = type(rows).__name__
+    if isinstance(rows, np.ndarray):
+        return "a 0-d array (a single value)"
+    if rows is None:
+        return "None"
+    if isinstance(rows, (set, frozenset)):
+        return f"a {name} (a set has no order: pass a list of rows)"
+    if isinstance(rows, Iterator):
+        return f"a {name} (an iterator: pass list(...) of its rows, or score_many for a stream of batches)"
+    if is_number(rows) or isinstance(rows, (bool, np.bool_)):
+        return f"a single {name} ({rows!r}): a row is a sequence of features, e.g. [{rows!r}]"
+    return f"a {name}"
+
+
+def _first_masked(rows):
+    """``(row, feature)`` of the first masked value in rows given as a list or tuple of rows (masked arrays, or lists
+    holding ``numpy.ma.masked``), whose mask ``np.asarray`` would drop (sending the value under it as data, or NaN
+    for ``numpy.ma.masked``); None if there is none. A masked array as a whole is checked by :func:`as_rows`."""
+    if not isinstance(rows, (list, tuple)):
         return None
+    for r, row in enumerate(rows):
+        if row is np.ma.masked:  # a flat row holding numpy.ma.masked
+            return 0, r
+        if isinstance(row, np.ma.MaskedArray):
+            if np.ma.is_masked(row):
+                return r, int(np.flatnonzero(np.ma.getmaskarray(row))[0])
+        elif isinstance(row, (list, tuple)):
+            for c, value in enumerate(row):
+                if value is np.ma.masked or (isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value)):
+                    return r, c
+    return None
+
+
+def _python_values(rows, shape):
+    """For rows given as Python sequences (not one numpy array, not a DataFrame), ``(row, feature, value)`` of each
+    value as given, in row order, before ``np.asarray`` converted it; nothing for an array or a DataFrame. ``shape``
+    is the 2-D shape ``np.asarray`` gave the rows. A row that is a numpy array of real numbers is judged by its dtype,
+    without looking at its values one by one (a boolean one yields its first value)."""
+    if isinstance(rows, np.ndarray) or hasattr(rows, "columns"):
+        return
     if not isinstance(rows, (list, tuple)):
         rows = list(rows)
     # A flat sequence is one row (np.asarray gave it shape (1, n)).
@@ -525,14 +583,56 @@ def _first_bool(rows, shape):
     for r, row in enumerate([rows] if flat else rows):
         if isinstance(row, np.ndarray):
             if row.dtype.kind == "b":
-                return r, 0, row.reshape(-1)[0]
-            if row.dtype.kind != "O":
+                yield r, 0, row.reshape(-1)[0]
+                continue
+            if _real(row.dtype):
                 continue
             row = row.reshape(-1).tolist()
         for c, value in enumerate(row):
-            if isinstance(value, (bool, np.bool_)):
-                return r, c, value
-    return None
+            yield r, c, value
+
+
+def _first_bool(rows, shape):
+    """For rows given as Python sequences (not one numpy array, not a DataFrame), the first ``(row, feature, value)``
+    holding a boolean, Python's or numpy's, that ``np.asarray`` turned into a number because numbers sat beside it;
+    None if there is none. ``shape`` is the 2-D shape ``np.asarray`` gave the rows."""
+    return next(((r, c, v) for r, c, v in _python_values(rows, shape) if isinstance(v, (bool, np.bool_))), None)
+
+
+def _numbers_of(rows, array: np.ndarray) -> np.ndarray:
+    """``array`` (``np.asarray(rows)``, 2-D, of a dtype that is not real numbers) as float64 when every value is a
+    real number (an int beyond int64, such as ``2**70``, makes numpy keep Python objects); else InvalidRequest naming
+    the first value that is not one by its row and feature (rows given as lists or an object array), or the dtype
+    (an array or a DataFrame of another dtype)."""
+    if hasattr(rows, "columns") or (isinstance(rows, np.ndarray) and array.dtype.kind != "O"):
+        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}{_offending_column(rows)}")
+    if isinstance(rows, np.ndarray) or not isinstance(rows, (list, tuple)):
+        values = ((r, c, array[r, c]) for r in range(array.shape[0]) for c in range(array.shape[1]))
+    else:
+        values = _python_values(rows, array.shape)
+    for r, c, value in values:
+        if not is_number(value):
+            rule = ("booleans are not converted to 0 or 1" if isinstance(value, (bool, np.bool_))
+                    else "a feature is an int or a float")
+            raise InvalidRequest(f"row {r}, feature {c} is {_shown(value)}: rows must be real numbers, {rule}")
+    if array.dtype.kind != "O":
+        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}")
+    try:
+        return array.astype(np.float64)
+    except OverflowError:  # an int too large for a double (10**400): beyond float32's range, as 1e39 is
+        for (r, c), value in np.ndenumerate(array):
+            if is_number(value) and not is_finite_number(value):
+                raise InvalidRequest(f"row {r}, feature {c} is {_shown(value)}, beyond float32's range "
+                                     f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused") from None
+        raise
+
+
+def _shown(value) -> str:
+    """``value`` for a message: its repr, or for an int of many digits its size (``10**400`` has 401)."""
+    if is_integer(value) and abs(int(value)) >= 10 ** 40:
+        return f"an integer of {len(str(abs(int(value))))} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _real(dtype) -> bool:
@@ -749,12 +849,30 @@ def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: in
             row by row, as one-row batches); when a batch is taken that is not valid rows (see :func:`as_rows`)
             or does not fit in one request (:func:`rows_per_request`), naming the batch by its index.
     """
+    what = "batches must be an iterable of rows × features batches (a list, a generator, a 3-D array), got"
+    if hasattr(batches, "columns") and hasattr(batches, "to_numpy"):
+        # Iterating a DataFrame gives its column names, each then refused as a batch that is no rows.
+        raise InvalidRequest(f"{what} a {type(batches).__name__} of shape {batches.shape}, which would go column name "
+                             "by column name: for one batch use score(frame), for several pass a list of DataFrames")
     if (isinstance(batches, (str, bytes, Mapping)) or not isinstance(batches, Iterable)
             or (isinstance(batches, np.ndarray) and batches.ndim < 3)):
         shape = f" of shape {batches.shape}: for one batch use score()" if isinstance(batches, np.ndarray) else ""
-        raise InvalidRequest("batches must be an iterable of rows × features batches (a list, a generator, a 3-D "
-                             f"array), got {type(batches).__name__}{shape}")
+        raise InvalidRequest(f"{what} {type(batches).__name__}{shape}")
+    if isinstance(batches, (list, tuple)) and batches and all(_plain_row(item) for item in batches):
+        # As a 2-D array would: [[0.5, …], [0.5, …]] is one batch's rows, and would go row by row.
+        kind = "numbers" if all(is_number(item) for item in batches) else "lists of numbers"
+        raise InvalidRequest(f"{what} a {type(batches).__name__} of {kind}, whose items would go as one-row batches "
+                             "(as a 2-D array would go row by row): for one batch use score(), for several pass a "
+                             "list of batches, each a 2-D array or a list of rows (a one-row batch is [row])")
     return _score_batch_calls(batches, pin, timeout, deadline, max_rows)
+
+
+def _plain_row(item) -> bool:
+    """Whether ``item`` of ``score_many``'s batches is a number or a list or tuple of plain numbers: one row's
+    features, not a batch of rows."""
+    if is_number(item) or isinstance(item, (bool, np.bool_)):
+        return True
+    return isinstance(item, (list, tuple)) and all(is_number(v) or isinstance(v, (bool, np.bool_)) for v in item)
 
 
 def _score_batch_calls(batches, pin: Tuple[int, int], timeout, deadline, max_rows: int):
@@ -782,7 +900,8 @@ def batch_scores(result) -> Scores:
 
 def _user_features(user_features) -> dict:
     """``user_features`` as the request's ``{string: string}``: names are strings, values strings or finite
-    numbers (sent as their text); ``None`` and NaN are refused rather than sent as ``"None"`` or ``"nan"``."""
+    numbers (sent as the CLI sends the number one types, see :func:`number_text`: ``30.0`` as ``30``); ``None`` and
+    NaN are refused rather than sent as ``"None"`` or ``"nan"``."""
     if user_features is None:
         return {}
     if not isinstance(user_features, Mapping):
@@ -794,10 +913,35 @@ def _user_features(user_features) -> dict:
         if isinstance(value, str):
             document[name] = value
         elif is_finite_number(value):
-            document[name] = str(value)
+            document[name] = number_text(value)
         else:
             raise InvalidRequest(f"user_features[{name!r}] must be a string or a finite number, got {value!r}")
     return document
+
+
+def number_text(value) -> str:
+    """A finite number as a user feature's text, as the CLI sends one (``age=30`` sends ``30``): an int, or a float
+    holding a whole number below 1e16, as its digits (``30.0`` is ``30``, never ``30.0``, which a categorical feature
+    would read as another category); any other float as the shortest text that reads back as the same value (a numpy
+    float32 as the same float32: ``0.1``, not ``0.10000000149011612``)."""
+    if is_integer(value):
+        return str(int(value))
+    if isinstance(value, np.floating):
+        whole = float(value)
+        text = str(value)  # numpy's shortest text for the value's own precision
+    else:
+        whole = float(value)
+        text = repr(whole)
+    if whole.is_integer() and abs(whole) < 1e16:
+        return str(int(whole))
+    return text
+
+
+def _not_a_list(value) -> bool:
+    """Whether ``value`` is no list of items: a string, bytes, a mapping, something that is not iterable, or a 0-d
+    array (numpy calls it iterable, then refuses to iterate it)."""
+    return (isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable)
+            or getattr(value, "ndim", None) == 0)
 
 
 def _events(events) -> list:
@@ -805,7 +949,7 @@ def _events(events) -> list:
     (not a bool, float or string), the dwell a number of seconds in 0…1e9."""
     if events is None:
         return []
-    if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+    if _not_a_list(events):
         raise InvalidRequest(f"events must be a list of (item, dwell_seconds) pairs, got {events!r}")
     viewed = []
     for event in events:
@@ -833,7 +977,7 @@ def _candidates(candidates) -> Optional[List[int]]:
     array...) of at most 100,000 int item ids with no repeats; a string is not a list of items."""
     if candidates is None:
         return None
-    if isinstance(candidates, (str, bytes, Mapping)) or not isinstance(candidates, Iterable):
+    if _not_a_list(candidates):
         raise InvalidRequest(f"candidates must be None or a list of integer item ids, got {candidates!r}")
     items = list(candidates)
     if not items:

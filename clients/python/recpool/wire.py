@@ -205,7 +205,8 @@ def resolve_endpoint(endpoint) -> tuple:
         raise ValueError(f"endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME, got {endpoint!r}")
     rest = endpoint[len("tcp://"):]
     host, colon, port = rest.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() then refuses or reads as another number.
+    if not colon or not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ValueError(f"endpoint {endpoint!r} must be tcp://HOST:PORT with a port in 1-65535")
     if host.startswith("["):
         if not host.endswith("]") or len(host) < 3:

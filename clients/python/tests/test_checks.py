@@ -4,6 +4,7 @@ against a stand-in broker, a ROUTER socket on an ``inproc://`` endpoint in a thr
 import asyncio
 import hashlib
 import json
+import re
 import struct
 import threading
 import time
@@ -873,3 +874,228 @@ def test_a_split_call_whose_version_changed_model_meanwhile_is_a_conflict_naming
     with pytest.raises(StopIteration) as done:
         generator.send([answered(c) for c in calls])  # no STATUS after: there was none before to compare with
     assert done.value.value.requests == 2
+
+
+# ---------------------------------------------------------------- 12. refusals that named nothing, or conversions
+
+def both_clients(broker_endpoint, call):
+    """Runs ``call(client)`` (awaited for the AsyncClient) on a Client and an AsyncClient of ``broker_endpoint``;
+    returns the two exceptions raised (None where nothing was raised)."""
+    caught = []
+    with recpool.Client(broker_endpoint, timeout=2) as client:
+        try:
+            call(client)
+            caught.append(None)
+        except Exception as error:  # noqa: BLE001 - the test looks at its type
+            caught.append(error)
+
+    async def main():
+        async with recpool.AsyncClient(broker_endpoint, timeout=2) as client:
+            try:
+                await call(client)
+                caught.append(None)
+            except Exception as error:  # noqa: BLE001
+                caught.append(error)
+
+    asyncio.run(main())
+    return caught
+
+
+def test_masked_rows_inside_a_list_are_refused_as_a_masked_array_is(fake):
+    # [masked row, row] was scored with the value under the mask, where a masked array of those rows is refused.
+    masked = np.ma.masked_array([1.0, 2.0, 3.0, 4.0], mask=[False, False, True, False])
+    for rows, where in [([np.ones(WIDTH), masked], "row 1, feature 2 is masked"),
+                        ((masked, np.ones(WIDTH)), "row 0, feature 2 is masked"),
+                        ([[0.5, np.ma.masked, 0.5, 0.5]], "row 0, feature 1 is masked"),
+                        ([0.5, 0.5, np.ma.masked, 0.5], "row 0, feature 2 is masked")]:
+        with pytest.raises(recpool.InvalidRequest, match=where):
+            ops.as_rows(rows)
+    broker = fake(silent)
+    with recpool.Client(broker.endpoint, timeout=2) as client:
+        with pytest.raises(recpool.InvalidRequest, match="row 1, feature 2 is masked: rows must hold no masked value"):
+            client.score([np.ones(WIDTH), masked])
+    assert broker.received == []
+    # A masked row with nothing masked is its values, as a masked array with nothing masked is.
+    unmasked = np.ma.masked_array([1.0, 2.0, 3.0, 4.0], mask=False)
+    assert ops.as_rows([unmasked, np.zeros(WIDTH)]).tolist() == [[1.0, 2.0, 3.0, 4.0], [0.0] * WIDTH]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda c: c.recommend(candidates=np.array(3)), "candidates"),
+    (lambda c: c.recommend(events=np.array(3)), "events"),
+    (lambda c: c.train("obd:random/all", hidden=np.array(8)), "hidden"),
+])
+def test_a_0_d_array_is_refused_naming_the_argument_by_both_clients(fake, call, name):
+    # numpy calls a 0-d array iterable, then raised a bare "TypeError: iteration over a 0-d array".
+    broker = fake(silent, async_context_for_fakes())
+    for error in both_clients(broker.endpoint, call):
+        assert isinstance(error, recpool.InvalidRequest), repr(error)
+        assert f"{name} must be" in str(error) and "array(" in str(error), str(error)
+    assert broker.received == []
+    # A 1-D array is still a list of items.
+    assert payload(ops.recommend(candidates=np.array([3, 5])))["candidates"] == [3, 5]
+
+
+def test_upload_bytes_of_a_memoryview_counts_its_bytes_and_refuses_one_that_is_not_contiguous(fake):
+    # A memoryview of float32 was counted in elements (10, not 40 bytes), and the broker refused "chunk … overruns".
+    values = np.arange(10, dtype=np.float32)
+    plan = ops.upload_bytes(memoryview(values), "a.bin")
+    (call,) = next(plan)
+    arguments = payload(call)["upload"]
+    assert arguments["total_bytes"] == 40 and bytes(call.payload[1]) == values.tobytes()
+    assert arguments["sha256"] == hashlib.sha256(values.tobytes()).hexdigest() == arguments["chunk_sha256"]
+    chunks = ops.upload_bytes(memoryview(np.arange(6, dtype=np.float64)), "b.bin", chunk_bytes=16)
+    (first,) = next(chunks)
+    assert payload(first)["upload"]["total_bytes"] == 48 and len(bytes(first.payload[1])) == 16
+
+    def answer(header, frames):
+        if header is None:
+            return []
+        document = json.loads(frames[0])["upload"]
+        complete = document["offset"] + len(frames[1]) == document["total_bytes"]
+        return [answer_to(header, json.dumps({"complete": complete}).encode())]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        name = client.upload_bytes(memoryview(values), "a.bin")
+        assert name == "sha256:" + hashlib.sha256(values.tobytes()).hexdigest()
+        # A strided view is no run of bytes: hashing it raised a bare BufferError.
+        with pytest.raises(recpool.InvalidRequest, match="data must be contiguous bytes, got a memoryview that is not "
+                                                         "contiguous"):
+            client.upload_bytes(memoryview(np.arange(10)[::2]), "c.bin")
+    assert len(broker.ids(wire.Command.CONTROL)) == 1
+
+
+def test_async_score_many_opens_no_more_lanes_than_batches(fake):
+    # window=10**5 for two batches started 10**5 tasks (a second and 100 MB); lanes now open with a batch each.
+    broker = fake(lambda header, frames: [answer_to(header, scores_for(frames))] if header is not None else [],
+                  async_context_for_fakes())
+    taken = []
+
+    def batches(n):
+        for k in range(n):
+            taken.append(k)
+            yield ROWS
+
+    async def main(source, window):
+        async with recpool.AsyncClient(broker.endpoint, timeout=5) as client:
+            busy = []
+            run_one = client._run_one
+
+            async def counting(call, started=None):
+                current = asyncio.current_task()
+                lanes = [t for t in asyncio.all_tasks() if t is not main_task and t not in
+                         (client._reader, client._watcher)]
+                busy.append((len(lanes), len(taken)))
+                assert current in lanes
+                return await run_one(call, started)
+
+            client._run_one = counting
+            main_task = asyncio.current_task()
+            results = await client.score_many(source, window=window)
+            return results, busy
+
+    results, busy = asyncio.run(main([ROWS, ROWS], 1000))
+    assert len(results) == 2 and max(lanes for lanes, _ in busy) <= 2
+    taken.clear()
+    results, busy = asyncio.run(main(batches(5), 1000))
+    assert len(results) == 5 and all(lanes <= count for lanes, count in busy), busy
+    assert max(lanes for lanes, _ in busy) <= 5
+    taken.clear()
+    results, busy = asyncio.run(main(batches(6), 2))
+    assert len(results) == 6 and max(lanes for lanes, _ in busy) <= 2  # the window still bounds the lanes
+    assert asyncio.run(main([], 4))[0] == []
+    with pytest.raises(recpool.InvalidRequest, match="window must be an integer ≥ 1, got 0"):
+        asyncio.run(main([ROWS], 0))
+
+
+def test_score_many_refuses_a_list_of_rows_and_a_dataframe_as_it_refuses_a_2_d_array(fake):
+    pd = pytest.importorskip("pandas")
+    rows = [[0.5] * WIDTH, [0.5] * WIDTH]
+    broker = fake(silent, async_context_for_fakes())
+    for batches, got in [(rows, "got a list of lists of numbers"), (tuple(map(tuple, rows)), "got a tuple of lists"),
+                         ([0.5] * WIDTH, "got a list of numbers"),
+                         (pd.DataFrame(np.zeros((2, WIDTH)), columns=list("abcd")), "got a DataFrame of shape (2, 4)")]:
+        for error in both_clients(broker.endpoint, lambda c: c.score_many(batches)):
+            assert isinstance(error, recpool.InvalidRequest), repr(error)
+            assert "batches must be an iterable of rows × features batches" in str(error)
+            assert got in str(error) and "for one batch use score" in str(error)
+    assert broker.received == []
+    # A list of batches, each a list of rows, is still one request a batch.
+    calls = list(ops.score_batches([[[0.5] * WIDTH], [[0.5] * WIDTH, [0.25] * WIDTH]], (0, 0), None, None, 8192))
+    assert [struct.unpack_from("<II", c.payload[0], 0) for c in calls] == [(1, WIDTH), (2, WIDTH)]
+
+
+@pytest.mark.parametrize("rows, named", [
+    (b"\x00\x01\x02\x03", "got bytes"),
+    (None, "got None"),
+    ((x for x in [[0.5] * WIDTH]), "got a generator"),
+    ({1, 2}, "got a set"),
+    (0.5, "got a single float"),
+    (bytearray(WIDTH), "got bytearray"),
+    (memoryview(bytearray(WIDTH)), "got memoryview"),
+    ([[None] * WIDTH], "row 0, feature 0 is None"),
+    ([[0.5] * WIDTH, [0.5, 0.5, "x", 0.5]], "row 1, feature 2 is 'x'"),
+    ([[0.5] * WIDTH, [0.5, None, True, 0.5]], "row 1, feature 1 is None"),
+    ([[10 ** 400] + [0] * (WIDTH - 1)], "row 0, feature 0 is an integer of 401 digits, beyond float32's range"),
+])
+def test_score_names_what_it_refuses_by_type_or_by_row_and_feature(fake, rows, named):
+    # All said "got 0 dimensions" or "got dtype object"; a bytearray was scored as WIDTH uint8 features.
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        ops.as_rows(rows)
+    message = str(caught.value)
+    assert named in message and "0 dimensions" not in message and "dtype object" not in message, message
+    broker = fake(silent)
+    with recpool.Client(broker.endpoint, timeout=2) as client:
+        with pytest.raises(recpool.InvalidRequest, match=re.escape(named)):
+            client.score(rows)
+    assert broker.received == []
+
+
+def test_an_int_beyond_int64_is_scored_as_the_number_it_is(fake):
+    # numpy keeps 2**70 as a Python object, and the row was refused "got dtype object"; the CLI scores 1.1805916e21.
+    sent = []
+
+    def answer(header, frames):
+        if header is None:
+            return []
+        sent.append(wire.decode_tensor(frames[0]))
+        return [answer_to(header, scores_for(frames))]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        scores = client.score([[2 ** 70] + [0] * (WIDTH - 1), [1, 2, 3, 4]])
+    assert scores.probabilities.shape == (2,)
+    assert sent[0][0, 0] == np.float32(1.1805916e21) and sent[0][1].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert f"{sent[0][0, 0]:.8g}" == "1.1805916e+21"
+    assert ops.as_rows(np.array([[2 ** 70, 1]], dtype=object)).tolist() == [[2.0 ** 70, 1.0]]
+    with pytest.raises(recpool.InvalidRequest, match=r"row 0, feature 0 is 1\.6\d*e\+60, beyond float32's range"):
+        ops.as_rows([[2 ** 200, 0]])
+
+
+@pytest.mark.parametrize("value, text", [
+    (30.0, "30"), (30, "30"), (np.float64(30.0), "30"), (np.float32(30.0), "30"), (-0.0, "0"), (np.int64(-7), "-7"),
+    (0.1, "0.1"), (np.float32(0.1), "0.1"), (2.5e-7, "2.5e-07"), (1 / 3, "0.3333333333333333"), (1e20, "1e+20"),
+    (123456789012345.0, "123456789012345"),
+])
+def test_a_number_user_feature_is_sent_as_the_cli_sends_it(value, text):
+    # `recpool recommend --user-feature age=30` sends "30"; {"age": 30.0} sent "30.0", another category to a
+    # categorical feature; a float that is no whole number goes as its shortest round-trip text.
+    assert payload(ops.recommend({"age": value}))["user_features"] == {"age": text}
+    assert ops.number_text(value) == text
+
+
+def test_follow_refuses_a_raise_on_failure_that_is_not_a_bool():
+    # follow(raise_on_failure=1) was taken as true, and "no" as true as well.
+    for value in (1, "no", None):
+        with pytest.raises(recpool.InvalidRequest, match=f"raise_on_failure must be True or False, got {value!r}"):
+            next(Job(JobReads("failed"), {"job": "job-1"}).follow(interval=0.01, raise_on_failure=value))
+
+    async def main():
+        with pytest.raises(recpool.InvalidRequest, match="raise_on_failure must be True or False, got 0"):
+            await AsyncJob(AsyncJobReads("failed"), {"job": "j"}).follow(0.01, raise_on_failure=0).__anext__()
+        return [d["state"] async for d in AsyncJob(AsyncJobReads("failed"), {"job": "j"}).follow(
+            0.01, raise_on_failure=np.False_)]
+
+    assert asyncio.run(main()) == ["failed"]
+    assert [d["state"] for d in Job(JobReads("failed"), {"job": "j"}).follow(0.01, raise_on_failure=False)] == ["failed"]

@@ -21,6 +21,9 @@ from pools import DirectPool
     ("tcp://[::1:5555", "an IPv6 address goes in brackets"),
     ("udp://127.0.0.1:5555", "endpoint must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"),
     ("ipc://", "names no ipc path"),
+    # Digits that are not ASCII: "²" failed inside int(), and "٣" (Arabic-Indic 3) was read as port 3.
+    ("tcp://127.0.0.1:4220\u00b2", "endpoint 'tcp://127.0.0.1:4220\u00b2' must be tcp://HOST:PORT with a port in 1-65535"),
+    ("tcp://127.0.0.1:\u0663", "endpoint 'tcp://127.0.0.1:\u0663' must be tcp://HOST:PORT with a port in 1-65535"),
 ])
 def test_a_malformed_endpoint_is_refused_naming_it_by_both_clients(endpoint, message):
     for cls in (recpool.Client, recpool.AsyncClient):

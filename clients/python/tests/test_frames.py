@@ -297,3 +297,83 @@ def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
     assert frames.csv_bytes(pd.DataFrame({"a": [3.4e38, -3.4e38], "label": [0.25, 1]})).startswith(b"f0,label")
     # Read as the workers read them, in float32: FLT_MAX and a label a rounding step past 1 are theirs to take.
     assert frames.csv_bytes(pd.DataFrame({"a": [3.4028235e38, 0.0], "label": [1.0000000000000002, -1e-50]}))
+
+
+def small_log(**change):
+    """Four logged rows in the OBD layout (observed and clicked as given by ``change``), indexed 10…13."""
+    columns = {
+        "timestamp": pd.to_datetime([1, 2, 3, 4], unit="s", utc=True), "item_id": [0, 1, 0, 1],
+        "position": [1, 2, 1, 2], "click": pd.array([1, 0, 0, 1], dtype="Int64"), "propensity_score": [0.5] * 4,
+        "device": ["ios", "web", "ios", "web"], "observed": [1, 1, 1, 1]}
+    columns.update(change)
+    return pd.DataFrame(columns, index=[10, 11, 12, 13])
+
+
+@pytest.mark.parametrize("value", [2, -1, 0.9, 1.7, True, np.nan, "yes", None, "2"])
+def test_an_observed_other_than_0_or_1_is_refused_naming_the_row(value):
+    # `observed.astype(int) == 1` dropped 2, -1 and 0.9, kept 1.7 and True, and raised pandas' or int()'s own error for
+    # NaN and "yes"; read_export refuses all of them.
+    observed = pd.Series([1, 0, value, 1], index=[10, 11, 12, 13], dtype=object)
+    for helper in (frames.bandit_feedback, frames.training_frame):
+        with pytest.raises(ValueError) as caught:
+            helper(small_log(observed=observed), n_actions=2)
+        message = str(caught.value)
+        assert message.startswith(f"observed {value!r} (row 12) is not 0 or 1"), message
+    with pytest.raises(ValueError, match=r"observed <NA> \(row 11\) is not 0 or 1"):
+        frames.bandit_feedback(small_log(observed=pd.array([1, None, 1, 1], dtype="Int64")), n_actions=2)
+    with pytest.raises(ValueError, match=r"observed 2\.0 \(row 13\) is not 0 or 1"):
+        frames.training_frame(small_log(observed=[1.0, 0.0, 1.0, 2.0]), n_actions=2)
+
+
+def test_every_spelling_of_0_and_1_that_read_export_reads_is_an_observed_flag():
+    for observed in ([1, 0, 1, 0], [1.0, 0.0, 1.0, 0.0], ["1", "0", "1e0", " 0 "], ["+1", "0.0", "1.0", "0"],
+                     pd.array([1, 0, 1, 0], dtype="Int64"), np.array([1, 0, 1, 0], dtype=np.uint8)):
+        log = small_log(observed=observed)
+        assert frames.observed_rows(log).index.tolist() == [10, 12]
+        assert frames.bandit_feedback(log, n_actions=2)["n_rounds"] == 2
+        assert len(frames.training_frame(log, n_actions=2)) == 2
+
+
+@pytest.mark.parametrize("features, problem", [
+    ("device=ios", "features must be a list of dummy column names (name=value), got 'device=ios': a string is one "
+                   "name, pass [name]"),
+    (np.array("device=ios"), "features must be a list of dummy column names (name=value), got array("),
+    (["device=ios", "device=web", "device=ios"], "features[2] repeats 'device=ios' (features[0])"),
+    (["device=ios", 3], "features[1] must be a column name (name=value), got 3"),
+    (5, "features must be a list of dummy column names (name=value), got 5"),
+])
+def test_training_frame_refuses_features_that_are_no_list_of_distinct_names(features, problem):
+    # A string gave one column per character, a 0-d array a bare TypeError, and a name twice two columns of one name.
+    with pytest.raises(recpool.InvalidRequest) as caught:
+        frames.training_frame(small_log(), n_actions=2, features=features)
+    assert problem in str(caught.value)
+    table = frames.training_frame(small_log(), n_actions=2, features=np.array(["device=web", "device=tv"]))
+    assert list(table.columns[:2]) == ["device=web", "device=tv"] and table["device=tv"].sum() == 0
+
+
+@pytest.mark.parametrize("column", ["propensity_score", "item_id", "position", "click"])
+def test_bandit_feedback_names_a_missing_column(column):
+    # A bare KeyError named only the key.
+    with pytest.raises(ValueError, match=f"the frame has no '{column}' column"):
+        frames.bandit_feedback(small_log().drop(columns=[column]), n_actions=2)
+    if column != "propensity_score":
+        with pytest.raises(ValueError, match=f"the frame has no '{column}' column"):
+            frames.training_frame(small_log().drop(columns=[column]), n_actions=2)
+
+
+def test_bandit_feedback_works_without_a_timestamp_in_the_frames_order():
+    # It skipped sorting without a timestamp column, then raised KeyError 'timestamp' building the dictionary.
+    log = small_log(item_id=[1, 0, 1, 0]).drop(columns=["timestamp"])
+    feedback = frames.bandit_feedback(log, n_actions=2)
+    assert feedback["action"].tolist() == [1, 0, 1, 0] and feedback["n_rounds"] == 4
+    assert "timestamp" not in feedback
+    assert "timestamp" in frames.bandit_feedback(small_log(), n_actions=2)
+
+
+def test_a_frame_with_two_label_columns_is_refused_naming_the_column():
+    # train(frame) said only "Expected a 1D array".
+    frame = pd.DataFrame([[0.5, 1, 0], [0.25, 0, 1]], columns=["x", "label", "label"])
+    with pytest.raises(ValueError, match="the frame has 2 columns named 'label': a training table has one label"):
+        frames.csv_bytes(frame)
+    with pytest.raises(recpool.InvalidRequest, match="the frame has 2 columns named 'label'"):
+        next(recpool.operations.train(frame))

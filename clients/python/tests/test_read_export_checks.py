@@ -2,6 +2,7 @@
 and reads a real ``recpool logs export`` file and an Open Bandit Dataset file exactly as it did before it checked."""
 import csv
 import io
+import re
 import subprocess
 
 import numpy as np
@@ -345,3 +346,74 @@ def test_a_click_of_1_in_any_integer_spelling_reads_as_1_as_the_swift_loaders_re
     line = find_line(export, "0")
     frame = frames.read_export(with_field(export, tmp_path, line, "click", "1e0"))
     assert frame["click"].iloc[line - 2] == 1
+
+
+# As the CLI reads a file (`recpool data describe`): any field length, no NUL, at least one row; refusals typed.
+
+def describe(path):
+    """``recpool data describe`` of an OBD-layout copy (its item_context.csv beside it): ``(exit code, stderr)``."""
+    (path.parent / "item_context.csv").write_text((OBD_FIXTURE.parent / "item_context.csv").read_text())
+    run = subprocess.run([binary("recpool"), "data", "describe", str(path)], capture_output=True, text=True)
+    return run.returncode, run.stderr
+
+
+def test_a_field_longer_than_the_csv_modules_limit_is_read_and_the_limit_restored(tmp_path):
+    # A user feature of 200,000 characters was refused as an "unbalanced quote" (csv's 131,072-character limit).
+    before = csv.field_size_limit()
+    long = "u" * 200_000
+    frame = frames.read_export(with_field(obd_copy(tmp_path), tmp_path, 3, "user_feature_0", long))
+    assert frame["user_feature_0"].iloc[1] == long and len(frame) == 6
+    assert csv.field_size_limit() == before
+    # A quote problem is still named as one.
+    lines = lines_of(obd_copy(tmp_path))
+    lines[2] = lines[2].replace(",", ',"x"y', 1)
+    error = refused(write(tmp_path, lines, "quote.csv"), 3, None)
+    assert "unbalanced quote" in str(error) and csv.field_size_limit() == before
+
+
+@pytest.mark.parametrize("column", ["user_feature_1", "timestamp"])
+def test_a_nul_character_is_refused_naming_its_line_and_column_as_the_cli_refuses_it(tmp_path, column):
+    path = with_field(obd_copy(tmp_path), tmp_path, 4, column, "ab\x00cd")
+    error = refused(path, 4, column)
+    assert error.text == "ab\x00cd" and "holds a NUL character (U+0000)" in str(error)
+    code, message = describe(path)
+    assert code != 0 and "holds a NUL character (U+0000)" in message
+
+
+def test_a_header_without_rows_is_refused_as_the_cli_refuses_it(tmp_path):
+    # read_export returned an empty frame where `recpool data describe` says "no rows".
+    header = lines_of(obd_copy(tmp_path))[0]
+    for lines, line in [([header], 2), ([header, "", " "], 4)]:
+        path = write(tmp_path, lines, "header.csv")
+        error = refused(path, line, None)
+        assert "no rows: the file has a header (line 1) and no data row" in str(error)
+        code, message = describe(path)
+        assert code != 0 and "no rows" in message
+
+
+@pytest.mark.parametrize("path", [3, None, 2.5])
+def test_something_that_is_no_path_is_refused_with_the_documented_type(path):
+    # read_export(3) raised InvalidRequest, where PYTHON.md says a refusal is ExportFormatError (a ValueError).
+    with pytest.raises(ExportFormatError) as caught:
+        frames.read_export(path)
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, recpool.InvalidRequest)  # what it was, still
+    assert str(error) == f"{path!r}: the export must be a file's path (str or os.PathLike), got {type(path).__name__}"
+    assert error.line is None and error.column is None
+
+
+def test_read_exports_docstring_says_which_spellings_are_whole_as_the_code_reads_them(export, tmp_path):
+    # It said whole numbers are "never 3.5 or 3e0", while PYTHON.md, the code and the CLI read 3e0 as 3.
+    doc = " ".join(frames.read_export.__doc__.split())
+    sentence = doc[doc.index("Whole numbers may be written"):]
+    sentence = sentence[:sentence.index(" (fractions)")]
+    whole, never = sentence.split("; never ")
+    whole_spellings = re.findall(r"``([^`]+)``", whole)
+    never_spellings = re.findall(r"``([^`]+)``", never)
+    assert "3e0" in whole_spellings and len(whole_spellings) >= 5 and never_spellings == ["3.5", "3.5e0"]
+    line = find_line(export, "1")
+    for spelling in whole_spellings:
+        frame = frames.read_export(with_field(export, tmp_path, line, "item_id", spelling))
+        assert frame["item_id"].iloc[line - 2] == 3, spelling
+    for spelling in never_spellings:
+        refused(with_field(export, tmp_path, line, "item_id", spelling), line, "item_id")

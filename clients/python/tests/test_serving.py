@@ -216,3 +216,17 @@ def test_score_many_takes_a_lazy_generator_and_the_first_failure_is_raised(clien
     with pytest.raises(recpool.BadRequest, match=f"expects {WIDTH}"):
         client.score_many(bad, window=2)
     assert len(client.score(rows[:1])) == 1  # the socket is still usable after the cancelled rest
+
+
+def test_a_python_int_beyond_int64_scores_as_recpool_score_scores_its_number(client, pool, tmp_path):
+    # [[2**70, 0, …]] was refused "got dtype object" (numpy keeps such an int as a Python object); it is a real number
+    # within float32's range, which `recpool score` reads and scores as 1.1805916e21.
+    row = [2 ** 70] + [0] * (WIDTH - 1)
+    scores = client.score([row])
+    path = tmp_path / "big.csv"
+    path.write_text(",".join(str(v) for v in row) + "\n")
+    pin = ["--model-version", str(scores.model_version), "--exact"] if scores.model_version else []
+    out = subprocess.run([binary("recpool"), "score", "--broker", pool.frontend, "--input", str(path), "--json", *pin],
+                         check=True, capture_output=True, text=True).stdout
+    assert np.float32(json.loads(out)["scores"][0]) == scores.probabilities[0]
+    assert client.score(np.array([row], dtype=np.float32)).probabilities[0] == scores.probabilities[0]

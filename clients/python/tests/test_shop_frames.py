@@ -130,3 +130,15 @@ def test_a_feature_name_in_either_unicode_spelling_is_one_column_as_the_export_w
     undeclared = {**spec, "user_features": [{"name": "device", "kind": "categorical"}]}
     log = frames.impressions_frame((rows, undeclared))
     assert [c for c in log.columns if unicodedata.normalize("NFC", str(c)) == composed] == [composed]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, "False"])
+def test_affinity_columns_must_be_a_bool(value):
+    # "yes" (and "False") turned the columns on, as any truthy value did.
+    import recpool
+
+    with pytest.raises(recpool.InvalidRequest, match=f"affinity_columns must be True or False, got {value!r}"):
+        frames.impressions_frame(shop_log(20), affinity_columns=value)
+    assert not any(str(c).startswith("user-item_affinity_")
+                   for c in frames.impressions_frame(shop_log(20), affinity_columns=False).columns)
+    assert "user-item_affinity_19" in frames.impressions_frame(shop_log(20), affinity_columns=np.True_).columns

@@ -1,5 +1,6 @@
 import BrokerCore
 import Metrics
+import RecTransport
 import RecWire
 
 /// The broker's Prometheus metrics, fed by the reactor from ``BrokerCore``'s counters once a tick.
@@ -11,6 +12,17 @@ struct BrokerMetrics {
     private var last: [String: UInt64] = [:]
     private var counters: [String: Counter] = [:]
     private var workerGauges: [String: Gauge] = [:]
+    /// When (monotonic µs) each worker whose gauge reads −1 was first seen gone.
+    private var goneSince: [String: UInt64] = [:]
+    /// How long a gone worker's `recpool_broker_worker_model_version` series reads −1 before it ends (µs): long
+    /// enough for every scrape and alert to see it go, and a restarted worker's new id (`HOST-PID`) does not leave a
+    /// series behind for good.
+    static let goneSeriesMicros: UInt64 = 600_000_000
+    /// The control plane's counters, registered at 0 here as the core's are.
+    static let controlPlaneCounters = [
+        "recpool_broker_training_rounds_total", "recpool_broker_stale_round_results_total",
+        "recpool_broker_durable_write_failures_total",
+    ]
     private let latency = Metrics.Timer(label: "recpool_broker_reply_latency_seconds")
     private let inflight = Gauge(label: "recpool_broker_inflight_requests")
     private let liveWorkers = Gauge(label: "recpool_broker_live_workers")
@@ -21,6 +33,14 @@ struct BrokerMetrics {
         uniqueKeysWithValues: [Command.score, .recommend].map {
             ($0, Gauge(label: "recpool_broker_queue_depth", dimensions: [("service", $0.name.lowercased())]))
         })
+
+    /// Registers every counter at 0 (``BrokerCounters/allNames``): a series that first appeared at a burst's value
+    /// (`drops_total{reason="busy"} 41199`) gave `rate()` and `increase()` nothing for that burst, so a first outage
+    /// never alerted.
+    init() {
+        for name in BrokerCounters.allNames { _ = counter(for: name) }
+        for label in Self.controlPlaneCounters { Counter(label: label).increment(by: 0) }
+    }
 
     /// Publishes what changed since the last call.
     mutating func update(from core: inout BrokerCore) {
@@ -42,6 +62,7 @@ struct BrokerMetrics {
         var seen = Set<String>()
         for (id, version, verified) in core.workerVersions {
             seen.insert(id)
+            goneSince[id] = nil
             if workerGauges[id] == nil {
                 workerGauges[id] = Gauge(label: "recpool_broker_worker_model_version", dimensions: [("worker", id)])
             }
@@ -49,8 +70,18 @@ struct BrokerMetrics {
             // serve that version: −2, so a rollout dashboard never counts it as rolled out.
             workerGauges[id]?.record(verified ? Int64(bitPattern: version) : -2)
         }
+        let now = Clocks.monotonicMicros()
         for (id, gauge) in workerGauges where !seen.contains(id) {
-            gauge.record(-1)  // gone: -1 until it comes back
+            let since = goneSince[id] ?? now
+            goneSince[id] = since
+            if now &- since >= Self.goneSeriesMicros {
+                // Gone for the whole window: the series ends (a worker that comes back starts it again).
+                gauge.destroy()
+                workerGauges[id] = nil
+                goneSince[id] = nil
+            } else {
+                gauge.record(-1)  // gone: -1 until it comes back, or the window passes
+            }
         }
     }
 

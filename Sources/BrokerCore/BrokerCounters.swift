@@ -134,6 +134,14 @@ public struct BrokerCounters: Sendable, Hashable {
 
     /// Every non-zero counter by name: `replies_<status>` (replies delivered to libzmq) and
     /// `requests_<command>` (requests received) included.
+    /// Every name ``values`` may hold, counted or not yet: each counter, `replies_STATUS` for every status and
+    /// `requests_COMMAND` for every client command. The metrics endpoint exports each at 0 from the start, so a
+    /// counter's first increase (a first burst of BUSY) is an increase to Prometheus, not a series born at its value.
+    public static var allNames: [String] {
+        BrokerCounter.allCases.map(\.rawValue) + Status.allCases.map { "replies_\($0.name.lowercased())" }
+            + clientCommands.sorted { $0.rawValue < $1.rawValue }.map { "requests_\($0.name.lowercased())" }
+    }
+
     public var values: [String: UInt64] {
         var result: [String: UInt64] = [:]
         for counter in BrokerCounter.allCases where self[counter] > 0 { result[counter.rawValue] = self[counter] }

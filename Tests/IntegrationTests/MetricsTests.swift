@@ -69,6 +69,30 @@ struct MetricsTests {
         }
     }
 
+    /// An idle broker exported no counter until its first increment, so a first burst of BUSY appeared as a series
+    /// born at 41,199 and `rate()` and `increase()` saw nothing of it.
+    @Test("an idle broker exports every counter at 0, each label value of requests, replies and drops too")
+    func countersFromZero() async throws {
+        let brokerPort = Self.freePort()
+        try await ProcessCluster.withPool(brokerArguments: ["--metrics", "127.0.0.1:\(brokerPort)"], workers: []) { _, _ in
+            var broker: [String: Double] = [:]
+            try await eventually(pollMs: 50, "the broker's metrics served") {
+                broker = (try? await Self.scrape(brokerPort)) ?? [:]
+                return broker["recpool_broker_live_workers"] != nil
+            }
+            for series in [
+                "recpool_broker_requests_total{service=\"score\"}", "recpool_broker_requests_total{service=\"recommend\"}",
+                "recpool_broker_replies_total{status=\"busy\"}", "recpool_broker_replies_total{status=\"worker_lost\"}",
+                "recpool_broker_drops_total{reason=\"busy\"}", "recpool_broker_drops_total{reason=\"no_worker\"}",
+                "recpool_broker_redispatches_total", "recpool_broker_dispatched_total", "recpool_broker_workers_expired_total",
+                "recpool_broker_replies_dropped_hwm_total", "recpool_broker_training_rounds_total",
+                "recpool_broker_durable_write_failures_total",
+            ] {
+                #expect(broker[series] == 0, "\(series): \(String(describing: broker[series]))")
+            }
+        }
+    }
+
     @Test("the broker and the worker expose request, queue, worker and compute metrics that parse")
     func scrape() async throws {
         let brokerPort = Self.freePort(), workerPort = Self.freePort()

@@ -56,7 +56,10 @@ public enum LoadRunner {
                         // grow without bound in this process.
                         recorder.finished(
                             i, intendedMicros: intended, at: Clocks.monotonicMicros(),
-                            outcome: .failed(LoadPlan.inFlightLimitError))
+                            outcome: .failed(
+                                LoadPlan.inFlightLimitError,
+                                message: "not sent: \(plan.maxInFlight) requests were already in flight (--max-in-flight), "
+                                    + "so the pool or this machine did not keep up with the rate"))
                         index += 1
                         continue
                     }

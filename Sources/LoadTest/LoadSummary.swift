@@ -83,7 +83,26 @@ public struct LoadSummary: Sendable, Hashable, Codable {
 
     /// The reason beside undefined latencies (`latency_undefined`): computed, so written but not read back.
     private enum ReasonKeys: String, CodingKey {
-        case latencyUndefined = "latency_undefined", errorMessages = "error_messages"
+        case latencyUndefined = "latency_undefined", errorMessages = "error_messages", latencyNotes = "latency_notes"
+    }
+
+    /// What the tail percentiles and the throughput cannot say from this few replies (empty when they can): a p99 of
+    /// fewer than 100 `OK` replies and a p99.9 of fewer than 1,000 are their slowest reply or near it, not a tail;
+    /// a throughput of fewer than 10 is no steady rate (one request in 5 ms printed 212 req/s).
+    public var latencyNotes: [String] {
+        guard hasLatencies else { return [] }
+        var notes: [String] = []
+        if completed < 10 {
+            notes.append("throughput and goodput rest on \(completed) OK repl\(completed == 1 ? "y" : "ies"): no steady rate")
+        }
+        if completed < 100 {
+            notes.append(
+                "p99 and p99.9 rest on \(completed) OK repl\(completed == 1 ? "y" : "ies") (fewer than 100): they are the "
+                    + "slowest or near it, not a tail")
+        } else if completed < 1_000 {
+            notes.append("p99.9 rests on \(completed) OK replies (fewer than 1,000): it is the slowest or near it, not a tail")
+        }
+        return notes
     }
 
     /// Why the latency figures and the breakdown are undefined (``hasLatencies`` is false); nil when they are defined.
@@ -123,6 +142,7 @@ public struct LoadSummary: Sendable, Hashable, Codable {
         var reasons = encoder.container(keyedBy: ReasonKeys.self)
         try reasons.encode(latencyUndefined, forKey: .latencyUndefined)
         try reasons.encode(errorMessages, forKey: .errorMessages)
+        try reasons.encode(latencyNotes, forKey: .latencyNotes)
         // The curve is left out where it was not kept (a sweep's levels), never printed as an empty list.
         if !distribution.isEmpty { try c.encode(distribution, forKey: .distribution) }
     }
@@ -195,6 +215,7 @@ extension LoadSummary {
                     format:
                         "  time went  client<->broker %.3f, broker queue %.3f, worker queue %.3f, compute %.3f ms (means)",
                     breakdown.clientBrokerMs, breakdown.brokerQueueMs, breakdown.workerQueueMs, breakdown.computeMs))
+            for note in latencyNotes { lines.append("  note: \(note)") }
         } else {
             lines.append("  latency    undefined (no OK reply)")
         }

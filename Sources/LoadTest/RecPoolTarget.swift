@@ -42,7 +42,12 @@ public struct RecPoolTarget: LoadTarget {
             guard reply.header.status == .ok else {
                 return .failed(reply.header.status.name, message: reply.errorText)
             }
-            if command == .score, reply.payload.first?.count != 8 + rowsPerRequest * 4 { return .failed("PROTOCOL") }
+            if command == .score, reply.payload.first?.count != 8 + rowsPerRequest * 4 {
+                return .failed(
+                    "PROTOCOL",
+                    message: "a SCORE reply's tensor is not \(rowsPerRequest) rows × 1 (\(reply.payload.first?.count ?? 0) bytes "
+                        + "in its first payload frame, \(8 + rowsPerRequest * 4) expected)")
+            }
             let h = reply.header
             return .ok(
                 rows: rowsPerRequest,

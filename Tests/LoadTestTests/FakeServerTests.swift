@@ -110,6 +110,8 @@ struct FakeServerTests {
         #expect(s.completed == 0)
         #expect(s.lost == 5, "outstanding when the run ended: exactly the bound")
         #expect(s.errors == [LoadPlan.inFlightLimitError: 195])
+        // Its first message is kept as every error's is (`error_messages` held every kind but this one).
+        #expect(s.errorMessages[LoadPlan.inFlightLimitError]?.contains("5 requests were already in flight (--max-in-flight)") == true)
         #expect(s.isConsistent)
     }
 

@@ -89,6 +89,27 @@ struct LoadArithmeticTests {
         #expect((object?["error_messages"] as? [String: String])?["BAD_REQUEST"] == "row 0, column 3 is not a finite number (inf)")
     }
 
+    /// `loadtest --rate 1 --duration 1s` printed a p99.9 and a throughput from one reply as if they were a tail and a
+    /// rate.
+    @Test("percentiles and throughput from too few OK replies carry notes, in text and JSON", arguments: [
+        (1, ["throughput and goodput rest on 1 OK reply", "p99 and p99.9 rest on 1 OK reply"]),
+        (50, ["p99 and p99.9 rest on 50 OK replies (fewer than 100)"]), (500, ["p99.9 rests on 500 OK replies"]),
+        (1_000, []),
+    ])
+    func fewRepliesNoted(replies: Int, says: [String]) throws {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 1_000)
+        for i in 0..<replies {
+            r.sent(i)
+            r.finished(i, intendedMicros: 0, at: 10 + UInt64(i), outcome: .ok(rows: 1, timings: ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)))
+        }
+        let s = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        #expect(s.latencyNotes.count == says.count, "\(s.latencyNotes)")
+        for (note, expected) in zip(s.latencyNotes, says) { #expect(note.hasPrefix(expected), "\(note)") }
+        for note in s.latencyNotes { #expect(s.text.contains("  note: \(note)")) }
+        let object = try JSONSerialization.jsonObject(with: Data(s.json().utf8)) as? [String: Any]
+        #expect((object?["latency_notes"] as? [String]) == s.latencyNotes)
+    }
+
     static func window(_ throughput: Double, _ mean: Double) -> WindowStats {
         WindowStats(
             elapsedMicros: 0, lengthMicros: 1_000_000, sent: 0, completed: 0, errors: 0, windowCompleted: 0,

@@ -41,6 +41,17 @@ extension WorkerCore {
                     ["status": "\(header.status.name)"]))
             return
         }
+        // A broker's own message (HEARTBEAT, WEIGHTS, POLICY, …) whose header sets an undefined flag, a status or the
+        // reply bit is malformed, as the broker judges a worker's (docs/PROTOCOL.md, "Header"): it is only a sign of
+        // life, never applied. A HEARTBEAT with flags 0xFFFF made the worker drain and exit for good, and a WEIGHTS
+        // with a status changed the model it serves.
+        if let problem = Self.brokerMessageProblem(header) {
+            actions.append(
+                .log(.warning, "ignored a malformed \(header.command.name) from the broker", ["problem": "\(problem)"]))
+            // A training round still gets its one answer, failed, so the broker sends it elsewhere.
+            if header.command == .trainRound && !header.isReply { refuseRound(message, why: problem, into: &actions) }
+            return
+        }
         switch header.command {
         case .heartbeat:
             acknowledge(message, into: &actions)
@@ -130,6 +141,25 @@ extension WorkerCore {
     /// and sending it again, as often, to replicas that cannot read it either. The report needs the job, round and
     /// shard it answers (docs/PROTOCOL.md: the broker takes it only as the answer to the request out for that
     /// round and shard); an assignment without even those is only logged (``document(_:of:into:)``).
+    /// The commands a broker sends a worker on its own (not requests it forwards: SCORE and RECOMMEND are judged by
+    /// ``Header/requestProblem``).
+    static let brokerCommands: Set<Command> = [
+        .heartbeat, .disconnect, .weights, .trainRound, .policy, .catalogue, .learn, .policyPull,
+    ]
+
+    /// Why a broker's own message may not be applied, or nil: an undefined flag (any but `DRAIN` on HEARTBEAT, none on
+    /// the others), a non-zero status, or the reply bit (a broker never replies to a worker's READY or HEARTBEAT with
+    /// one: ``receive(_:held:frameCount:now:into:)`` handles the BAD_REQUEST of a client endpoint first).
+    static func brokerMessageProblem(_ header: Header) -> WireError? {
+        guard brokerCommands.contains(header.command) else { return nil }
+        let defined: Header.Flags = header.command == .heartbeat ? .drain : []
+        let undefined = header.flags.rawValue & ~defined.rawValue
+        if undefined != 0 { return .undefinedFlags(bits: undefined, command: header.command.name) }
+        if header.status != .ok { return .statusInRequest(header.status.rawValue) }
+        if header.isReply { return .badDocument("a \(header.command.name) with the reply bit: the broker sends none") }
+        return nil
+    }
+
     func refuseRound(_ message: WireMessage, why: WireError, into actions: inout [WorkerAction]) {
         struct RoundIdentity: Decodable {
             var job: String

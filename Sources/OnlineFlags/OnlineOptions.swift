@@ -128,13 +128,9 @@ public struct OnlineOptions: ParsableArguments {
         if onlineGamma != Self.defaultGamma { changed.insert("--online-gamma") }
         if onlineTargetUpdateEvery != Self.defaultTargetUpdateEvery { changed.insert("--online-target-update-every") }
         // Without --online the command refuses every changed tunable as needing it (`--online-gamma nan` was told it
-        // applies to the session DQN, naming neither the missing --online nor the value).
+        // applies to the session DQN, not that it needs --online).
         guard online else { return }
-        // The values the broker refuses first, refused when parsed by every command that takes these flags: `recpool
-        // local --print-config` printed `--online-gamma 1` as valid, and its broker then refused it.
-        if let problem = valueProblem(exploring: exploring, learning: learning) {
-            throw ValidationError("online learning: \(Self.flagNames(problem))")
-        }
+        // A tunable the chosen kinds do not read first: its value does not matter, as it must not be given at all.
         if exploring == .softmax && changed.contains("--epsilon") {
             throw ValidationError("--epsilon applies to epsilon_greedy exploration; softmax exploration reads --temperature")
         }
@@ -147,6 +143,11 @@ public struct OnlineOptions: ParsableArguments {
                 throw ValidationError(
                     "\(flag) applies to the session DQN (--online-learner session_dqn); a contextual bandit has γ = 0")
             }
+        }
+        // The values the broker refuses, refused when parsed by every command that takes these flags: `recpool local
+        // --print-config` printed `--online-gamma 1` as valid, and its broker then refused it.
+        if let problem = valueProblem(exploring: exploring, learning: learning) {
+            throw ValidationError("online learning: \(Self.flagNames(problem))")
         }
     }
 

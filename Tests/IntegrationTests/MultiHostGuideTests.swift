@@ -111,7 +111,6 @@ struct MultiHostGuideTests {
         broker = "tcp://\(brokerAddress):5555"
         curve-server-key = "\(keys)/broker.pub"
         curve-key = "\(keys)/ops.key"
-        timeout-ms = 5000
         """.write(toFile: ops, atomically: true, encoding: .utf8)
         var operatorOptions = RecPoolClient.Options()
         operatorOptions.socketOptions = try CurveKeyFile.clientOptions(

@@ -42,15 +42,19 @@ struct OnlineOptionsTests {
         }
     }
 
-    /// `recpool local --online-gamma nan` was told the flag applies to the session DQN: neither the missing `--online`
-    /// nor the value was named. Without `--online` the command names the missing flag; with it, the value comes first.
-    @Test("a bad tunable value is named before the learner it belongs to, and without --online nothing is judged here",
+    /// `recpool local --online-gamma nan` (no `--online`) was told the flag applies to the session DQN, not that it
+    /// needs `--online`: without it nothing is judged here (the command names the missing flag). With it, a flag the
+    /// learner does not read is named before its value (one error for one mistake); a value of a flag it reads is
+    /// judged.
+    @Test("without --online nothing is judged here; with it, a flag the learner does not read before its value",
         arguments: ["nan", "inf", "1", "1.5"])
-    func valueBeforeCombination(gamma: String) throws {
+    func valueAndCombination(gamma: String) throws {
         #expect(throws: Never.self) { try OnlineOptions.parse(["--online-gamma", gamma]) }
-        let message = OnlineOptions.message(for: Self.parseError(["--online", "--online-gamma", gamma]))
-        #expect(message.contains("--online-gamma") && message.contains("got "), "\(message)")
-        #expect(!message.contains("applies to the session DQN"), "\(message)")
+        let bandit = OnlineOptions.message(for: Self.parseError(["--online", "--online-gamma", gamma]))
+        #expect(bandit.contains("--online-gamma applies to the session DQN"), "\(bandit)")
+        let dqn = OnlineOptions.message(
+            for: Self.parseError(["--online", "--online-learner", "session_dqn", "--online-gamma", gamma]))
+        #expect(dqn.contains("--online-gamma") && dqn.contains("got "), "\(dqn)")
     }
 
     @Test("an unknown exploration kind is a validation error naming the flag")

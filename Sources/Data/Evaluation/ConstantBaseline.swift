@@ -85,8 +85,8 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         x.isFinite ? String(format: "%.4f", x) : "n/a"
     }
 
-    /// `a` and `b` with the fewest decimals from 4 to 12 at which their texts differ (both at 12 when even those
-    /// agree: a tie).
+    /// `a` and `b` with the fewest decimals from 4 to 12 at which their texts differ; equal values (a tie) at 4, and
+    /// values that differ beyond the 12th decimal at 12.
     static func formatApart(_ a: Double, _ b: Double) -> (String, String) {
         guard a.isFinite, b.isFinite else { return (format(a), format(b)) }
         var digits = 4

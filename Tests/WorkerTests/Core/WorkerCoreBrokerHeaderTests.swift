@@ -49,6 +49,21 @@ struct WorkerCoreBrokerHeaderTests {
         }
     }
 
+    @Test("a TRAIN_ROUND with an undefined flag or a status is not trained on, and is answered with a failed ROUND_RESULT")
+    func malformedRound() {
+        for (flags, status) in [(UInt16(0xFFFF), Status.ok), (UInt16(0), .busy)] {
+            var harness = WorkerHarness.registered()
+            _ = harness.takeSent()
+            var header = Header(command: .trainRound, flags: Header.Flags(rawValue: flags), requestId: 4, attempt: 2)
+            header.status = status
+            harness.receive(header, [[UInt8](#"{"job":"job-1","round":4,"shard":0}"#.utf8), [1, 2, 3]])
+            #expect(harness.background.isEmpty)
+            let sent = harness.takeSent()
+            #expect(sent.count == 1 && sent.first?.message.header.command == .roundResult, "\(sent.map(\.message.header))")
+            #expect(sent.first?.message.header.attempt == 2)
+        }
+    }
+
     @Test("the header rule for the broker's messages: DRAIN on HEARTBEAT only, no status, no reply bit")
     func rule() {
         #expect(WorkerCore.brokerMessageProblem(Header(command: .heartbeat, flags: .drain)) == nil)

@@ -6,15 +6,16 @@ pandas helpers (the impression log as OBD/obp data, a DataFrame as an upload) ar
 """
 from .aio import AsyncClient, AsyncJob
 from .client import Client, Job
-from .errors import (BadRequest, Busy, Cancelled, Closed, Conflict, Expired, ExportFormatError, HandshakeFailed,
-                     Internal, InvalidRequest, JobFailed, NoWorker, NotFound, ProtocolViolation, RecPoolError, Timeout,
-                     TooLarge, TooManyOpenFiles, Unauthorized, UnsupportedVersion, WorkerLost)
+from .errors import (BadRequest, Busy, Cancelled, Closed, Conflict, DatasetFormatError, Expired, ExportFormatError,
+                     HandshakeFailed, Internal, InvalidRequest, JobFailed, NoWorker, NotFound, ProtocolViolation,
+                     RecPoolError, Timeout, TooLarge, TooManyOpenFiles, Unauthorized, UnsupportedVersion, WorkerLost)
 from .results import FeedbackAck, Health, Scores, Slate, Timings
 from .wire import PROTOCOL_VERSION, Command, Status
 
 __all__ = [
-    "AsyncClient", "AsyncJob", "Client", "Job", "BadRequest", "Busy", "Cancelled", "Closed", "Conflict", "Expired",
-    "ExportFormatError", "HandshakeFailed", "Internal", "InvalidRequest", "JobFailed", "NoWorker", "NotFound", "ProtocolViolation",
+    "AsyncClient", "AsyncJob", "Client", "Job", "BadRequest", "Busy", "Cancelled", "Closed", "Conflict",
+    "DatasetFormatError", "Expired", "ExportFormatError", "HandshakeFailed", "Internal", "InvalidRequest", "JobFailed",
+    "NoWorker", "NotFound", "ProtocolViolation",
     "RecPoolError", "Timeout", "TooLarge", "TooManyOpenFiles", "Unauthorized", "UnsupportedVersion", "WorkerLost",
     "FeedbackAck", "Health", "Scores", "Slate", "Timings", "PROTOCOL_VERSION", "Command", "Status",
 ]

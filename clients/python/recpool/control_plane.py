@@ -407,7 +407,12 @@ def train(dataset, schema=None, *, timeout=None, **options):
     durably before the reply). With ``schema`` (a TOML file's path or TOML text), ``dataset`` is a
     shop's impression log: the log and the catalogue the schema names are uploaded, and the job gets
     the schema's text and ``catalogue`` (``sha256:<hex>``). The options are checked before anything is
-    uploaded; a dataset that is neither a local file nor a dataset name is ``InvalidRequest``."""
+    uploaded; a dataset that is neither a local file nor a dataset name is ``InvalidRequest``.
+
+    A local file without a schema is a feature matrix (a header, numeric feature columns and a ``label``
+    column), checked before the upload as ``recpool train --dataset FILE.csv`` checks it
+    (:func:`recpool.feature_csv.check_feature_csv`): ``DatasetFormatError`` (an ``InvalidRequest``) with the CLI's
+    message, naming the file, line and column. A log read with a schema and a dataset name are left to the broker."""
     if schema is not None:
         text, catalogue_path = read_schema(schema)
         path = os.fspath(dataset) if isinstance(dataset, (str, os.PathLike)) else None
@@ -436,7 +441,14 @@ def train(dataset, schema=None, *, timeout=None, **options):
             raise InvalidRequest(str(error)) from None
         spec["dataset"] = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
     elif local:
-        spec["dataset"] = yield from upload_path(name, timeout=timeout)
+        from .feature_csv import check_feature_csv
+
+        # Read once: the bytes checked are the bytes uploaded. Without a schema the workers read an upload as a
+        # feature matrix, so a file `recpool train` refuses is refused here, before the upload, as it says it.
+        wait = None if timeout is None else min(PIPE_WAIT_SECONDS, timeout)
+        data = read_bytes(name, "the dataset", wait=wait)
+        check_feature_csv(data, name)
+        spec["dataset"] = yield from upload_bytes(data, os.path.basename(name), timeout=timeout)
     (job,) = yield [job_control("train", train=spec, timeout=timeout)]
     return job
 

@@ -160,6 +160,31 @@ class InvalidRequest(RecPoolError, ValueError):
     """Refused by the client before sending (wrong shape, NaN, bad argument); names the problem."""
 
 
+class DatasetFormatError(InvalidRequest):
+    """A local feature-matrix CSV that ``train`` refuses before uploading it, as ``recpool train --dataset FILE.csv``
+    refuses it (a job on it would fail on the workers). The message is the CLI's, naming the file, the 1-based line
+    (the header is line 1, blank lines count) and the 1-based column, e.g. ``nan.csv:3:1: not a finite number:
+    "nan"``.
+
+    Attributes:
+        path: the file, as given.
+        line: the 1-based line of the problem, or ``None`` for a problem of the whole file (no data rows, no feature
+            column, JSON).
+        column: the 1-based column (field) number, or ``None`` when the problem is not one field's (a ragged row).
+        column_name: that column's name in the header, when it has one.
+        text: the offending field (spaces and tabs around it removed), or ``None``.
+    """
+
+    def __init__(self, message: str, *, path: str, line: Optional[int] = None, column: Optional[int] = None,
+                 column_name: Optional[str] = None, text: Optional[str] = None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.column = column
+        self.column_name = column_name
+        self.text = text
+
+
 class JobFailed(RecPoolError):
     """A followed training job ended ``failed`` or ``cancelled``; ``job`` holds its last state."""
 

@@ -946,8 +946,8 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     feature names (``f0``, ``f1``, …), the features, then ``label``.
 
     Raises:
-        ValueError: no ``label`` column, no row (a job on it would fail on the workers: the CLI refuses such a file
-            before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
+        ValueError: no ``label`` column, no row or no feature column (a job on it would fail on the workers: the CLI
+            refuses such a file before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
             range, or a label outside [0, 1]; a bad value is named by its row (0-based, by position) and column,
             the first in row order.
     """
@@ -960,6 +960,10 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
                          "(rename or drop the others)")
     if len(frame) == 0:
         raise ValueError("the frame has no data rows")
+    if len(frame.columns) == 1:
+        # A job on it failed on the workers ("no feature columns"), as `recpool train` refuses such a file.
+        raise ValueError(f"the frame has no feature columns: its only column is {label!r} (a model needs at least one "
+                         "input column beside the label)")
     for column, dtype in frame.dtypes.items():
         # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
         if getattr(dtype, "kind", "O") in "mMcSUV":

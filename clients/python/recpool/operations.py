@@ -469,7 +469,8 @@ def as_rows(rows) -> np.ndarray:
             first such row and feature; something that is no rows at all (``None``, bytes, a set, a generator, a
             single number), named by its type; a value that is not a real number (``None``, a string, a boolean)
             in rows given as lists, named by its row and feature; a masked value, in a masked array or in a
-            masked row of a list.
+            masked row of a list; a memoryview numpy cannot read, or of no numbers, named by its format (one of
+            numbers is read as the array it views, ``np.asarray(view)``, and checked as that array).
     """
     if isinstance(rows, np.ma.MaskedArray) and np.ma.is_masked(rows):
         # np.asarray would drop the mask and send the values under it as if they were data.
@@ -479,6 +480,10 @@ def as_rows(rows) -> np.ndarray:
         # np.asarray(bytearray(n)) is n uint8 features: the bytes of a buffer are no row of numbers.
         raise InvalidRequest(f"rows must be numbers, got {type(rows).__name__} (bytes are not read as features: "
                              "np.frombuffer(data, dtype=...) reads a buffer's numbers)")
+    if isinstance(rows, memoryview):
+        # A memoryview is read as the array it views: iterating one of 2 dimensions or more (as the checks of rows
+        # given as lists do) raised NotImplementedError from inside these checks.
+        rows = _memoryview_array(rows, "rows")
     masked = _first_masked(rows)
     if masked is not None:
         raise InvalidRequest(f"row {masked[0]}, feature {masked[1]} is masked: rows must hold no masked value (the "
@@ -531,7 +536,35 @@ def _is_bytes(value) -> bool:
     """Whether ``value`` is bytes, a bytearray or a memoryview of either: a buffer of bytes, no row of numbers."""
     if isinstance(value, (bytes, bytearray)):
         return True
-    return isinstance(value, memoryview) and (isinstance(value.obj, (bytes, bytearray)) or value.format == "c")
+    if not isinstance(value, memoryview):
+        return False
+    try:
+        return isinstance(value.obj, (bytes, bytearray)) or value.format == "c"
+    except ValueError:  # a released view: no buffer at all, refused as such by _memoryview_array
+        return False
+
+
+def _memoryview_array(view: memoryview, what: str) -> np.ndarray:
+    """The numpy array a memoryview views (its shape and strides kept, without a copy), for a view of numbers numpy
+    reads; ``InvalidRequest`` naming the view's format otherwise (a released view, a format numpy does not read).
+    A view of booleans or complex numbers becomes such an array, refused by the checks that follow."""
+    try:
+        array = np.asarray(view)
+    except (TypeError, ValueError, NotImplementedError, BufferError) as error:
+        raise InvalidRequest(f"{what} must be numbers, got a memoryview of format {_view_format(view)} that numpy "
+                             f"cannot read as an array ({error}): pass a numpy array") from None
+    if array.dtype.kind not in "iufbc":
+        raise InvalidRequest(f"{what} must be numbers, got a memoryview of format {_view_format(view)} (numpy dtype "
+                             f"{array.dtype.str}), which holds no numbers: pass a numpy array of ints or floats")
+    return array
+
+
+def _view_format(view: memoryview) -> str:
+    """A memoryview's struct format for a message (``'?'`` when it was released)."""
+    try:
+        return repr(view.format)
+    except ValueError:  # a released view
+        return "'?' (the view was released)"
 
 
 def _no_rows(rows) -> str:
@@ -850,6 +883,10 @@ def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: in
             or does not fit in one request (:func:`rows_per_request`), naming the batch by its index.
     """
     what = "batches must be an iterable of rows × features batches (a list, a generator, a 3-D array), got"
+    given = type(batches).__name__
+    if isinstance(batches, memoryview) and not _is_bytes(batches):
+        # As the array it views: iterating a memoryview of 2 dimensions or more raised NotImplementedError.
+        batches = _memoryview_array(batches, "batches")
     if hasattr(batches, "columns") and hasattr(batches, "to_numpy"):
         # Iterating a DataFrame gives its column names, each then refused as a batch that is no rows.
         raise InvalidRequest(f"{what} a {type(batches).__name__} of shape {batches.shape}, which would go column name "
@@ -857,7 +894,7 @@ def score_batches(batches, pin: Tuple[int, int], timeout, deadline, max_rows: in
     if (isinstance(batches, (str, bytes, Mapping)) or not isinstance(batches, Iterable)
             or (isinstance(batches, np.ndarray) and batches.ndim < 3)):
         shape = f" of shape {batches.shape}: for one batch use score()" if isinstance(batches, np.ndarray) else ""
-        raise InvalidRequest(f"{what} {type(batches).__name__}{shape}")
+        raise InvalidRequest(f"{what} {given}{shape}")
     if isinstance(batches, (list, tuple)) and batches and all(_plain_row(item) for item in batches):
         # As a 2-D array would: [[0.5, …], [0.5, …]] is one batch's rows, and would go row by row.
         kind = "numbers" if all(is_number(item) for item in batches) else "lists of numbers"

@@ -1099,3 +1099,53 @@ def test_follow_refuses_a_raise_on_failure_that_is_not_a_bool():
 
     assert asyncio.run(main()) == ["failed"]
     assert [d["state"] for d in Job(JobReads("failed"), {"job": "j"}).follow(0.01, raise_on_failure=False)] == ["failed"]
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(2 * WIDTH, dtype=np.float32).reshape(2, WIDTH),
+    np.arange(2 * WIDTH, dtype=np.float64).reshape(2, WIDTH) / 3,
+    np.arange(2 * WIDTH, dtype=np.int32).reshape(2, WIDTH),
+    np.arange(4 * WIDTH, dtype=np.float32).reshape(4, WIDTH)[::2],  # not contiguous
+    np.arange(WIDTH, dtype=np.float16),  # 1-D: one row
+])
+def test_a_memoryview_of_numbers_is_scored_as_the_array_it_views(fake, array):
+    # A 2-D memoryview raised numpy's NotImplementedError ("multi-dimensional sub-views are not implemented") from
+    # inside the checks, which iterated it as a list of rows.
+    sent = []
+
+    def answer(header, frames):
+        if header is None:
+            return []
+        sent.append(wire.decode_tensor(frames[0]))
+        return [answer_to(header, scores_for(frames))]
+
+    broker = fake(answer)
+    with recpool.Client(broker.endpoint, timeout=5) as client:
+        scores = client.score(memoryview(array))
+        assert [s.probabilities.shape for s in client.score_many([memoryview(array)] * 2)] == [scores.probabilities.shape] * 2
+    expected = np.asarray(array, dtype=np.float32).reshape(-1, WIDTH)
+    assert scores.probabilities.shape == (expected.shape[0],)
+    assert all(np.array_equal(tensor, expected) for tensor in sent) and len(sent) == 3
+
+
+def test_a_memoryview_that_is_no_numbers_is_refused_naming_it():
+    released = memoryview(np.zeros((2, WIDTH), np.float32))
+    released.release()
+    cases = [(memoryview(np.zeros((2, WIDTH), "S3")), "got a memoryview of format '3s' (numpy dtype |S3)"),
+             (released, "got a memoryview of format '?' (the view was released)"),
+             (memoryview(np.zeros((2, WIDTH), bool)), "rows must be real numbers, got dtype bool"),
+             (memoryview(np.zeros((2, WIDTH), np.complex64)), "rows must be real numbers, got dtype complex64"),
+             (memoryview(np.full((2, WIDTH), np.nan, np.float32)), "row 0, feature 0 is nan"),
+             (memoryview(bytearray(WIDTH)), "got memoryview (bytes are not read as features")]
+    for view, problem in cases:
+        with pytest.raises(recpool.InvalidRequest, match=re.escape(problem)):
+            ops.as_rows(view)
+        with pytest.raises(recpool.InvalidRequest, match=re.escape(problem)):
+            list(ops.score_batches([view], (0, 0), None, None, 8192))
+
+
+def test_score_many_takes_a_3_d_memoryview_as_batches_and_refuses_a_2_d_one_as_it_refuses_a_2_d_array():
+    assert len(list(ops.score_batches(memoryview(np.zeros((3, 2, WIDTH), np.float32)), (0, 0), None, None, 8192))) == 3
+    with pytest.raises(recpool.InvalidRequest, match=r"got memoryview of shape \(2, 4\): for one batch use score\(\)"):
+        ops.score_batches(memoryview(np.zeros((2, WIDTH), np.float32)), (0, 0), None, None, 8192)
+

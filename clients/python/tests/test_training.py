@@ -92,7 +92,11 @@ def test_a_job_on_a_dataset_never_uploaded_is_not_found(trainer):
 def test_a_job_whose_dataset_cannot_be_read_fails_and_follow_raises_job_failed(trainer, tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_text("x0,label\nnot-a-number,1\n")
-    job = trainer.train(broken, epochs=1)
+    # train(path) refuses such a file before uploading it, as `recpool train` does; uploaded as bytes, a job on it
+    # fails on the workers.
+    with pytest.raises(recpool.DatasetFormatError, match='broken.csv:2:1: not a number: "not-a-number"'):
+        trainer.train(broken, epochs=1)
+    job = trainer.train(trainer.upload(broken), epochs=1)
     with pytest.raises(recpool.JobFailed) as caught:
         for _ in job.follow(interval=0.1):
             pass

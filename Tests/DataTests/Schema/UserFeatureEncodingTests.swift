@@ -133,14 +133,7 @@ struct UserFeatureEncodingTests {
             }
         }
         rows.append("\(n),0,1,0,0.5,,,ios")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("encodings-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try rows.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
-        try "sku,price\n0,1.5\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
-        let draft = SchemaInference.infer(
-            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
-            catalogueFile: "items.csv")
+        let draft = try Self.draft(logRows: rows)
         let features = Dictionary(uniqueKeysWithValues: draft.schema.logs.userFeatures.map { ($0.name, $0) })
         #expect(features["segment"]?.values == (0..<SchemaInference.draftedValues).map { "s\($0)" })
         #expect(features["device"]?.values == ["ios", "web"])
@@ -148,7 +141,7 @@ struct UserFeatureEncodingTests {
         // online policy reads a value as (x − mean) / scale clipped to ±10.
         #expect(features["age"] == DataSchema.Feature("age", .numeric, mean: 25.167, scale: 3.436))
         // The draft parses back as it was drafted (a TOML table's keys come back sorted).
-        let again = try DataSchema.parse(draft.schema.toml(), path: folder + "/shop.toml").logs.userFeatures
+        let again = try DataSchema.parse(draft.schema.toml(), path: "shop.toml").logs.userFeatures
         #expect(again == draft.schema.logs.userFeatures.sorted { $0.name < $1.name })
         #expect(draft.unscaled.isEmpty)
     }
@@ -159,17 +152,23 @@ struct UserFeatureEncodingTests {
     func unscaledListed() throws {
         var rows = ["ts,sku,slot,clicked,propensity,huge,small"]
         for n in 0..<40 { rows.append("\(n),0,1,0,0.5,\(Double(n % 12 + 1) * 2.5e37),\(Double(n % 12) / 4)") }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("unscaled-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try rows.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
-        try "sku,price\n0,1.5\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
-        let draft = SchemaInference.infer(
-            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
-            catalogueFile: "items.csv")
+        let draft = try Self.draft(logRows: rows)
         let features = Dictionary(uniqueKeysWithValues: draft.schema.logs.userFeatures.map { ($0.name, $0) })
         #expect(features["huge"] == DataSchema.Feature("huge", .numeric))
         #expect(features["small"] == DataSchema.Feature("small", .numeric))
         #expect(draft.unscaled == ["huge"])
+    }
+
+    /// The draft `data schema --infer` makes of a log of `logRows` (header first) beside a one-item catalogue, read
+    /// from files as the command reads them.
+    static func draft(logRows: [String]) throws -> SchemaInference.Draft {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("draft-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try logRows.joined(separator: "\n").write(toFile: folder + "/logs.csv", atomically: true, encoding: .utf8)
+        try "sku,price\n0,1.5\n".write(toFile: folder + "/items.csv", atomically: true, encoding: .utf8)
+        return SchemaInference.infer(
+            log: try CSVTable.read(path: folder + "/logs.csv"), catalogue: try CSVTable.read(path: folder + "/items.csv"),
+            catalogueFile: "items.csv")
     }
 }

@@ -47,7 +47,17 @@ public struct LoggedWorld: VisitorWorld {
         guard clickScale.isFinite && clickScale > 0 else {
             throw .inconsistent("the click scale must be a finite number above 0, got \(clickScale)")
         }
-        let slots = max(logs.nPositions, 1)
+        // Slots counted from the top by their value (``BanditDataset/slotFromTop(_:)``), not their rank in the file: a
+        // log of slots 2 and 3 made a 2-slot world whose top slot clicked at slot 2's rate. A slot the log never shows
+        // between two it does gets no effect of its own (the penalty holds its weight at 0).
+        let fromTop = (0..<logs.rows).map { logs.slotFromTop($0) }
+        guard logs.rows == 0 || fromTop.contains(0) else {
+            throw .inconsistent(
+                "\(logs.name): no row was logged in the first slot (the log's slots are "
+                    + "\(logs.slotValuesText ?? "other slots"); slots are numbered from 1, or from 0 when a slot 0 is "
+                    + "logged): a world's top slot would click at a lower slot's rate")
+        }
+        let slots = max((fromTop.max() ?? 0) + 1, 1)
         let columns = logs.userFeatures
         let vocabulary = zip(columns.names, columns.categories).map {
             ItemEncoding.Vocabulary(name: $0, values: $1)
@@ -80,13 +90,13 @@ public struct LoggedWorld: VisitorWorld {
             // model is fitted on the categorical ones, so they do not change a visitor's clicks.
             for (name, value) in logs.userNumericRawValues(r) where value.isFinite { features[name] = "\(value)" }
             contexts.append((categories, features))
-            rows.append((categories, try rowOf(logs.action[r], in: logs), min(logs.position[r], slots - 1), logs.reward[r] > 0))
+            rows.append((categories, try rowOf(logs.action[r], in: logs), fromTop[r], logs.reward[r] > 0))
         }
         var distribution: [Double] = []
         if let logging {
             distribution = [Double](repeating: 0, count: slots * catalogue.count)
             for r in 0..<logging.data.rows {
-                let slot = min(logging.data.position[r], slots - 1)
+                let slot = min(max(logging.data.slotFromTop(r), 0), slots - 1)
                 distribution[slot * catalogue.count + (try rowOf(logging.data.action[r], in: logging.data))] += 1
             }
         }

@@ -56,6 +56,9 @@ public enum WarmStart {
         public var clicks: Int
         /// Rows the policy refused (an unknown item or user feature).
         public var refused: Int
+        /// Why the first refused row was refused (`row 12: user feature 'age' is numeric: …`), or nil when none was
+        /// (or only the learner's own checks refused rows, which give no reason).
+        public var firstRefusal: String? = nil
     }
 
     /// Rows per re-linearisation: the learner solves its posterior and moves its linearisation point every this
@@ -133,7 +136,8 @@ public enum WarmStart {
         do {
             let trained = try start.with(statistics: learner.learnt)
             return Trained(
-                policy: trained, rows: data.rows - refused, clicks: data.clicks - refusedClicks, refused: refused)
+                policy: trained, rows: data.rows - refused, clicks: data.clicks - refusedClicks, refused: refused,
+                firstRefusal: firstProblem)
         } catch {
             throw .policy(error)
         }
@@ -212,7 +216,12 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         seed: UInt64 = 12_345
     ) throws(WarmStartError) -> WarmStartEvaluation {
         let firstSlot = data.firstSlotRows
-        guard !firstSlot.isEmpty else { throw .noRows("first-slot evaluation") }
+        guard !firstSlot.isEmpty else {
+            // Named as `data ope --online` names it: the first slot by value, so a log of lower slots only has none.
+            throw .noRows(
+                "first-slot evaluation (the log's slots are \(data.slotValuesText ?? "other slots"); slots are numbered "
+                    + "from 1, or from 0 when a slot 0 is logged)")
+        }
         // Rows drawn from a candidate set are weighed against no policy: the candidate, the start and the logging
         // policy are all judged on the others.
         let data = (firstSlot.count == data.rows ? data : data.subset(firstSlot, name: "\(data.name), first slot"))

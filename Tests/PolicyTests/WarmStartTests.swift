@@ -189,6 +189,24 @@ struct WarmStartTests {
         #expect(trained.rows == 20 && trained.refused == 20)
         #expect(trained.clicks == 10, "the even rows' clicks (every fourth row), not the refused rows' \(log.clicks - 10)")
         #expect(trained.clicks <= trained.rows)
+        // The first refusal's reason is kept for the report (it said only "20 refused").
+        #expect(trained.firstRefusal?.hasPrefix("row 1: ") == true && trained.firstRefusal?.contains("age") == true,
+            "\(String(describing: trained.firstRefusal))")
+        let clean = try WarmStart.train(try oneHotPolicy(), on: handMadeLog(rows: 40))
+        #expect(clean.refused == 0 && clean.firstRefusal == nil)
+    }
+
+    /// A log of the lower slots only had "no first-slot evaluation rows", without the slots that said why.
+    @Test("a log without the first slot is refused naming its slots")
+    func lowerSlotsNamed() throws {
+        let start = try oneHotPolicy()
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        var log = handMadeLog(rows: 40)
+        log.positionValues = [2]
+        let error = #expect(throws: WarmStartError.self) {
+            _ = try WarmStartEvaluation.evaluate(trained: trained.policy, start: start, on: log, resamples: 0)
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("the log's slots are 2"), "\(String(describing: error))")
     }
 }
 

@@ -63,6 +63,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         var trainedRows: Int
         var trainedClicks: Int
         var refusedRows: Int
+        /// Why the first refused training row was refused (absent when none was, or no reason is known).
+        var firstRefusal: String?
         var evaluatedRows: Int
         var evaluation: WarmStartEvaluation
         var verdict: WarmStartEvaluation.Verdict
@@ -129,6 +131,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
             let output = Output(
                 dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,
                 trainedRows: trained.rows, trainedClicks: trained.clicks, refusedRows: trained.refused,
+                firstRefusal: trained.firstRefusal,
                 evaluatedRows: evaluation.candidate.segment(.all)?.rows ?? 0, evaluation: evaluation,
                 verdict: evaluation.verdict,
                 registeredVersion: registered?.version)
@@ -170,7 +173,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         var lines = [
             "warm start from \(o.dataset) on catalogue version \(o.catalogueVersion), from online policy version "
                 + "\(o.startVersion): learnt \(o.trainedRows) logged rows (\(o.trainedClicks) clicks, \(o.refusedRows) refused), "
-                + "the first 60% by time",
+                + "the first 60% by time" + (o.firstRefusal.map { "; first refused: \($0)" } ?? ""),
             "off-policy check on the \(o.evaluatedRows) first-slot rows of the last 30% by time, clicks per shown item, "
                 + "95% bootstrap intervals:",
             "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval),

@@ -119,7 +119,9 @@ public enum SimulationRunner {
         guard retired == 0 else {
             throw .catalogueMismatch(
                 "\(retired) of the pool's \(spec.itemCount) items are retired, while the baselines show every item of "
-                    + "the world: serve a catalogue version with every item active")
+                    + "the world: serve a catalogue version with every item active (a retired item cannot be restored: "
+                    + "restart the broker with --online-catalogue set to a version from before the retire, `recpool "
+                    + "catalogue list`; a pool pinned so refuses catalogue changes until it serves `latest` again)")
         }
         // As sets: the policy lists the schema's features in its own order, the world categorical ones first.
         let names = world.userFeatureNames

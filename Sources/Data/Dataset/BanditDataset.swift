@@ -126,7 +126,9 @@ public struct BanditDataset: Sendable {
     /// does). Scoring a logged row from this gives the features its training row had; the categorical values alone
     /// (`userFeatures.dictionary(row)`) score every numeric feature as missing.
     public func userContext(_ row: Int) -> [String: String] {
-        var context = userFeatures.names.isEmpty ? [:] : userFeatures.dictionary(row)
+        // A blank categorical value is a missing one (the loader's convention), left out as the request that logged it
+        // left it out: sent as "", a log's extra feature blank on 90% of its rows refused every row as unknown.
+        var context = userFeatures.names.isEmpty ? [:] : userFeatures.dictionary(row).filter { !$0.value.isEmpty }
         // A missing value (NaN) is left out, as the request that logged it left it out.
         for (name, value) in userNumericRawValues(row) where value.isFinite { context[name] = "\(value)" }
         return context

@@ -218,9 +218,7 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         let firstSlot = data.firstSlotRows
         guard !firstSlot.isEmpty else {
             // Named as `data ope --online` names it: the first slot by value, so a log of lower slots only has none.
-            throw .noRows(
-                "first-slot evaluation (the log's slots are \(data.slotValuesText ?? "other slots"); slots are numbered "
-                    + "from 1, or from 0 when a slot 0 is logged)")
+            throw .noRows("first-slot evaluation (\(data.slotNumberingText))")
         }
         // Rows drawn from a candidate set are weighed against no policy: the candidate, the start and the logging
         // policy are all judged on the others.

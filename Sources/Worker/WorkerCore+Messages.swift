@@ -141,18 +141,18 @@ extension WorkerCore {
     /// and sending it again, as often, to replicas that cannot read it either. The report needs the job, round and
     /// shard it answers (docs/PROTOCOL.md: the broker takes it only as the answer to the request out for that
     /// round and shard); an assignment without even those is only logged (``document(_:of:into:)``).
-    /// The commands a broker sends a worker on its own (not requests it forwards: SCORE and RECOMMEND are judged by
-    /// ``Header/requestProblem``).
-    static let brokerCommands: Set<Command> = [
-        .heartbeat, .disconnect, .weights, .trainRound, .policy, .catalogue, .learn, .policyPull,
-    ]
-
     /// Why a broker's own message may not be applied, or nil: an undefined flag (any but `DRAIN` on HEARTBEAT, none on
     /// the others), a non-zero status, or the reply bit (a broker never replies to a worker's READY or HEARTBEAT with
     /// one: ``receive(_:held:frameCount:now:into:)`` handles the BAD_REQUEST of a client endpoint first).
     static func brokerMessageProblem(_ header: Header) -> WireError? {
-        guard brokerCommands.contains(header.command) else { return nil }
-        let defined: Header.Flags = header.command == .heartbeat ? .drain : []
+        // The commands a broker sends a worker on its own; SCORE and RECOMMEND, which it forwards, are judged by
+        // ``Header/requestProblem`` (a switch: this runs for every message, SCORE's included).
+        let defined: Header.Flags
+        switch header.command {
+        case .heartbeat: defined = .drain
+        case .disconnect, .weights, .trainRound, .policy, .catalogue, .learn, .policyPull: defined = []
+        default: return nil
+        }
         let undefined = header.flags.rawValue & ~defined.rawValue
         if undefined != 0 { return .undefinedFlags(bits: undefined, command: header.command.name) }
         if header.status != .ok { return .statusInRequest(header.status.rawValue) }

@@ -25,4 +25,11 @@ extension BanditDataset {
 
     /// The slot values the log holds, for a message (`2, 3`), or nil for generated data.
     public var slotValuesText: String? { positionValues.map { $0.map(String.init).joined(separator: ", ") } }
+
+    /// The slots a log holds and the numbering rule, for a refusal of a log without the first slot: `the log's slots
+    /// are 2, 3; slots are numbered from 1, or from 0 when a slot 0 is logged`.
+    public var slotNumberingText: String {
+        "the log's slots are \(slotValuesText ?? "other slots"); slots are numbered from 1, or from 0 when a slot 0 is "
+            + "logged"
+    }
 }

@@ -53,9 +53,8 @@ public struct LoggedWorld: VisitorWorld {
         let fromTop = (0..<logs.rows).map { logs.slotFromTop($0) }
         guard logs.rows == 0 || fromTop.contains(0) else {
             throw .inconsistent(
-                "\(logs.name): no row was logged in the first slot (the log's slots are "
-                    + "\(logs.slotValuesText ?? "other slots"); slots are numbered from 1, or from 0 when a slot 0 is "
-                    + "logged): a world's top slot would click at a lower slot's rate")
+                "\(logs.name): no row was logged in the first slot (\(logs.slotNumberingText)): a world's top slot "
+                    + "would click at a lower slot's rate")
         }
         let slots = max((fromTop.max() ?? 0) + 1, 1)
         let columns = logs.userFeatures

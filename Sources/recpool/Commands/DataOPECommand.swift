@@ -144,9 +144,8 @@ struct DataOPECommand: AsyncParsableCommand {
             let first = data.firstSlotRows
             guard !first.isEmpty || data.rows == 0 else {
                 throw CommandFailure(
-                    "\(data.name): no row was logged in the first slot, where the online policy is evaluated (the log's "
-                        + "slots are \(data.slotValuesText ?? "other slots"); slots are numbered from 1, or from 0 when "
-                        + "a slot 0 is logged)",
+                    "\(data.name): no row was logged in the first slot, where the online policy is evaluated "
+                        + "(\(data.slotNumberingText))",
                     exitCode: .badInput)
             }
             data = data.subset(first, name: "\(data.name), first slot")

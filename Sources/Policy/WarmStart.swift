@@ -189,7 +189,8 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         case indistinguishable
         /// Fewer than ``minimumFavouredClicks`` held-out clicks fall on items the policy favours.
         case tooFewClicks = "too_few_clicks"
-        /// No intervals were computed (`--resamples 0`): nothing to compare, however many clicks.
+        /// The logging policy's or the trained policy's SNIPW interval is missing (`--resamples 0`, too few rows, or
+        /// SNIPW undefined; ``noIntervalReason`` says which): nothing to compare, however many clicks.
         case noIntervals = "no_intervals"
     }
 
@@ -300,6 +301,17 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     /// The trained policy's interval by `estimator` on all rows.
     public func interval(_ estimator: OffPolicyEstimator) -> ConfidenceInterval? {
         candidate.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == estimator }?.interval
+    }
+
+    /// Why the verdict is ``Verdict/noIntervals``: the logging policy's interval's reason when it has none (no
+    /// resamples, too few rows), else the trained policy's SNIPW's (its estimate or its interval undefined); nil when
+    /// both intervals exist.
+    public var noIntervalReason: String? {
+        if loggingInterval == nil { return loggingIntervalUndefined ?? "the logging policy's interval is undefined" }
+        guard interval(.snipw) == nil else { return nil }
+        let snipw = candidate.segments.first { $0.segment == .all }?.estimates.first { $0.estimator == .snipw }
+        return snipw.flatMap { $0.undefined ?? $0.intervalUndefined }.map { "the warm start's SNIPW: \($0)" }
+            ?? "the warm start's SNIPW interval is undefined"
     }
 }
 

@@ -81,6 +81,7 @@ struct WarmStartTests {
             // Only the first slot's rows of the 3,000 held out (999, with 4 of their 10 clicks; pandas counts the
             // same): too few clicks fall on the items the policy favours to compare.
             #expect(report["verdict"] as? String == "too_few_clicks", "\(String(describing: report["verdict"]))")
+            #expect(report["resamples"] as? Int == 100 && report["no_interval_reason"] is NSNull)
             #expect((evaluation["favoured_clicks"] as? Int ?? 99) < 10 && evaluation["clicks"] as? Int == 4)
 
             // Stored and served: version 2 records catalogue version 1, every replica installs it.

@@ -115,6 +115,12 @@ struct WarmStartTests {
         let few = try WarmStartEvaluation.evaluate(
             trained: trained.policy, start: start, on: handMadeLog(rows: 24), resamples: 50)
         #expect(few.favouredClicks == 6 && few.verdict == .tooFewClicks)
+        #expect(evaluation.noIntervalReason == nil)
+        // Without resamples there is nothing to compare, and the reason names the resamples, not the rows.
+        let unresampled = try WarmStartEvaluation.evaluate(
+            trained: trained.policy, start: start, on: handMadeLog(rows: 200), resamples: 0)
+        #expect(unresampled.verdict == .noIntervals && unresampled.loggingInterval == nil)
+        #expect(unresampled.noIntervalReason?.contains("resamples 0") == true, "\(String(describing: unresampled.noIntervalReason))")
     }
 
     @Test("an item added after the logs has no logged support: its share of the policy's choices is reported")

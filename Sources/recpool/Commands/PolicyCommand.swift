@@ -66,8 +66,12 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         /// Why the first refused training row was refused (absent when none was, or no reason is known).
         var firstRefusal: String?
         var evaluatedRows: Int
+        /// Bootstrap resamples behind the intervals (`--resamples`; 0: none).
+        var resamples: Int
         var evaluation: WarmStartEvaluation
         var verdict: WarmStartEvaluation.Verdict
+        /// Why the verdict is `no_intervals` (null for every other verdict).
+        var noIntervalReason: String?
         var registeredVersion: UInt64?
     }
 
@@ -132,8 +136,9 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 dataset: logs.dataset, catalogueVersion: catalogue, startVersion: install.version,
                 trainedRows: trained.rows, trainedClicks: trained.clicks, refusedRows: trained.refused,
                 firstRefusal: trained.firstRefusal,
-                evaluatedRows: evaluation.candidate.segment(.all)?.rows ?? 0, evaluation: evaluation,
+                evaluatedRows: evaluation.candidate.segment(.all)?.rows ?? 0, resamples: resamples, evaluation: evaluation,
                 verdict: evaluation.verdict,
+                noIntervalReason: evaluation.verdict == .noIntervals ? evaluation.noIntervalReason : nil,
                 registeredVersion: registered?.version)
             CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
         }
@@ -175,7 +180,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 + "\(o.startVersion): learnt \(o.trainedRows) logged rows (\(o.trainedClicks) clicks, \(o.refusedRows) refused), "
                 + "the first 60% by time" + (o.firstRefusal.map { "; first refused: \($0)" } ?? ""),
             "off-policy check on the \(o.evaluatedRows) first-slot rows of the last 30% by time, clicks per shown item, "
-                + "95% bootstrap intervals:",
+                + (o.resamples > 0 ? "95% bootstrap intervals from \(o.resamples) resamples:" : "no intervals (--resamples 0):"),
             "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval),
             "  warm-started policy:",
         ]
@@ -202,7 +207,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                         + "this policy shows at least as often as the logging policy did (fewer than "
                         + "\(WarmStartEvaluation.minimumFavouredClicks); the bootstrap cannot see what so few clicks leave out)")
             case .noIntervals:
-                lines.append(comparison + "not compared: no intervals were computed (--resamples 0)")
+                lines.append(comparison + "not compared: no interval to compare (\(e.noIntervalReason ?? "none was computed"))")
             }
         }
         if let version = o.registeredVersion {

@@ -58,6 +58,12 @@ public struct BanditDataset: Sendable {
     public var conditional: [Bool] = []
     /// Rows ``withoutConditionalRows()`` left out of this dataset's parts, for the reports that say so.
     public var conditionalRowsLeftOut = 0
+    /// Rows of the source log that repeat an earlier row in every column, the timestamp included (a log written
+    /// twice, a retried export): each is still read as its own impression, so it is learnt and weighed twice; the
+    /// reports say so. Counted over the whole log and kept by ``subset(_:name:)``; 0 for OBD and the simulator.
+    public var repeatedRows = 0
+    /// The source line of the first row counted in ``repeatedRows`` (1 is the header), nil when none is.
+    public var firstRepeatedLine: Int? = nil
     /// Rows drawn from a candidate set (``conditional``).
     public var conditionalRows: Int { conditional.count { $0 } }
 
@@ -175,6 +181,7 @@ public struct BanditDataset: Sendable {
         out.itemIds = itemIds
         out.conditional = conditional.isEmpty ? [] : indices.map { conditional[$0] }
         out.conditionalRowsLeftOut = conditionalRowsLeftOut
+        (out.repeatedRows, out.firstRepeatedLine) = (repeatedRows, firstRepeatedLine)
         out.viewedSeconds = viewedSeconds?.gather(indices)
         out.positionValues = positionValues
         return out

@@ -9,6 +9,9 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     /// Rows of the log whose slate was drawn from a candidate set, which off-policy evaluation leaves out
     /// (``BanditDataset/conditionalRows``).
     public var conditionalRows: Int
+    /// Rows of the log that repeat an earlier row in every column (``BanditDataset/repeatedRows``): each is read as
+    /// its own impression.
+    public var repeatedRows: Int
     /// Clicks: rows whose reward is above 0 (``BanditDataset/isClick(reward:)``).
     public var clicks: Int
     /// Items (actions).
@@ -59,6 +62,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         name = data.name
         rows = data.rows
         unobservedRows = data.unobservedRows
+        repeatedRows = data.repeatedRows
         conditionalRows = data.conditionalRows
         clicks = data.clicks
         items = data.nActions
@@ -102,6 +106,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(rows, forKey: .rows)
         try c.encode(unobservedRows, forKey: .unobservedRows)
         try c.encode(conditionalRows, forKey: .conditionalRows)
+        try c.encode(repeatedRows, forKey: .repeatedRows)
         try c.encode(clicks, forKey: .clicks)
         try c.encode(items, forKey: .items)
         try c.encode(positions, forKey: .positions)
@@ -127,7 +132,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, rows, unobservedRows, conditionalRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
+        case name, rows, unobservedRows, conditionalRows, repeatedRows, clicks, items, positions, contextWidth, actionContextWidth, basicFeatureWidth
         case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR
         case warmCTR
         case pscoreMin, pscoreMax

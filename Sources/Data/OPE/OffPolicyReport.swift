@@ -172,6 +172,7 @@ public enum OffPolicyEvaluation {
                 "\(data.conditionalRowsLeftOut) rows were left out: their slates were drawn from a candidate set (the log's "
                     + "`retrieval` column), so their propensities are conditional on a set the log does not hold")
         }
+        if let note = data.repeatedRowsNote { notes.append(note) }
         for segment in Segment.allCases {
             let rows = data.rows(in: segment)
             let part = terms.gather(rows)

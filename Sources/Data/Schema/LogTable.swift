@@ -339,6 +339,7 @@ struct LogTable {
             context: context, actionContext: items.actionContext, affinity: affinity, userNumeric: userNumeric,
             userNumericRaw: numericRaw, itemNumericColumns: items.numericColumns)
         dataset.unobservedRows = timeOrdered.count - order.count
+        (dataset.repeatedRows, dataset.firstRepeatedLine) = Self.repeatedRows(table)
         dataset.positionValues = ranks.sorted { $0.value < $1.value }.map(\.key)
         // A slate drawn from a candidate set: its propensity is conditional on a set the log does not hold, so
         // off-policy evaluation leaves the row out (an estimate over it is biased, silently); its click is a label.

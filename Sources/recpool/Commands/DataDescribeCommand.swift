@@ -51,6 +51,9 @@ struct DataDescribeCommand: AsyncParsableCommand {
             CommandOutput.printLine(
                 "  unobserved      \(d.unobservedRows) rows left out (observed = 0: shown without feedback, not non-clicks)")
         }
+        if d.repeatedRows > 0, let note = data.all.repeatedRowsNote {
+            CommandOutput.printLine("  repeated rows   \(note)")
+        }
         if d.conditionalRows > 0 {
             CommandOutput.printLine(
                 "  candidate sets  \(d.conditionalRows) rows drawn from a candidate set (`retrieval`): left out of "

@@ -434,10 +434,8 @@ extension BrokerCore {
                 }
             }
         case .inflight(let dispatchId):
-            if var entry = inflight[dispatchId] {
-                entry.clientAnswered = true
-                inflight[dispatchId] = entry
-                reply(to: entry.request, status: .cancelled, message: "cancelled by the client", into: &actions)
+            if let request = answerEarly(dispatchId) {
+                reply(to: request, status: .cancelled, message: "cancelled by the client", into: &actions)
             }
         }
         locations[key] = nil

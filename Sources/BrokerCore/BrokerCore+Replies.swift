@@ -172,7 +172,10 @@ extension BrokerCore {
             }
         }
         let registered = workers[identity]?.modelVersion
-        if version != registered && rolledOutSHA[version] == nil {
+        // Another number than it reports is admitted only when this broker sent that version's WEIGHTS to this worker
+        // (a reply may come before the heartbeat that reports the swap); a version rolled out to others, or rolled
+        // out before this worker came, is not one it serves.
+        if version != registered && workers[identity]?.weightsSentVersions.contains(version) != true {
             return "model version \(version), which it does not serve (it serves \(registered.map(String.init) ?? "none"))"
         }
         // The number it reported is its own claim: a number the registry does not hold with the weights it serves

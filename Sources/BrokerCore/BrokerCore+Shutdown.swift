@@ -24,9 +24,9 @@ extension BrokerCore {
             queues[service] = Deque()
         }
         for (dispatchId, entry) in inflight where !entry.clientAnswered {
-            inflight[dispatchId]?.clientAnswered = true
+            guard let request = answerEarly(dispatchId) else { continue }
             counters.add(.abandonedAtShutdown)
-            reply(to: entry.request, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
+            reply(to: request, status: .busy, message: text, retryAfterMs: configuration.busyRetryAfterMs, into: &actions)
         }
         locations.removeAll()
         abandonControlWaits(into: &actions)

@@ -63,11 +63,11 @@ extension BrokerCore {
             let deadline = entry.request.header.deadlineMs
             // The deadline is the client's number: near 2⁶⁴ − 1, adding the grace must not trap.
             guard deadline != 0, now.epochMillis >= deadline.addingSaturating(grace) else { continue }
-            inflight[dispatchId]?.clientAnswered = true
-            locations[entry.request.key] = nil
+            guard let request = answerEarly(dispatchId) else { continue }
+            locations[request.key] = nil
             counters.add(.droppedExpiredInflight)
             reply(
-                to: entry.request, status: .expired, message: "the worker did not answer before the deadline",
+                to: request, status: .expired, message: "the worker did not answer before the deadline",
                 into: &actions)
         }
     }

@@ -69,8 +69,11 @@ extension BrokerCore {
             // A load frame that does not decode leaves the worker's slots, width and model as they were: counted.
             if load == nil && !message.payload.isEmpty { counters.add(.malformedWorkerMessages) }
             if workers[identity]?.modelVersion != header.modelVersion {
-                // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's.
-                workers[identity]?.modelSHA256 = header.modelVersion == 0 ? nil : rolledOutSHA[header.modelVersion]
+                // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's, when that
+                // version's WEIGHTS were sent to it; a number never sent to it has no hash to take (unverified).
+                let sent = workers[identity]?.weightsSentVersions.contains(header.modelVersion) == true
+                workers[identity]?.modelSHA256 =
+                    header.modelVersion == 0 || !sent ? nil : rolledOutSHA[header.modelVersion]
                 workers[identity]?.modelSeed = nil
             }
             workers[identity]?.modelVersion = header.modelVersion

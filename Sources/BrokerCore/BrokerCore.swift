@@ -213,6 +213,21 @@ public struct BrokerCore: Sendable {
         heldBytes -= request.bytes
     }
 
+    /// Marks in-flight dispatch `dispatchId` as answered to its client before its worker answered (cancelled,
+    /// expired), and lets its bytes go now: the budgets count a request until it is answered (docs/PROTOCOL.md,
+    /// Limits), and its frames go with them, as an answered request is never dispatched again. The entry stays until
+    /// the worker answers or leaves, so the worker's slot stays taken. Returns the request as it was, to answer.
+    mutating func answerEarly(_ dispatchId: UInt64) -> PendingRequest? {
+        guard var entry = inflight[dispatchId], !entry.clientAnswered else { return nil }
+        let request = entry.request
+        release(request)
+        entry.clientAnswered = true
+        entry.request.bytes = 0
+        entry.request.payload = []
+        inflight[dispatchId] = entry
+        return request
+    }
+
     // MARK: Replies
 
     mutating func reply(

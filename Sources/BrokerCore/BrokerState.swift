@@ -138,6 +138,11 @@ struct WorkerRecord: Sendable {
     var online = false
     /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
     var weightsSentAt: UInt64 = 0
+    /// The versions whose WEIGHTS were sent to it, newest last, at most ``weightsSentRemembered``: a reply under one of
+    /// them may come before its heartbeat reports the swap; a version never sent to it is no version it serves.
+    var weightsSentVersions: [UInt64] = []
+    /// How many of the versions sent to a worker are remembered (rollouts flapping faster than it builds).
+    static let weightsSentRemembered = 8
 
     /// It is draining: it gets no new requests and leaves once it has answered what it holds.
     var draining = false

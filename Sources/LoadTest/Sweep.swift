@@ -151,6 +151,14 @@ public enum SweepRunner {
     }
 }
 
+extension SweepLevel {
+    /// The first of `levels` that sent no request: it measured nothing (its windows were too short for a first
+    /// request), so a sweep that ends on it has no last level to report; nil when every level sent.
+    public static func firstUnmeasured(_ levels: [SweepLevel]) -> SweepLevel? {
+        levels.first { $0.summary.sent == 0 }
+    }
+}
+
 /// The windows of one level, appended from the runner's ticker.
 final class WindowLog: Sendable {
     private let windows = LockedBox<[WindowStats]>([])

@@ -209,7 +209,7 @@ public enum PolicyGuard {
                 reason: "rejected: no comparison is possible: " + undefined.joined(separator: "; "),
                 candidateValue: candidateValue, currentValue: currentValue, margin: margin, rows: rows, atMs: nowMs)
         }
-        var text = "SNIPW \(format(c)) vs current \(format(b)) on \(rows) rows (margin \(format(margin)))"
+        var text = "SNIPW \(format(c)) vs current \(format(b)) on \(rows) row\(rows == 1 ? "" : "s") (margin \(format(margin)))"
         if let compared = candidateEstimate.compared, compared < impressions.count {
             // Some impressions only one policy could score: both estimates left them out; say how many and why.
             let skipped = [

@@ -95,8 +95,11 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if !(lr > 0 && lr < 10) { return "lr must be in (0, 10)" }
         // The workers step in 32-bit floats: a smaller rate is 0 there, and the job would train nothing.
         if !Float(lr).isNormal { return "lr must be at least \(Float.leastNormalMagnitude) (a 32-bit float; below it, 0)" }
-        if let hidden, hidden.isEmpty || hidden.contains(where: { !(1...65_536).contains($0) }) {
-            return "hidden sizes must be 1…65536"
+        if let hidden, hidden.isEmpty {
+            return "hidden lists no layer; give at least one width, or leave hidden out (null) for the default"
+        }
+        if let hidden, let width = hidden.first(where: { !(1...65_536).contains($0) }) {
+            return "hidden sizes must be 1…65536, not \(width)"
         }
         if let hidden, hidden.count > Self.maximumHiddenLayers {
             return "hidden lists \(hidden.count) layers; at most \(Self.maximumHiddenLayers) (a checkpoint holds 64 layers with the output)"

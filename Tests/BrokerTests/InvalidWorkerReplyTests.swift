@@ -110,13 +110,36 @@ struct InvalidWorkerReplyTests {
         #expect(reply.header.status == .internal && reply.errorText?.contains("exactly 1") == true)
     }
 
-    @Test("a version this broker rolled out is served while the worker's heartbeat still names the old one")
+    static func weights(_ version: UInt64) -> [[UInt8]] {
+        [Header(command: .weights, modelVersion: version).encoded(),
+         WireJSON.encode(WeightsNotice(version: version, sha256: String(repeating: "\(version)", count: 64))), [1]]
+    }
+
+    @Test("a version whose WEIGHTS this broker sent to the worker is served while its heartbeat still names the old one")
     func rolledOutVersion() throws {
         var h = CoreHarness()
         let d = try Self.dispatched(&h)
-        h.core.rolledOutSHA[2] = String(repeating: "b", count: 64)
+        h.feed(.rollout(version: 2, frames: Self.weights(2)))
         Self.send(&h, d, version: 2, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
         #expect(try Self.onlyReply(h).header.status == .ok)
+    }
+
+    /// Promote 2, then 1 again, then a worker registers on 1: version 2 was rolled out, but never to it. Its reply
+    /// under 2 was forwarded OK as version 2 (any version in the broker-wide rollout table passed), and a heartbeat of
+    /// 2 took version 2's hash, so STATUS showed it as a verified replica of 2.
+    @Test("a version rolled out before the worker came, never sent to it, is INTERNAL in a reply and unverified in a heartbeat")
+    func versionNeverSentToThisWorker() throws {
+        var h = CoreHarness()
+        h.feed(.rollout(version: 2, frames: Self.weights(2)))
+        h.feed(.rollout(version: 1, frames: Self.weights(1)))
+        let d = try Self.dispatched(&h)
+        #expect(!h.sentToWorkers.contains { $0.identity == Self.worker && $0.message.header.modelVersion == 2 })
+        Self.send(&h, d, version: 2, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal, "\(reply.header.status)")
+        #expect(reply.errorText?.contains("model version 2, which it does not serve (it serves 1)") == true, "\(reply.errorText ?? "")")
+        h.feed(.worker(identity: Self.worker, frames: [Header(command: .heartbeat, modelVersion: 2).encoded()], peerAddress: nil))
+        #expect(h.core.workers[Self.worker]?.modelSHA256 == nil)
     }
 
     @Test(

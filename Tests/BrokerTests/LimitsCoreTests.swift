@@ -174,6 +174,48 @@ struct LimitsCoreTests {
         #expect(h.core.peakHeldBytes == 24_024)
     }
 
+    /// A client that cancelled its in-flight requests (or whose deadline passed while a worker held them) was answered,
+    /// yet its bytes stayed counted until the worker answered: its next request got BUSY "already hold 16016 bytes"
+    /// for requests it no longer had.
+    @Test("bytes of an in-flight request are let go when its client is answered (CANCEL, expiry), not when its worker answers")
+    func answeredInFlightReleasesBytes() throws {
+        for expire in [false, true] {
+            var h = CoreHarness { $0.clientBytesLimit = 20_000 }
+            h.registerWorker(workerA, slots: 2)
+            let deadline: UInt64 = expire ? h.now.epochMillis + 100 : 0
+            for id in 1...2 {
+                h.feed(
+                    .client(
+                        identity: client, frames: Self.score(Header(command: .score, requestId: UInt64(id), deadlineMs: deadline), rows: 1000),
+                        userId: nil))
+            }
+            let held = h.dispatches
+            #expect(held.count == 2 && h.core.heldBytes == 16_016)
+            if expire {
+                h.advance(ms: 10_000)
+                h.feed(.tick)
+                #expect(h.replies(to: client, id: 1).map(\.header.status) == [.expired])
+            } else {
+                for id in 1...2 {
+                    let cancel = WireMessage(
+                        header: Header(command: .cancel, requestId: 100 + UInt64(id)), payload: [CancelPayload.encode(UInt64(id))])
+                    h.feed(.client(identity: client, frames: cancel.frames(), userId: nil))
+                }
+                #expect(h.replies(to: client, id: 1).map(\.header.status) == [.cancelled])
+            }
+            #expect(h.core.heldBytes == 0, "expire \(expire)")
+            // The next request fits the client's budget again, though the worker still holds the two.
+            h.feed(.client(identity: client, frames: Self.score(Header(command: .score, requestId: 3), rows: 1000), userId: nil))
+            #expect(!h.replies(to: client, id: 3).contains { $0.header.status == .busy }, "expire \(expire)")
+            #expect(h.core.heldBytes == 8_008)
+            // The worker's late answers change nothing: no second reply, no bytes let go twice.
+            for dispatched in held { h.answer(dispatched) }
+            #expect(h.replies(to: client, id: 1).count == 1 && h.replies(to: client, id: 2).count == 1)
+            #expect(h.core.heldBytes == 8_008, "expire \(expire)")
+            #expect(h.core.counters[.droppedLateReplies] == 2)
+        }
+    }
+
     @Test("a message over the frame or byte limit is answered TOO_LARGE naming the limit, with its request id")
     func tooLarge() {
         var h = CoreHarness()

@@ -199,9 +199,11 @@ struct CatalogueRegistryTests {
         let schema = try Self.tinyCatalogue(in: folder.path)
         let state = folder.path + "/state"
         try await ProcessCluster.withPool(brokerArguments: ["--state-dir", state], workers: []) { cluster, _ in
-            let uploaded = try Self.catalogue(
-                cluster.endpoints.frontend, ["upload", "--schema", schema], as: CatalogueView.self)
-            #expect(uploaded.items == 2)
+            // No worker is there to confirm it: said so, not "confirmed by every worker".
+            let uploaded = try runTool("recpool", ["catalogue", "upload", "--schema", schema, "--broker", cluster.endpoints.frontend])
+            #expect(uploaded.code == 0 && uploaded.stdout.contains("catalogue version 1 (upload): 2 items"), "\(uploaded.stdout)")
+            #expect(uploaded.stdout.contains("no worker connected to confirm it"), "\(uploaded.stdout)")
+            #expect(!uploaded.stdout.contains("confirmed by every worker"), "\(uploaded.stdout)")
         }
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state, "--online", "--online-catalogue", "latest"], workers: ["w1"]

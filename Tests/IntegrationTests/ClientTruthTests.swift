@@ -146,6 +146,12 @@ struct ClientTruthTests {
             "recpool",
             ["train", "--broker", broker, "--dataset", "synthetic:users=2000,seed=3", "--epochs", "1", "--promote", "--follow"])
         #expect(trained.code == 0, "\(trained.stderr)")
+        // The models table shows the model's own validation log-loss beside the constant's, not the first four names
+        // alphabetically (accuracy, auc, beats_constant, constant_log_loss: the constant's loss read as the model's).
+        let models = try runTool("recpool", ["models", "--broker", broker])
+        let row = try #require(models.stdout.split(separator: "\n").dropFirst().first.map(String.init), "\(models.stdout)")
+        #expect(row.contains(" log_loss=") && row.contains("constant_log_loss=") && row.contains("beats_constant="), "\(row)")
+        #expect(!row.contains("accuracy="), "\(row)")
         let load = try runTool(
             "recpool",
             [

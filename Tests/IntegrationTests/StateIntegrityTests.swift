@@ -142,6 +142,11 @@ struct StateIntegrityTests {
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", f.state], workers: ["w1"], workerArguments: ["--input-width", "3"]) { cluster, client in
             let broker = cluster.endpoints.frontend
+            // An empty registry is said in words, never a bare table header.
+            let none = try runTool("recpool", ["models", "--broker", broker])
+            #expect(none.code == 0 && none.stdout.hasPrefix("no model version is registered"), "\(none.stdout)")
+            let noJobs = try runTool("recpool", ["jobs", "--broker", broker])
+            #expect(noJobs.code == 0 && noJobs.stdout.hasPrefix("no training job has been submitted"), "\(noJobs.stdout)")
             #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path, "--promote"]).code == 0)
             #expect(try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m2.ckpt").path]).code == 0)
             // An imported version has no job and no metrics: the text says so, never a blank cell.

@@ -67,6 +67,19 @@ struct ServedWidthTests {
         #expect(Self.summary(sent: 0, completed: 0, errors: [:], lost: 0).errorsDominate(threshold: 0.5))
     }
 
+    @Test("a sweep whose later level sent nothing (windows of 1 µs) names that level as unmeasured, and it dominates")
+    func unmeasuredLevel() {
+        let measured = SweepLevel(
+            summary: Self.summary(sent: 3, completed: 3, errors: [:], lost: 0), stable: false, stableThroughputRps: nil,
+            windows: 3)
+        var empty = Self.summary(sent: 0, completed: 0, errors: [:], lost: 0)
+        empty.label = "concurrency 2"
+        let unmeasured = SweepLevel(summary: empty, stable: false, stableThroughputRps: nil, windows: 1)
+        #expect(SweepLevel.firstUnmeasured([measured]) == nil)
+        #expect(SweepLevel.firstUnmeasured([measured, unmeasured])?.summary.label == "concurrency 2")
+        #expect(empty.errorsDominate(threshold: 0.5))
+    }
+
     @Test("with no OK reply the latencies are undefined: null in JSON, empty in CSV, 'undefined' in text, never 0 ms")
     func undefinedLatencies() throws {
         let allBad = Self.summary(sent: 10, completed: 0, errors: ["BAD_REQUEST": 10], lost: 0)

@@ -25,6 +25,15 @@ struct TrainJobSpecProblemTests {
         #expect(TrainJobSpec(dataset: "synthetic:users=100", batch: 65_536).problem == nil)
     }
 
+    /// `"hidden": []` was refused as "hidden sizes must be 1…65536", naming no size out of range.
+    @Test("an empty hidden list is refused as empty; a width out of range is named")
+    func hiddenEmptyOrOutOfRange() {
+        let empty = TrainJobSpec(dataset: "synthetic:users=100", hidden: []).problem
+        #expect(empty?.hasPrefix("hidden lists no layer") == true, "\(empty ?? "nil")")
+        #expect(TrainJobSpec(dataset: "synthetic:users=100", hidden: [64, 0]).problem == "hidden sizes must be 1…65536, not 0")
+        #expect(TrainJobSpec(dataset: "synthetic:users=100", hidden: [65_537]).problem == "hidden sizes must be 1…65536, not 65537")
+    }
+
     /// `recpool train --hidden 65536,65536` was accepted and failed on the worker ("model larger than 50000000
     /// parameters"): a model larger than any worker builds, whatever the dataset's width, is refused at submission.
     @Test("hidden layers too large for any dataset's width are refused naming the smallest count")

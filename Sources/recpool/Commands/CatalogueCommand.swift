@@ -284,7 +284,14 @@ enum CatalogueText {
         let parent = view.parent.map { ", parent \($0)" } ?? ""
         var line = "catalogue version \(view.version) (\(change)\(parent)): \(view.items) items, \(view.active) active, "
             + "width \(view.width), sha256 \(view.sha256.prefix(16))"
-        if let confirmed = view.confirmed { line += confirmed ? ", confirmed by every worker" : ", not yet confirmed by every worker" }
+        if let confirmed = view.confirmed {
+            if confirmed, let replicas = view.replicas, replicas.isEmpty {
+                // Nothing confirmed it: no worker was there (each installs the served version when it registers).
+                line += ", no worker connected to confirm it (each installs it when it registers)"
+            } else {
+                line += confirmed ? ", confirmed by every worker" : ", not yet confirmed by every worker"
+            }
+        }
         // Why a worker has not confirmed: the reason it gave when it refused the version.
         for replica in view.replicas ?? [] where view.confirmed == false {
             if let error = replica.error { line += "\nworker \(replica.worker): \(error)" }

@@ -268,7 +268,7 @@ struct DataOPECommand: AsyncParsableCommand {
             // With no click in the training split there is no most clicked item: refused, never item 0 by a tie.
             guard train.clicks > 0 else {
                 throw CommandFailure(
-                    "--policy popular: the training split (\(train.rows) rows) has no click, so no item is the most "
+                    "--policy popular: the training split (\(train.rows) row\(train.rows == 1 ? "" : "s")) has no click, so no item is the most "
                         + "clicked; use --policy uniform or a model", exitCode: .badInput)
             }
             // Items tied for the most clicks share the choice equally (never the lowest row by a tie).

@@ -22,6 +22,10 @@ struct JobsCommand: AsyncParsableCommand {
                 CommandOutput.printLine(try JSONOutput.encode(list))
                 return
             }
+            guard !list.jobs.isEmpty else {
+                CommandOutput.printLine("no training job has been submitted (recpool train submits one)")
+                return
+            }
             CommandOutput.printLine("JOB        STATE      MODEL ROUND     LOSS      VERSION")
             for job in list.jobs {
                 let loss = job.loss.map { String(format: "%.4f", $0) } ?? "-"

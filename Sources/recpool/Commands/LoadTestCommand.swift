@@ -253,6 +253,9 @@ struct LoadTestCommand: AsyncParsableCommand {
                     })
                 try emit(levels.map(\.summary), levels: levels, command: commandLine)
                 if let first = levels.first?.summary { try checkErrors(first) }
+                // A later level that sent nothing measured nothing either (a window too short for its first request):
+                // the sweep's last figure is then no level at all, refused as the first level's would be.
+                if let empty = SweepLevel.firstUnmeasured(levels)?.summary { try checkErrors(empty) }
             } else {
                 let summary = await LoadRunner.run(target: target, plan: plan) { stats in
                     progress.show(stats, prefix: mode.label)

@@ -22,10 +22,15 @@ struct ModelsCommand: AsyncParsableCommand {
                 CommandOutput.printLine(try JSONOutput.encode(list))
                 return
             }
+            guard !list.models.isEmpty else {
+                CommandOutput.printLine(
+                    "no model version is registered (recpool import registers a checkpoint; a training job registers its model)")
+                return
+            }
             CommandOutput.printLine("VERSION  JOB        PROMOTED  METRICS")
             for model in list.models {
                 let measured = model.metrics ?? [:]
-                let metrics = measured.keys.sorted().prefix(4).map {
+                let metrics = Self.headline(measured.keys).map {
                     "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil, among: measured))"
                 }
                 // An imported checkpoint has no job and so no metrics: said, never a blank cell.
@@ -34,6 +39,17 @@ struct ModelsCommand: AsyncParsableCommand {
                     "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(shown)")
             }
         }
+    }
+}
+
+extension ModelsCommand {
+    /// The metrics the table's one cell has room for: the model's validation log-loss beside the constant
+    /// predictor's and the verdict, then the AUC (the figures `recpool fit` reports first), then any others by name
+    /// (a DQN's); four at most. `--json` lists every metric.
+    static func headline(_ names: some Collection<String>) -> [String] {
+        let first = ["log_loss", "constant_log_loss", "beats_constant", "auc"]
+        let present = Set(names)
+        return Array((first.filter(present.contains) + names.filter { !first.contains($0) }.sorted()).prefix(4))
     }
 }
 

@@ -121,7 +121,7 @@ enum OnlineViewText {
             "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync "
                 + "\(lastSync); next after "
                 + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
-                + "\(view.syncEvents) events (\(view.pendingEvents) pending)",
+                + "\(view.syncEvents) event\(view.syncEvents == 1 ? "" : "s") (\(view.pendingEvents) pending)",
             "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates)"
                 + (view.unlearntEvents > 0 ? ", \(view.unlearntEvents) consumed without being learnt" : "") + ")",
         ]

@@ -100,6 +100,9 @@ extension BrokerCore {
     ) -> Bool {
         // A draining worker never takes another request: counted eligible, it held queued requests without a limit.
         guard ignoringDrain || !worker.draining, worker.serves(request.header) else { return false }
+        // No credit at all (a READY or HEARTBEAT of slots 0 without DRAIN) takes nothing: counted eligible, it held a
+        // queued request past the no-worker timeout for as long as it stayed.
+        guard worker.slots > 0 || ignoringDrain else { return false }
         // An online broker's RECOMMEND is answered by the policy a replica installed, the same on every replica, and
         // its slate carries the policy's version: whose model the replica holds (a number from another registry, the
         // seeded model while a version is promoted) does not decide whether it may take one. Such replicas, left
@@ -269,6 +272,9 @@ extension BrokerCore {
             return nil
         }
         if offering.isEmpty { return "no live worker offers \(service.name)" + drainingNote(service) }
+        if offering.allSatisfy({ $0.slots == 0 }) {
+            return "every live worker that offers \(service.name) (\(offering.count)) reports 0 slots: none takes a request"
+        }
         if service == .recommend, let policyReplicas,
             !offering.contains(where: { policyReplicas.contains($0.identity) })
         {

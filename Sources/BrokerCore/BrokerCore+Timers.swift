@@ -40,14 +40,17 @@ extension BrokerCore {
                 {
                     release(request)
                     locations[request.key] = nil
-                    if !takingWorkers(service).isEmpty {
+                    let taking = takingWorkers(service)
+                    if taking.contains(where: { $0.slots > 0 }) {
                         counters.add(.droppedNoVersion)
                         reply(to: request, status: .conflict, message: reason, into: &actions)
                     } else {
+                        // None at all, or only workers of no credit (0 slots), which take nothing: no worker.
                         counters.add(.droppedNoWorker)
                         reply(
                             to: request, status: .noWorker,
-                            message: "no live worker offers \(service.name)" + drainingNote(service), into: &actions)
+                            message: taking.isEmpty ? "no live worker offers \(service.name)" + drainingNote(service) : reason,
+                            into: &actions)
                     }
                 } else {
                     kept.append(request)

@@ -282,6 +282,9 @@ public struct RoundReport: Codable, Sendable, Equatable {
         if let loss, !(loss.isFinite && loss >= 0 && loss < .greatestFiniteMagnitude) {
             return "the loss is \(loss), not a finite number ≥ 0 (training diverged)"
         }
+        // An evaluating round names its figures (`val_rows` at least, a DQN's `episodes`): `{}` would be stored and
+        // printed as the round's metrics, an empty object in place of a value.
+        if let metrics, metrics.isEmpty { return "metrics is an empty object: an evaluating round reports its figures, or null" }
         if let metrics,
             let bad = metrics.sorted(by: { $0.key < $1.key }).first(where: { $0.value.map { !$0.isFinite } ?? false }),
             let value = bad.value

@@ -91,7 +91,8 @@ public struct WireMessage: Sendable, Hashable {
     {
         var header = request.reply(status: status)
         header.retryAfterMs = retryAfterMs
-        return WireMessage(header: header, payload: [Array(message.utf8)])
+        // Bounded and escaped: an error quoting what a client sent neither grows with it nor acts on a terminal.
+        return WireMessage(header: header, payload: [Array(WireText.boundedErrorText(message).utf8)])
     }
 
     /// The text of an error reply's message frame, if any.

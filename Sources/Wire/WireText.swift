@@ -21,7 +21,7 @@ public enum WireText {
     }
 
     /// A code point as four or more uppercase hex digits (`U+000A`).
-    private static func hex(_ value: UInt32) -> String {
+    static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
@@ -45,5 +45,53 @@ extension WireText {
             }
         }
         return String(escaped)
+    }
+}
+
+extension WireText {
+    /// Whether `scalar` changes how the text around it is laid out rather than being text: the bidirectional controls
+    /// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the line and paragraph separators (U+2028, U+2029)
+    /// (Unicode Standard Annex #9, "Explicit Directional Formatting Characters"). In a label a right-to-left override
+    /// shows `w1` as another id, and a separator starts a new line in `status`.
+    public static func isLayoutControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x2028, 0x2029: true
+        default: false
+        }
+    }
+
+    /// Why `value`, a label shown in `status`, logs and metrics (`worker_id`, `host`), cannot be one: the
+    /// ``nameProblem(_:field:maxBytes:)`` of any name, or a layout control (``isLayoutControl(_:)``) named by its code
+    /// point; nil when it can.
+    public static func labelProblem(_ value: String, field: String, maxBytes: Int) -> String? {
+        if let problem = nameProblem(value, field: field, maxBytes: maxBytes) { return problem }
+        if let scalar = value.unicodeScalars.first(where: isLayoutControl) {
+            return "\(field) holds U+\(hex(scalar.value)), a bidirectional or line-layout control, which no label may hold "
+                + "(it changes how the labels around it are shown)"
+        }
+        return nil
+    }
+
+    /// The most UTF-8 bytes of an error reply's text (``boundedErrorText(_:)``).
+    public static let maximumErrorTextBytes = 8_192
+
+    /// `text` as an error reply carries it: control characters escaped (``escapingControls(_:)``), and cut at a
+    /// character boundary to ``maximumErrorTextBytes`` bytes, saying how many bytes were left out. An error that quotes
+    /// what a client sent (an unknown op, a job id) then neither acts on a terminal nor grows with the request: a
+    /// 900,000-byte job id was echoed in full.
+    public static func boundedErrorText(_ text: String) -> String {
+        let escaped = escapingControls(text)
+        let total = escaped.utf8.count
+        guard total > maximumErrorTextBytes else { return escaped }
+        var kept = ""
+        var bytes = 0
+        let budget = maximumErrorTextBytes - 64
+        for character in escaped {
+            let size = character.utf8.count
+            if bytes + size > budget { break }
+            kept.append(character)
+            bytes += size
+        }
+        return kept + "… (\(total - bytes) more bytes left out)"
     }
 }

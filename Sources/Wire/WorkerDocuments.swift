@@ -170,11 +170,11 @@ extension WorkerHello: DocumentProblem {
     /// HEARTBEAT's u32), an input width below 1 or above ``maximumInputWidth``, a
     /// `model_sha256` that is not 64 lowercase hex digits, or a `pid` below 1.
     public var problem: String? {
-        if let problem = WireText.nameProblem(workerId, field: "worker_id", maxBytes: Self.maximumNameBytes) {
+        if let problem = WireText.labelProblem(workerId, field: "worker_id", maxBytes: Self.maximumNameBytes) {
             return problem
         }
         // The host is shown in `status` beside the id (and may be empty: a worker that could not read its name).
-        if !host.isEmpty, let problem = WireText.nameProblem(host, field: "host", maxBytes: Self.maximumNameBytes) {
+        if !host.isEmpty, let problem = WireText.labelProblem(host, field: "host", maxBytes: Self.maximumNameBytes) {
             return problem
         }
         // A HEARTBEAT carries slots as a u32: a READY's credit must be one a heartbeat can restate.

@@ -101,7 +101,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard (1...65_536).contains(slots) else { throw ValidationError("--slots must be 1…65536, got \(slots)") }
         // The broker refuses a READY naming such a worker (WorkerHello.problem).
-        if let id, let problem = WireText.nameProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
+        if let id, let problem = WireText.labelProblem(id, field: "--id", maxBytes: WorkerHello.maximumNameBytes) { throw ValidationError(problem) }
         if let inputWidth {
             // A seeded model has no feature specification: it is reached only by SCORE, whose rows hold at most the
             // column limit (the registry refuses such a checkpoint at import for the same reason).

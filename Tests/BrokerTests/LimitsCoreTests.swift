@@ -13,6 +13,7 @@ struct LimitsCoreTests {
     let client: [UInt8] = [0xC1]
     let other: [UInt8] = [0xC2]
     let workerA: [UInt8] = [0xA]
+    let workerB: [UInt8] = [0xB]
 
     /// A SCORE of `rows` × 2 from `identity`.
     static func score(_ header: Header, rows: Int = 1) -> [[UInt8]] {
@@ -73,6 +74,26 @@ struct LimitsCoreTests {
         h.feed(.worker(identity: workerA, frames: WireMessage(header: Header(command: .heartbeat), payload: [load.encoded()]).frames(), peerAddress: nil))
         h.score(from: client, id: 3, deadlineMs: h.now.epochMillis + 1000)
         #expect(h.dispatches.count == 3)
+    }
+
+    /// A worker registered with 0 slots (not draining) offered SCORE but never took a request: a queued SCORE without a
+    /// deadline waited for ever, the no-worker timeout never firing while that worker stayed.
+    @Test("workers of 0 slots take nothing: a queued request is NO_WORKER after the timeout, naming the 0 slots")
+    func zeroSlotWorkers() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.registerWorker(workerA, slots: 0)
+        h.score(from: client, id: 1)
+        #expect(h.dispatches.isEmpty && h.replies(to: client, id: 1).isEmpty)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .noWorker)
+        #expect(reply.errorText?.contains("reports 0 slots") == true, "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.droppedNoWorker] == 1)
+        // A worker with credit beside it takes the next one.
+        h.registerWorker(workerB, slots: 1)
+        h.score(from: client, id: 2)
+        #expect(h.dispatches.map(\.identity) == [workerB])
     }
 
     @Test("an expired request is EXPIRED on a warm broker too: after a SCORE completed, with a full queue, and while shedding on the header")

@@ -34,6 +34,19 @@ struct TrainJobSpecProblemTests {
         #expect(TrainJobSpec(dataset: "synthetic:users=100", hidden: [65_537]).problem == "hidden sizes must be 1…65536, not 65537")
     }
 
+    /// A faulty worker's `"metrics": {}` was stored as the round's metrics and printed by `recpool job --json` as `{}`.
+    @Test("a round report whose metrics are an empty object is invalid; null and named figures are not")
+    func emptyRoundMetrics() {
+        func report(_ metrics: MetricValues?) -> RoundReport {
+            RoundReport(
+                job: "job-1", round: 2, shard: 0, samples: 64, loss: 0.5, receivedStateSHA: "cafe", metrics: metrics,
+                epoch: 1, step: 10, totalSteps: 30, datasetSHA: "ab", error: nil)
+        }
+        #expect(report([:]).problem?.hasPrefix("metrics is an empty object") == true)
+        #expect(report(nil).problem == nil)
+        #expect(report(["val_rows": 10, "auc": nil]).problem == nil)
+    }
+
     /// `recpool train --hidden 65536,65536` was accepted and failed on the worker ("model larger than 50000000
     /// parameters"): a model larger than any worker builds, whatever the dataset's width, is refused at submission.
     @Test("hidden layers too large for any dataset's width are refused naming the smallest count")

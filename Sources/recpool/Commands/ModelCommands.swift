@@ -34,7 +34,9 @@ struct ModelsCommand: AsyncParsableCommand {
                     "\($0)=\(JobFollower.metric($0, measured[$0] ?? nil, among: measured))"
                 }
                 // An imported checkpoint has no job and so no metrics: said, never a blank cell.
-                let shown = metrics.isEmpty ? "none (no training job)" : metrics.joined(separator: " ")
+                let shown =
+                    metrics.isEmpty
+                    ? (model.job == nil ? "none (no training job)" : "none (its job measured none)") : metrics.joined(separator: " ")
                 CommandOutput.printLine(
                     "\(String(model.version).padded(8)) \((model.job ?? "imported").padded(10)) \((model.promoted ? "yes" : "").padded(9)) \(shown)")
             }

@@ -199,11 +199,14 @@ struct OnlineCoordinatorTests {
         #expect(h.coordinator.version == 5)
     }
 
-    @Test("impressions that name a version the store no longer holds push the next version past them, never reusing it")
-    func numbersPastLoggedImpressions() throws {
+    /// The newest version's row deleted (a helper's test: version 68 of 68, after 60 acknowledged events were merged
+    /// into it): the broker resumed version 67's weights under the number 69 with a warning, and those 60 events,
+    /// marked learnt, were never learnt again.
+    @Test("impressions that name a version past the newest stored one stop the start: that version's learning is lost")
+    func impressionsPastTheNewestVersion() throws {
         let h = try OnlineHarness()
         #expect(h.coordinator.version == 1)
-        // Impressions logged under version 5, whose row is gone (a restore from an older backup, an edit).
+        // Impressions logged under version 5, whose row is gone (a partial restore, an edit).
         let store = try RecStore(directory: h.directory)
         let record = ImpressionRecord(
             impressionId: "old-5", createdMs: 900, version: 5, userFeatures: [:], slate: [1, 2, 3],
@@ -211,12 +214,16 @@ struct OnlineCoordinatorTests {
         _ = try store.commitOnline(
             impressions: [("old-5", 900, "w-a", 5, String(decoding: WireJSON.encode(record), as: UTF8.self))],
             keep: 1_000, feedback: [])
-        try h.open(settings: OnlineSettings())
-        #expect(h.coordinator.version == 6)
-        #expect(try store.policyVersion(6) != nil)
-        // Nothing is logged past 6 now: the next restart resumes it.
-        try h.open(settings: OnlineSettings())
-        #expect(h.coordinator.version == 6)
+        do {
+            try h.open(settings: OnlineSettings())
+            Issue.record("the start resumed version 1 past impressions of version 5")
+        } catch let error as StoreError {
+            #expect(ControlPlane.isUnreadable(error))
+            #expect("\(error)".contains("the newest stored version is 1 while impressions name versions up to 5"), "\(error)")
+            #expect("\(error)".contains("versions 2…5"), "\(error)")
+        }
+        // Nothing was stored by the refused start: version 1 is still the newest.
+        #expect(try store.policyVersion(2) == nil)
     }
 
     @Test("every policy version gone while impressions name versions stops the start: learnt weights are never replaced by a fresh policy")

@@ -66,6 +66,17 @@ final class OnlineCoordinator: ControlShell {
                 problem: "the table holds no version while impressions name versions up to \(highestLogged): the online "
                     + "policy's learnt weights are lost (they exist nowhere else)")
         }
+        if let row = latest, highestLogged > row.version {
+            // As above, for the newest versions only: impressions name a version past the newest row, so rows were
+            // deleted (an edit, a partial restore), and with them the learnt weights of those versions. Resuming the
+            // older row under a new number served its weights as the newest, and the feedback merged into the lost
+            // versions stayed marked as learnt: acknowledged learning gone, with a warning.
+            throw StoreError.corruptColumn(
+                table: "policy_versions", row: "versions \(row.version + 1)…\(highestLogged)", column: "version",
+                problem: "the newest stored version is \(row.version) while impressions name versions up to "
+                    + "\(highestLogged): the learnt weights of the versions after \(row.version) are lost (they exist "
+                    + "nowhere else)")
+        }
         if let row = latest {
             let bytes = try storedWeights(of: row)
             let pack = try ParameterPack(decoding: bytes)
@@ -97,11 +108,6 @@ final class OnlineCoordinator: ControlShell {
                 beginsLineage = true
             }
             stored = row.version
-            if highestLogged > row.version {
-                logger.warning(
-                    "impressions name online policy versions the store no longer holds; the next version is numbered past them",
-                    metadata: ["stored_version": "\(row.version)", "highest_logged_version": "\(highestLogged)"])
-            }
         }
         stored = max(stored, highestLogged)
         guard stored < PolicyVersionExhausted.largestVersion else { throw PolicyVersionExhausted(version: stored) }

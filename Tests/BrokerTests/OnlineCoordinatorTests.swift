@@ -402,6 +402,30 @@ struct OnlineCoordinatorTests {
         #expect(try h.store.latestPolicyVersion()?.version == 2)
     }
 
+    /// The same for a stored `id_buckets` (1024 → 512) or `item_dims` changed in place: the start warned "the
+    /// configured online policy differs", carried the 1024-bucket weights on under the next number, and left the damaged
+    /// row to be served by `data ope --online-version` as a spec its weights do not fit.
+    @Test("a stored spec whose bucket count or item dims its own weights do not fit stops the start", arguments: [
+        ("\"id_buckets\":1024", "\"id_buckets\":512"), ("\"item_dims\":16", "\"item_dims\":1"),
+    ])
+    func damagedStoredShapeIsRefused(field: (String, String)) throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0", "f1"], [[0.1, 1], [0.2, 2], [0.3, 3]], parent: nil)
+        let hashed = [DataSchema.Feature("user_feature_0", .categorical)]
+        #expect(try h.start(v1, userFeatures: hashed).version == 1)
+        var damaged = try #require(try h.store.policyVersion(1))
+        #expect(damaged.spec.contains(field.0), "\(damaged.spec.prefix(400))")
+        damaged.spec = damaged.spec.replacingOccurrences(of: field.0, with: field.1)
+        damaged.version = 2
+        try h.store.savePolicyVersion(damaged, createdMs: 2_000)
+        #expect {
+            try h.start(v1, userFeatures: hashed)
+        } throws: { error in
+            (error as? StoredPolicyUnusable)?.version == 2
+        }
+        #expect(try h.store.latestPolicyVersion()?.version == 2)
+    }
+
     @Test("a restart after items were added keeps the lineage's item scaling: the same number, the rows read as learnt")
     func restartKeepsItemScaling() throws {
         let h = try RegistryOnlineHarness()

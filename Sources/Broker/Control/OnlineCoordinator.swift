@@ -184,20 +184,24 @@ final class OnlineCoordinator: ControlShell {
         // declared where they were hashed) the same widths would mean other users, so nothing learnt is carried.
         let sameWidth = try sameItemWidth(storedCatalogue: row.catalogueVersion, policyVersion: row.version)
         let configuredUsers = Self.read(core) { $0.spec.userFeatures }
+        // The stored weights must fit the stored spec itself, whatever is configured now: the shape is set by its user
+        // encoding, `id_buckets`, `item_dims` and learner over the items' width. A pack that does not fit is damaged
+        // (a byte of the spec changed, say a bucket count), never a schema or a setting that changed: the start is
+        // refused, rather than serving the untrained policy, or carrying the weights on, in place of what was learnt.
+        var asStored = Self.read(core) { $0.spec }
+        asStored.userFeatures = storedSpec.userFeatures
+        asStored.idBuckets = storedSpec.idBuckets
+        asStored.itemDims = storedSpec.itemDims
+        asStored.learning = storedSpec.learning
+        if relation != .unrelated, sameWidth,
+            let like = try? OnlinePolicy.initial(spec: asStored, catalogue: Self.read(core) { $0.policy.catalogue }),
+            case .failure(let error) = Result(catching: { () throws(PolicyError) in
+                try PolicyWeights.policy(pack, like: like)
+            })
+        {
+            throw StoredPolicyUnusable(version: row.version, error: error)
+        }
         if storedSpec.userFeatures != configuredUsers {
-            // Unless the stored weights do not fit the stored encoding itself: then the row is damaged (a byte of its
-            // spec changed, say a bucket count), never a schema that changed, and the start is refused rather than
-            // serving the untrained policy in place of what the pool learnt.
-            var asStored = Self.read(core) { $0.spec }
-            asStored.userFeatures = storedSpec.userFeatures
-            if relation != .unrelated, sameWidth,
-                let like = try? OnlinePolicy.initial(spec: asStored, catalogue: Self.read(core) { $0.policy.catalogue }),
-                case .failure(let error) = Result(catching: { () throws(PolicyError) in
-                    try PolicyWeights.policy(pack, like: like)
-                })
-            {
-                throw StoredPolicyUnusable(version: row.version, error: error)
-            }
             logger.warning(
                 "the schema's user features are encoded otherwise than the stored online policy's; starting a new lineage",
                 metadata: [

@@ -225,6 +225,12 @@ struct CatalogueRegistryTests {
             #expect(
                 after.code == 1 && after.stderr.contains("catalogue version 3, whose every item is retired"),
                 "\(after.code) \(after.stdout) \(after.stderr)")
+            // An earlier version's file gone: `show` names the version and the file (CONFLICT), never NOT_FOUND.
+            let first = try Self.catalogue(frontend, ["show", "1"], as: CatalogueShow.self)
+            try FileManager.default.removeItem(atPath: "\(state)/blobs/\(first.catalogue.sha256)")
+            let gone = try runTool("recpool", ["catalogue", "show", "1", "--broker", frontend])
+            #expect(gone.code == 21, "\(gone.code) \(gone.stderr)")
+            #expect(gone.stderr.contains("catalogue version 1's stored file is missing from the state directory"), "\(gone.stderr)")
         }
         try await ProcessCluster.withPool(
             brokerArguments: ["--state-dir", state, "--online", "--online-catalogue", "99"], workers: []

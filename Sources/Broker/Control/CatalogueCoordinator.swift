@@ -384,8 +384,18 @@ final class CatalogueCoordinator {
         if let after = call.request.after, after < -1 {
             throw CatalogueRefusal(.badRequest, "after must be -1 (the first page) or a row ≥ 0, got \(after)")
         }
-        let catalogue = record.version == latest?.record.version
-            ? latest!.catalogue : try ItemCatalogue(canonical: store.blobs.get(record.sha256))
+        let catalogue: ItemCatalogue
+        if record.version == latest?.record.version {
+            catalogue = latest!.catalogue
+        } else {
+            do {
+                catalogue = try ItemCatalogue(canonical: store.blobs.get(record.sha256))
+            } catch let error as StoreError {
+                // The version exists; its file does not, or is damaged: CONFLICT naming the version and the file, as a
+                // model version's missing checkpoint is, never NOT_FOUND (which says there is no such version).
+                throw CatalogueRefusal(.conflict, Self.unreadableFile(record, error))
+            }
+        }
         // `after` is the client's: saturate, so Int64.max pages past the end instead of trapping.
         let start = Int(clamping: max((call.request.after ?? -1).addingSaturating(1), 0))
         let end = min(catalogue.count, start.addingSaturating(limit))
@@ -393,6 +403,21 @@ final class CatalogueCoordinator {
             ? (start..<end).map { CatalogueItem(row: $0, id: catalogue.ids[$0], active: catalogue.active[$0]) } : []
         let next: Int64? = end < catalogue.count && limit > 0 ? Int64(end - 1) : nil
         answer(call, document: WireJSON.encode(CatalogueShow(catalogue: view(record, catalogue: catalogue), items: items, nextAfter: next)))
+    }
+
+    /// Why an earlier version's file cannot be shown, and how it is repaired: uploaded again while it is the newest
+    /// upload's content, otherwise only from a backup.
+    static func unreadableFile(_ record: CatalogueRecord, _ error: StoreError) -> String {
+        let damage: String
+        switch error {
+        case .missingBlob(let sha): damage = "is missing from the state directory (blobs/\(sha))"
+        case .corruptBlob(let sha, let quarantined):
+            damage = "is corrupt (blobs/\(sha), checksum mismatch)" + (quarantined ? ", moved to blobs/quarantine" : "")
+        default: damage = "cannot be read: \(error)"
+        }
+        return "catalogue version \(record.version)'s stored file \(damage); an earlier version's file is needed only to "
+            + "show or serve that version (--online-catalogue \(record.version)); restore the state directory from a backup "
+            + "to have it again (docs/OPERATIONS.md, \"Recovering the state directory\")"
     }
 
     /// Stores `catalogue` as the newest version and sends it to every live worker; the requester is answered once

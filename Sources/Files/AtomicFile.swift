@@ -291,3 +291,21 @@ extension Errno {
         self = error as? Errno ?? .ioError
     }
 }
+
+extension AtomicFile {
+    /// Why an existing file cannot be opened for writing, or nil when it can (or does not exist): opens it read-write,
+    /// without creating or truncating it, and closes it again. Root passes permission bits, but not an immutable file
+    /// (EPERM), a read-only mount (EROFS) or a directory in the file's place (EISDIR): the causes a database write
+    /// that failed with "disk I/O error" does not name.
+    public static func writeProblem(_ path: String) -> FileFailure? {
+        do {
+            let descriptor = try FileDescriptor.open(FilePath(path), .readWrite)
+            try? descriptor.close()
+            return nil
+        } catch Errno.noSuchFileOrDirectory {
+            return nil
+        } catch {
+            return FileFailure(operation: "open for writing", path: path, errno: error as? Errno ?? .ioError)
+        }
+    }
+}

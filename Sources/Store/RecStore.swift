@@ -295,7 +295,10 @@ public final class RecStore: Sendable {
 
     /// Maps a GRDB error to ``StoreError``: a full disk to ``StoreError/noSpace(path:reason:)``, a
     /// damaged file to ``StoreError/corruptDatabase(path:problems:)``, anything else to ``StoreError/database(_:)``.
-    func storeError(_ error: any Error) -> StoreError {
+    func storeError(_ error: any Error) -> StoreError { Self.storeError(error, directory: directory) }
+
+    /// ``storeError(_:)`` for the store in `directory`.
+    static func storeError(_ error: any Error, directory: String) -> StoreError {
         if let error = error as? StoreError { return error }
         let path = "\(directory)/recpool.sqlite"
         if let error = error as? DatabaseError {
@@ -311,6 +314,14 @@ public final class RecStore: Sendable {
                             + "database is not known to be damaged: check the disk, then restart the broker")
                 }
                 return .corruptDatabase(path: path, problems: ["\(error)"])
+            }
+            // A write SQLite could not make ("disk I/O error", "attempt to write a readonly database"): the file it
+            // failed on and why, when one of the database's files refuses writing (immutable, read-only mount, a
+            // folder in its place); the message named neither.
+            if [.SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode),
+                let failure = [path, path + "-wal", path + "-shm"].lazy.compactMap(AtomicFile.writeProblem).first
+            {
+                return .io(path: failure.path, reason: "\(error); \(failure)")
             }
         }
         return .database("\(error)")

@@ -33,4 +33,31 @@ struct FailingDiskTests {
         #expect(reason.contains("the disk failed") && reason.contains("not known to be damaged"), "\(reason)")
         #expect(RecStore.unreadable([temporary.path + "/none"]) == nil)
     }
+
+    /// An immutable WAL (`chattr +i`) made `promote` fail "database: SQLite error 10: disk I/O error - while executing
+    /// `COMMIT TRANSACTION`", naming neither the file nor the cause.
+    @Test("a write SQLite could not make names the database file that refuses writing, and why")
+    func unwritableFileIsNamed() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let failed = DatabaseError(resultCode: .SQLITE_IOERR, message: "disk I/O error")
+        // Every file writable: no file to blame, the database's own error.
+        guard case .database = store.storeError(failed) else {
+            Issue.record("a writable store's I/O error named a file")
+            return
+        }
+        // The log cannot be opened for writing (a directory in its place: EISDIR, as an immutable file gives EPERM).
+        let wal = temporary.path + "/recpool.sqlite-wal"
+        try? FileManager.default.removeItem(atPath: wal)
+        try FileManager.default.createDirectory(atPath: wal, withIntermediateDirectories: false)
+        let mapped = store.storeError(failed)
+        guard case .io(let path, let reason) = mapped else {
+            Issue.record("expected an I/O error naming the file, got \(mapped)")
+            return
+        }
+        #expect(path == wal)
+        #expect(reason.contains("disk I/O error") && reason.contains("cannot open for writing \(wal)"), "\(reason)")
+        #expect("\(mapped)".hasPrefix(wal + ": "), "\(mapped)")
+    }
 }

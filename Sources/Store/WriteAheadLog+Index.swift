@@ -34,8 +34,11 @@ extension WriteAheadLog {
                 readable == 0
                 ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and the index "
                     + "records only \(backfilled) of them as copied into recpool.sqlite"
-                : "SQLite can read only the first \(readable) (the file holds \(frames) whole frames: the log was cut "
-                    + "short or its later frames overwritten)"
+                : frames > readable
+                    ? "SQLite can read only the first \(readable) (the file holds \(frames) whole frames, but the one after "
+                        + "frame \(readable) does not verify: damaged in place or overwritten)"
+                    : "SQLite can read only the first \(readable) (the file holds only \(frames) whole frames: the log was "
+                        + "cut short)"
             let accept =
                 readable == 0
                 ? "move recpool.sqlite-shm aside to accept the rollback to what recpool.sqlite holds"

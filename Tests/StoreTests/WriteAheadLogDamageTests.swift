@@ -292,7 +292,17 @@ struct WriteAheadLogDamageTests {
         let salts = Array(log[16..<24])
         // The whole commit is readable: nothing to refuse; a recorded frame past it is a cut.
         #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 3, backfilled: 0, salts: salts)) == nil)
-        #expect(WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: salts))?.readable == 3)
+        let short = WriteAheadLog.truncation(log: log, index: Self.index(recorded: 5, backfilled: 0, salts: salts))
+        #expect(short?.readable == 3)
+        #expect(short?.description.contains("holds only 3 whole frames: the log was cut short") == true, "\(String(describing: short))")
+        // A frame of the last recorded commit damaged in place (a helper flipped a byte of frame 3 of 3): the file
+        // holds every frame, so "cut short" was untrue; its next frame does not verify.
+        var damaged = Synthetic.header() + Synthetic.frames([true, false, true], from: Synthetic.headerChecksum).flatMap { $0 }
+        damaged[32 + 2 * (24 + Synthetic.pageSize) + 24 + 10] ^= 0xFF
+        let flipped = WriteAheadLog.truncation(
+            log: damaged, index: Self.index(recorded: 3, backfilled: 0, salts: Array(damaged[16..<24])))
+        #expect(flipped?.readable == 1 && flipped?.frames == 3, "\(String(describing: flipped))")
+        #expect(flipped?.description.contains("the one after frame 1 does not verify: damaged in place") == true)
         // Another generation of the log (other salts, a header that verifies) is not judged by the index: the index
         // is never synced, and after a power loss it may be older than the log, whose commits are all there (SQLite
         // rebuilds the index from it). Refusing it failed a genuine crash's state.

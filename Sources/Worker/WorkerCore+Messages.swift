@@ -71,6 +71,15 @@ extension WorkerCore {
             guard case .success(let notice) = Self.document(WeightsNotice.self, of: message, into: &actions) else {
                 return
             }
+            // The header names the version too (docs/PROTOCOL.md: `model_version = version`): two numbers for one
+            // checkpoint say neither is sure, and the weights would be served under one of them.
+            guard header.modelVersion == notice.version else {
+                actions.append(
+                    .log(
+                        .error, "malformed WEIGHTS message ignored",
+                        ["error": "its header names model version \(header.modelVersion), its notice \(notice.version)"]))
+                return
+            }
             // The broker's latest intent, even when it is the version served now: a build of another version still
             // running (a promotion since rolled back) is then dropped when it finishes.
             wantedWeights = (notice.version, notice.sha256)

@@ -49,6 +49,18 @@ struct WorkerCoreBrokerHeaderTests {
         }
     }
 
+    @Test("a WEIGHTS whose header names another version than its notice is not built; one that agrees is")
+    func weightsVersionsDisagree() {
+        let notice = WireJSON.encode(WeightsNotice(version: 7, sha256: String(repeating: "a", count: 64)))
+        var harness = WorkerHarness.registered()
+        _ = harness.takeSent()
+        harness.receive(Header(command: .weights, modelVersion: 6), [notice, [1, 2, 3]])
+        #expect(harness.background.isEmpty)
+        #expect(harness.logs.contains { $0.message.contains("malformed WEIGHTS message ignored") })
+        harness.receive(Header(command: .weights, modelVersion: 7), [notice, [1, 2, 3]])
+        #expect(harness.background.count == 1)
+    }
+
     @Test("a TRAIN_ROUND with an undefined flag or a status is not trained on, and is answered with a failed ROUND_RESULT")
     func malformedRound() {
         for (flags, status) in [(UInt16(0xFFFF), Status.ok), (UInt16(0), .busy)] {

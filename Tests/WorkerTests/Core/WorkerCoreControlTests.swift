@@ -13,7 +13,7 @@ struct WorkerCoreControlTests {
         harness.core.replica.checkpointSHA256 = ""
         harness.receive(Header(command: .weights), [WireJSON.encode(served), [1]])
         #expect(harness.background.isEmpty)
-        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 3, sha256: "ab")), [1, 2]])
+        harness.receive(Header(command: .weights, modelVersion: 3), [WireJSON.encode(WeightsNotice(version: 3, sha256: "ab")), [1, 2]])
         #expect(harness.background.count == 1)
         if case .weights(let notice, let bytes, let receivedAt) = harness.background.first {
             #expect(notice.version == 3 && bytes == [1, 2] && receivedAt == harness.now.monotonicMicros)
@@ -34,10 +34,10 @@ struct WorkerCoreControlTests {
         building.checkpointSHA256 = "s5"
         // Nothing asked on this connection yet: the broker wants what is served, which a build is not.
         #expect(!harness.core.wants(building))
-        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 5, sha256: "s5")), [1]])
+        harness.receive(Header(command: .weights, modelVersion: 5), [WireJSON.encode(WeightsNotice(version: 5, sha256: "s5")), [1]])
         #expect(harness.core.wants(building))
         // Rolled back to the served version before the build landed: no new build, and the one running is dropped.
-        harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 0, sha256: "s0")), [1]])
+        harness.receive(Header(command: .weights, modelVersion: 0), [WireJSON.encode(WeightsNotice(version: 0, sha256: "s0")), [1]])
         #expect(harness.background.count == 1)
         #expect(!harness.core.wants(building))
         #expect(harness.core.wants(harness.core.replica))
@@ -54,7 +54,7 @@ struct WorkerCoreControlTests {
             building.version = 6
             building.checkpointSHA256 = "s6"
             // The last broker asked for version 6; its build is running.
-            harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
+            harness.receive(Header(command: .weights, modelVersion: 6), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
             #expect(harness.core.wants(building))
             if reconnect == "a new connection" {
                 harness.feed(.connected)
@@ -63,7 +63,7 @@ struct WorkerCoreControlTests {
             }
             #expect(!harness.core.wants(building), "\(reconnect)")
             // The broker it registered with asks for it again: wanted.
-            harness.receive(Header(command: .weights), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
+            harness.receive(Header(command: .weights, modelVersion: 6), [WireJSON.encode(WeightsNotice(version: 6, sha256: "s6")), [1]])
             #expect(harness.core.wants(building), "\(reconnect)")
         }
     }

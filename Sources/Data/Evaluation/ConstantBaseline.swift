@@ -23,6 +23,11 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     /// whose bias kept drifting past the constant held within [1e-6, 1 − 1e-6] scored a lower log-loss than it,
     /// having learnt nothing.
     public var trainingLabelsVary: Bool
+    /// Whether the validation labels vary. On validation rows of one label (no click among them) a model pushed towards
+    /// that label scores a lower log-loss than the constant without having learnt anything (a diverged model scoring 0
+    /// everywhere had log-loss 0 and was reported to beat it), so ``beatsConstant`` is false then and ``text`` says the
+    /// comparison cannot tell.
+    public var validationLabelsVary: Bool
 
     /// The relative margin below which two log-losses tie (1e-6: far above Float32 rounding of a rate's score, far
     /// below any difference a model makes).
@@ -42,7 +47,9 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         logLoss = ClassificationMetrics.logLoss(labels: labels, scores: Array(repeating: constant, count: labels.count))
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
         trainingLabelsVary = trainingLabels.contains { $0 != trainingLabels.first }
-        beatsConstant = trainingLabelsVary && modelLogLoss < logLoss * (1 - Self.tieTolerance)
+        validationLabelsVary = labels.contains { $0 != labels.first }
+        beatsConstant =
+            trainingLabelsVary && validationLabelsVary && modelLogLoss < logLoss * (1 - Self.tieTolerance)
     }
 
     /// One line for people: both log-losses, and a warning when the model does not beat the constant.
@@ -57,6 +64,11 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
             + "(the training click rate \(Self.format(clickRate)))"
         if let nothing = Self.nothingToLearn(clickRate: clickRate, labelsVary: trainingLabelsVary) {
             return nothing + ": " + figures
+        }
+        if !validationLabelsVary {
+            return "warning: cannot tell whether the model beats the constant predictor: the validation rows hold "
+                + "\(modelLogLoss.isFinite && logLoss.isFinite ? "one label only" : "no rows to compare") (a model that scores "
+                + "that label everywhere, having learnt nothing, has the lowest log-loss there): \(figures)"
         }
         return beatsConstant
             ? "beats the constant predictor: \(figures)"

@@ -76,6 +76,17 @@ struct ConstantBaselineTests {
 
     /// Labels in (0, 1) (click probabilities, which MODELS.md allows) counted as 0 or 1 in log-loss while the trainer
     /// and the calibration counted them as themselves.
+    /// `fit --lr 1000` on data whose validation part held no click: the diverged model scored 0 everywhere, had
+    /// log-loss 0 there, and was reported to beat the constant (0.0000 vs 0.0513), its epoch kept.
+    @Test("validation rows of one label cannot tell whether a model beats the constant: never reported as beating it")
+    func validationOfOneLabel() {
+        let diverged = ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [0, 0, 0], scores: [0, 0, 0])
+        #expect(diverged.modelLogLoss < diverged.logLoss && !diverged.validationLabelsVary)
+        #expect(!diverged.beatsConstant)
+        #expect(diverged.text.hasPrefix("warning: cannot tell whether the model beats the constant predictor"), "\(diverged.text)")
+        #expect(ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [1, 0], scores: [0.5, 0.5]).validationLabelsVary)
+    }
+
     @Test("log-loss counts a fractional label as itself, and a 0/1 label exactly as scikit-learn does")
     func softLabels() {
         let soft = ClassificationMetrics.logLoss(labels: [0.3], scores: [0.4])

@@ -70,7 +70,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Score a request of at least this many rows alone, on arrival (never merged into a micro-batch).")
     var batchAloneRows = 128
 
-    @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued; at most 60000000).")
+    @Option(help: "How long to wait to fill a micro-batch, µs (0 = only what is queued; at most 60000000; never more than half the time a waiting request's deadline leaves).")
     var batchWaitUs: UInt64 = 0
 
     /// The longest `--batch-wait-us` (60 s): a wait this long only serves tests that hold a request at a worker; a

@@ -24,6 +24,36 @@ struct WorkerCoreMicroBatchTests {
         #expect(harness.core.pending.isEmpty && harness.core.pendingRows == 0)
     }
 
+    /// `--batch-wait-us 10000000` at low traffic: a request with a 5 s deadline waited the whole 10 s and was EXPIRED.
+    @Test("a request's deadline shortens the batch wait to half the time it has left")
+    func deadlineShortensTheWait() {
+        var harness = WorkerHarness.registered { $0.batchWaitMicros = 10_000_000 }
+        var (header, payload) = WorkerHarness.score(id: 1)
+        header.deadlineMs = harness.now.epochMillis + 4_000
+        harness.receive(header, payload)
+        harness.feed(.tick)
+        #expect(harness.sent.isEmpty && harness.core.batchDeadline == harness.now.monotonicMicros + 2_000_000)
+        // A later request with less time left shortens it again; one without a deadline does not lengthen it.
+        harness.advance(ms: 500)
+        (header, payload) = WorkerHarness.score(id: 2)
+        header.deadlineMs = harness.now.epochMillis + 1_000
+        harness.receive(header, payload)
+        (header, payload) = WorkerHarness.score(id: 3)
+        harness.receive(header, payload)
+        harness.feed(.tick)
+        #expect(harness.core.batchDeadline == harness.now.monotonicMicros + 500_000)
+        #expect(!harness.takeSent().contains { $0.message.header.command == .score })
+        harness.advance(ms: 500)
+        harness.feed(.tick)
+        #expect(harness.takeSent().filter { $0.message.header.command == .score }.map(\.message.header.requestId) == [1, 2, 3])
+        // Past its deadline on arrival: no wait at all.
+        (header, payload) = WorkerHarness.score(id: 4)
+        header.deadlineMs = harness.now.epochMillis - 1
+        harness.receive(header, payload)
+        harness.feed(.tick)
+        #expect(harness.takeSent().filter { $0.message.header.command == .score }.map(\.message.header.requestId) == [4])
+    }
+
     @Test("small requests waiting when a large one arrives are answered first, in their own batch")
     func smallFirstThenLarge() {
         var harness = WorkerHarness.registered {

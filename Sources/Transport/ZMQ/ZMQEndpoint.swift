@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A `tcp://` endpoint as RecPool hands it to libzmq.
 ///
 /// libzmq binds only IP addresses, interface names and `*` (it does no DNS lookup for a bind), so
@@ -11,6 +17,9 @@ public struct ZMQEndpoint: Sendable, Hashable {
     public let endpoint: String
     /// Whether the socket needs `ZMQ_IPV6` on for it.
     public let needsIPv6: Bool
+
+    /// The longest `ipc://` path, in bytes: a Unix socket address's `sun_path` less its terminating NUL (107 on Linux).
+    public static let maximumIPCPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
     /// The transports RecPool's ROUTER and DEALER sockets can use.
     public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
@@ -56,6 +65,15 @@ public struct ZMQEndpoint: Sendable, Hashable {
                 : "a tcp endpoint needs a port (tcp://HOST:PORT, or :* for any)"
         }
         if let problem = portProblem(endpoint) { return problem }
+        // A connect to a socket path longer than a Unix socket's address holds failed at run time (ENAMETOOLONG, exit
+        // 70), which a supervisor restarts for ever; a bind reports it as a path problem of its own (exit 73).
+        if connecting, endpoint.hasPrefix("ipc://") {
+            let path = endpoint.dropFirst("ipc://".count)
+            if path.utf8.count > maximumIPCPathBytes {
+                return "the socket path is \(path.utf8.count) bytes, more than the \(maximumIPCPathBytes) a Unix socket's "
+                    + "path may hold: use a shorter path"
+            }
+        }
         if connecting, endpoint.hasPrefix("tcp://"), let port = endpoint.split(separator: ":").last, port == "0" || port == "*" {
             return "port \(port) picks a free port when binding; a connect needs the port the broker listens on"
         }

@@ -45,6 +45,20 @@ struct EndpointPortTests {
         #expect(ZMQEndpoint.problem("ipc:///tmp/x:0", connecting: true) == nil)
     }
 
+    /// `recpool-worker --broker ipc:///tmp/aaa…` (120 bytes) passed its check and failed its connect at run time with
+    /// "File name too long" (exit 70, restarted for ever by its unit).
+    @Test("a connect to an ipc path longer than a Unix socket's address holds is refused; one that fits is not")
+    func longSocketPath() {
+        let limit = ZMQEndpoint.maximumIPCPathBytes
+        #expect(limit == 107)
+        let fits = "ipc:///" + String(repeating: "a", count: limit - 1)
+        let long = "ipc:///" + String(repeating: "a", count: limit)
+        #expect(ZMQEndpoint.problem(fits, connecting: true) == nil)
+        #expect(ZMQEndpoint.problem(long, connecting: true)?.contains("more than the 107 a Unix socket's path may hold") == true)
+        // A bind names the path problem itself when it fails (the broker's exit 73).
+        #expect(ZMQEndpoint.problem(long) == nil)
+    }
+
     /// `recpool-worker --broker 'tcp://*:7599'` passed its check and failed its connect at run time (exit 70, which a
     /// service manager restarts for ever); `tcp://:7599` was said to need a port.
     @Test("a tcp endpoint with no host is named as such; a connect to host * is refused, a bind to it is not")

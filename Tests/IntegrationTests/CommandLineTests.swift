@@ -329,6 +329,11 @@ struct LocalStartupTests {
         #expect(level.code == 64 && level.stderr.contains("--log-level must be one of"), "\(level.stderr)")
         let model = try runTool("recpool", ["local", "--model", "/nonexistent/m.ckpt"])
         #expect(model.code == 2 && model.stderr.contains("cannot read the checkpoint"), "\(model.stderr)")
+        #expect(!model.stderr.contains("reachable from other hosts"), "\(model.stderr)")
+        // A frontend other hosts reach is said to be open (the cluster runs without keys); nothing is bound here, the
+        // checkpoint being unreadable.
+        let open = try runTool("recpool", ["local", "--frontend", "tcp://0.0.0.0:5555", "--model", "/nonexistent/m.ckpt"])
+        #expect(open.code == 2 && open.stderr.contains("--frontend tcp://0.0.0.0:5555 is reachable from other hosts"), "\(open.stderr)")
     }
 
     @Test("an online setting the broker refuses is a usage error of recpool local too (exit 64), naming the problem")

@@ -77,6 +77,14 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(level: .info)
         let logger = Logger(label: "recpool.local")
+        // A development cluster runs without keys (`--insecure`): on an endpoint other hosts reach, anyone on the
+        // network may score, train, promote and read its logs. Said, not refused (a container publishes its port so).
+        for (flag, endpoint) in [("--frontend", frontend), ("--backend", backend ?? "")]
+        where !endpoint.isEmpty && !EndpointScope.isLoopback(endpoint) {
+            CommandOutput.printError(
+                "recpool local: warning: \(flag) \(endpoint) is reachable from other hosts and recpool local runs without "
+                    + "CURVE keys: anyone who can reach it may use the pool (docs/SECURITY.md); use 127.0.0.1 unless that is meant")
+        }
         if let model, !FileManager.default.isReadableFile(atPath: model) {
             CommandOutput.printError("recpool: --model \(model): cannot read the checkpoint")
             throw ExitStatus.badInput.exitCode

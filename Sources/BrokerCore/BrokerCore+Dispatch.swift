@@ -165,9 +165,10 @@ extension BrokerCore {
         if uniform { return [:] }
         var chosen: [UInt64: (registration: UInt64, identity: String)] = [:]
         // A draining worker keeps its number while it still holds requests: another model takes over only once its
-        // last answer is in, so the two never answer under one number at the same time.
+        // last answer is in, so the two never answer under one number at the same time. So does a paused one (0 slots,
+        // no credit): holding the number with nothing in flight, it kept a worker with credit idle.
         for worker in workers.values
-        where (!worker.draining || !worker.inflight.isEmpty) && worker.services.contains(service)
+        where ((!worker.draining && worker.slots > 0) || !worker.inflight.isEmpty) && worker.services.contains(service)
             && (columns.map { $0 == worker.inputWidth } ?? true) && holdsClaimedVersion(worker)
         {
             if let current = chosen[worker.modelVersion], current.registration < worker.registration { continue }

@@ -50,6 +50,14 @@ extension BrokerCore {
             let queued = entry.dispatchedAt &- entry.request.acceptedAt
             header.brokerQueueMicros = UInt32(clamping: queued)
             var payload = message.payload
+            // A worker's error text goes to the client as the broker's own would: bounded and its control characters
+            // escaped (a worker echoing a client's field passed 900 KB or an ANSI escape on). Errors only: OK replies
+            // are forwarded as they came.
+            if header.status != .ok, payload.count == 1 {
+                let text = String(decoding: payload[0], as: UTF8.self)
+                let bounded = WireText.boundedErrorText(text)
+                if bounded != text { payload[0] = Array(bounded.utf8) }
+            }
             if header.command == .recommend && payload.count >= 2 {
                 // A policy reply's third frame is the impression record: it goes to the log, not the client. The
                 // slate is always held: it goes out only once its impression is stored (so feedback on it is never
@@ -82,8 +90,9 @@ extension BrokerCore {
     /// - an error reply carries exactly one payload frame, its message: non-empty UTF-8 text (docs/PROTOCOL.md, "Status
     ///   codes");
     /// - an OK SCORE reply is one `rows × 1` tensor of finite scores for the request's rows;
-    /// - its model version is one the request's pin admits, and one the worker serves: its registered version, or one
-    ///   this broker rolled out to it (WEIGHTS may swap it between a heartbeat and the reply). A version number is
+    /// - its model version is one the request's pin admits, and one the worker serves: its registered version, one
+    ///   this broker sent it WEIGHTS of (they may swap it between a heartbeat and the reply), or one it served, verified,
+    ///   before its latest swap (``WorkerRecord/admittedVersions``). A version number is
     ///   the registry's, never a worker's own. A RECOMMEND answered from the model (one frame, the ranking) is judged
     ///   so too; one answered by the online policy (the slate and its impression record) carries the policy's
     ///   version, which a pin does not select.
@@ -175,7 +184,7 @@ extension BrokerCore {
         // Another number than it reports is admitted only when this broker sent that version's WEIGHTS to this worker
         // (a reply may come before the heartbeat that reports the swap); a version rolled out to others, or rolled
         // out before this worker came, is not one it serves.
-        if version != registered && workers[identity]?.weightsSentVersions.contains(version) != true {
+        if version != registered && workers[identity]?.admittedVersions.contains(version) != true {
             return "model version \(version), which it does not serve (it serves \(registered.map(String.init) ?? "none"))"
         }
         // The number it reported is its own claim: a number the registry does not hold with the weights it serves

@@ -16,13 +16,7 @@ extension BrokerCore {
         let pace = configuration.heartbeatIntervalMs * 2000
         guard force || now.monotonicMicros >= worker.weightsSentAt + pace else { return }
         workers[identity]?.weightsSentAt = now.monotonicMicros
-        if let index = workers.index(forKey: identity) {
-            var sent = workers.values[index].weightsSentVersions
-            sent.removeAll { $0 == rollout.version }
-            sent.append(rollout.version)
-            if sent.count > WorkerRecord.weightsSentRemembered { sent.removeFirst() }
-            workers.values[index].weightsSentVersions = sent
-        }
+        if let index = workers.index(forKey: identity) { workers.values[index].admit(rollout.version) }
         counters.add(.weightsSent)
         actions.append(.sendToWorker(identity: identity, frames: rollout.frames))
     }

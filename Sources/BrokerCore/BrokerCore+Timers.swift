@@ -25,7 +25,17 @@ extension BrokerCore {
 
     private mutating func expireQueued(now: BrokerInstant, into actions: inout [BrokerAction]) {
         let noWorkerMicros = configuration.noWorkerTimeoutMs.multipliedSaturating(by: 1000)
+        // Every tick, queue or not: a pause that ended while nothing was queued must not date a later one.
+        for service in Set(queues.keys).union(creditlessSince.keys) {
+            let offering = takingWorkers(service)
+            if offering.isEmpty || offering.contains(where: { $0.slots > 0 }) {
+                creditlessSince[service] = nil
+            } else if creditlessSince[service] == nil {
+                creditlessSince[service] = now.monotonicMicros
+            }
+        }
         for (service, queue) in queues where !queue.isEmpty {
+            let waitingSince = creditlessSince[service] ?? 0
             var kept = Deque<PendingRequest>()
             for request in queue {
                 if request.isExpired(at: now) {
@@ -35,7 +45,7 @@ extension BrokerCore {
                     reply(
                         to: request, status: .expired, message: "the deadline passed while the request was queued",
                         into: &actions)
-                } else if now.monotonicMicros >= request.acceptedAt.addingSaturating(noWorkerMicros),
+                } else if now.monotonicMicros >= max(request.acceptedAt, waitingSince).addingSaturating(noWorkerMicros),
                     let reason = ineligibilityReason(for: request)
                 {
                     release(request)

@@ -68,10 +68,13 @@ extension BrokerCore {
             let load = message.payload.first.flatMap { try? WorkerLoad(decoding: $0) }
             // A load frame that does not decode leaves the worker's slots, width and model as they were: counted.
             if load == nil && !message.payload.isEmpty { counters.add(.malformedWorkerMessages) }
-            if workers[identity]?.modelVersion != header.modelVersion {
+            if let worker = workers[identity], worker.modelVersion != header.modelVersion {
+                // What it served, verified, stays admitted in its replies for a while: one computed across the swap
+                // arrives after this heartbeat.
+                if worker.modelVersion != 0, holdsClaimedVersion(worker) { workers[identity]?.admit(worker.modelVersion) }
                 // It swapped models (only WEIGHTS do that): until it reports the hash, take the rollout's, when that
                 // version's WEIGHTS were sent to it; a number never sent to it has no hash to take (unverified).
-                let sent = workers[identity]?.weightsSentVersions.contains(header.modelVersion) == true
+                let sent = worker.admittedVersions.contains(header.modelVersion)
                 workers[identity]?.modelSHA256 =
                     header.modelVersion == 0 || !sent ? nil : rolledOutSHA[header.modelVersion]
                 workers[identity]?.modelSeed = nil

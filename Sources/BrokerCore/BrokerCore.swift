@@ -45,6 +45,10 @@ public struct BrokerCore: Sendable {
     var rolloutInputWidth: Int?
     /// The checkpoint SHA-256 of each version rolled out since the broker started, for the status document.
     var rolledOutSHA: [UInt64: String] = [:]
+    /// Per service, since when (monotonic µs) every live worker offering it has reported 0 slots (a pause: "send me
+    /// nothing more"); absent while one has credit or none offers it. A queued request's no-worker timeout counts from
+    /// the later of its arrival and this, so a short pause does not fail the whole backlog at once.
+    var creditlessSince: [Command: UInt64] = [:]
     /// Requests handed to the control plane and not yet answered (CONTROL, FEEDBACK, RECOMMENDs whose policy slate
     /// waits for its impression's commit), by client and request id (``awaitControl(client:header:)``).
     var controlWaits: [ControlWaitKey: [Header]] = [:]

@@ -138,11 +138,20 @@ struct WorkerRecord: Sendable {
     var online = false
     /// When WEIGHTS were last sent to it (monotonic µs), to pace re-sends.
     var weightsSentAt: UInt64 = 0
-    /// The versions whose WEIGHTS were sent to it, newest last, at most ``weightsSentRemembered``: a reply under one of
-    /// them may come before its heartbeat reports the swap; a version never sent to it is no version it serves.
-    var weightsSentVersions: [UInt64] = []
-    /// How many of the versions sent to a worker are remembered (rollouts flapping faster than it builds).
-    static let weightsSentRemembered = 8
+    /// Versions other than the one it reports that a reply of its may carry, newest last, at most
+    /// ``admittedRemembered``: those whose WEIGHTS were sent to it (a reply may come before the heartbeat that reports
+    /// the swap) and those it served, verified, before a swap (a RECOMMEND computed across the swap arrives after that
+    /// heartbeat). A version never sent to it nor served by it is no version it serves.
+    var admittedVersions: [UInt64] = []
+    /// How many admitted versions a worker keeps (rollouts flapping faster than it builds).
+    static let admittedRemembered = 8
+
+    /// Adds `version` to ``admittedVersions`` (newest last, each once, the oldest dropped past the bound).
+    mutating func admit(_ version: UInt64) {
+        admittedVersions.removeAll { $0 == version }
+        admittedVersions.append(version)
+        if admittedVersions.count > Self.admittedRemembered { admittedVersions.removeFirst() }
+    }
 
     /// It is draining: it gets no new requests and leaves once it has answered what it holds.
     var draining = false

@@ -293,19 +293,18 @@ extension Errno {
 }
 
 extension AtomicFile {
-    /// Why an existing file cannot be opened for writing, or nil when it can (or does not exist): opens it read-write,
-    /// without creating or truncating it, and closes it again. Root passes permission bits, but not an immutable file
-    /// (EPERM), a read-only mount (EROFS) or a directory in the file's place (EISDIR): the causes a database write
-    /// that failed with "disk I/O error" does not name.
+    /// Why an existing file cannot be written, or nil when it can (or does not exist), found without opening it: a
+    /// directory in its place (EISDIR), or `access(2)`'s answer for writing, which is EPERM for an immutable file and
+    /// EROFS on a read-only mount even for root. Never opened, because closing any descriptor of a file drops every
+    /// POSIX lock this process holds on it (SQLite's locks on its database and index: "How To Corrupt An SQLite
+    /// Database File", §2.2). The causes a database write that failed with "disk I/O error" does not name.
     public static func writeProblem(_ path: String) -> FileFailure? {
-        do {
-            let descriptor = try FileDescriptor.open(FilePath(path), .readWrite)
-            try? descriptor.close()
-            return nil
-        } catch Errno.noSuchFileOrDirectory {
-            return nil
-        } catch {
-            return FileFailure(operation: "open for writing", path: path, errno: error as? Errno ?? .ioError)
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            return FileFailure(operation: "write", path: path, errno: .isDirectory)
         }
+        guard access(path, W_OK) != 0 else { return nil }
+        return FileFailure(operation: "write", path: path, errno: Errno(rawValue: errno))
     }
 }

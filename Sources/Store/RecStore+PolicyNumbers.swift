@@ -3,9 +3,9 @@ import GRDB
 extension RecStore {
     /// The highest online policy version any logged impression names, or `nil` for an empty log.
     ///
-    /// A version number names one policy. When the newest `policy_versions` row is older than this (rows lost in a
-    /// restore or an edit), the next version must be numbered past it, or impressions logged under one number
-    /// would come from two policies.
+    /// A version number names one policy, and a version is stored before it is served. When the newest
+    /// `policy_versions` row is older than this (rows lost in a partial restore or an edit), the learnt weights of the
+    /// later versions are gone, and the online start refuses to continue (exit 65).
     /// - Throws: ``StoreError`` when the database cannot be read.
     public func highestImpressionVersion() throws(StoreError) -> UInt64? {
         try read { db in

@@ -321,7 +321,8 @@ public final class RecStore: Sendable {
             if [.SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode),
                 let failure = [path, path + "-wal", path + "-shm"].lazy.compactMap(AtomicFile.writeProblem).first
             {
-                return .io(path: failure.path, reason: "\(error); \(failure)")
+                // Still a database error (the start and the control plane judge it as one), naming the file and cause.
+                return .database("\(error); \(failure)")
             }
         }
         return .database("\(error)")

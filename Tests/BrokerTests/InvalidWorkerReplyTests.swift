@@ -124,6 +124,32 @@ struct InvalidWorkerReplyTests {
         #expect(try Self.onlyReply(h).header.status == .ok)
     }
 
+    @Test("a worker's error text reaches the client bounded and with its control characters escaped")
+    func workerErrorTextBounded() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        let echoed = "unknown user feature \u{1B}[31m" + String(repeating: "x", count: 100_000)
+        Self.send(&h, d, status: .badRequest, version: 0, payload: [Array(echoed.utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .badRequest)
+        let text = reply.errorText ?? ""
+        #expect(text.hasPrefix("unknown user feature \\u{1B}[31m") && text.hasSuffix("more bytes left out)"), "\(text.prefix(60))")
+        #expect(reply.payload[0].count <= WireText.maximumErrorTextBytes)
+    }
+
+    /// A reviewer's case: after a broker restart a worker registers on version 1, is promoted to 2 and heartbeats it at
+    /// once; a RECOMMEND its other thread computed on version 1 arrives after that heartbeat. It must still be taken.
+    @Test("a reply under the version a worker served before its latest swap is still taken")
+    func versionServedBeforeTheSwap() throws {
+        var h = CoreHarness()
+        let d = try Self.dispatched(&h)
+        h.feed(.rollout(version: 2, frames: Self.weights(2)))
+        h.feed(.worker(identity: Self.worker, frames: [Header(command: .heartbeat, modelVersion: 2).encoded()], peerAddress: nil))
+        #expect(h.core.workers[Self.worker]?.modelVersion == 2)
+        Self.send(&h, d, version: 1, payload: [Tensor(rows: 1, cols: 1, values: [0.25]).encoded()])
+        #expect(try Self.onlyReply(h).header.status == .ok)
+    }
+
     /// Promote 2, then 1 again, then a worker registers on 1: version 2 was rolled out, but never to it. Its reply
     /// under 2 was forwarded OK as version 2 (any version in the broker-wide rollout table passed), and a heartbeat of
     /// 2 took version 2's hash, so STATUS showed it as a verified replica of 2.

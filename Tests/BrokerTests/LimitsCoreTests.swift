@@ -83,6 +83,7 @@ struct LimitsCoreTests {
         var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
         h.registerWorker(workerA, slots: 0)
         h.score(from: client, id: 1)
+        h.feed(.tick)
         #expect(h.dispatches.isEmpty && h.replies(to: client, id: 1).isEmpty)
         h.advance(ms: 600)
         h.feed(.tick)
@@ -94,6 +95,33 @@ struct LimitsCoreTests {
         h.registerWorker(workerB, slots: 1)
         h.score(from: client, id: 2)
         #expect(h.dispatches.map(\.identity) == [workerB])
+    }
+
+    /// A reviewer's case: the no-worker timeout counted from each request's arrival, so when every worker paused
+    /// (0 slots) for one tick, every request already queued past the timeout was failed at once.
+    @Test("a pause of every worker (0 slots) fails queued requests only once it lasts the no-worker timeout")
+    func pauseDoesNotFailTheBacklog() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1)
+        h.score(from: client, id: 2)
+        #expect(h.dispatches.count == 1)
+        // Request 2 waits behind 1 for two seconds, then the worker pauses.
+        h.advance(ms: 2_000)
+        h.feed(.tick)
+        var load = WorkerLoad(slots: 0, queued: 0)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), load.encoded()], peerAddress: nil))
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 2).isEmpty, "failed on the pause's first tick")
+        h.advance(ms: 300)
+        h.feed(.tick)
+        #expect(h.replies(to: client, id: 2).isEmpty)
+        // Credit again before the timeout: request 2 is served once request 1 is answered.
+        load = WorkerLoad(slots: 1, queued: 0)
+        h.feed(.worker(identity: workerA, frames: [Header(command: .heartbeat, modelVersion: 1).encoded(), load.encoded()], peerAddress: nil))
+        h.answer(try #require(h.dispatches.first))
+        #expect(h.dispatches.map(\.message.header.requestId).count == 2)
+        #expect(h.core.counters[.droppedNoWorker] == 0)
     }
 
     @Test("an expired request is EXPIRED on a warm broker too: after a SCORE completed, with a full queue, and while shedding on the header")

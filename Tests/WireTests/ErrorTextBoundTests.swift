@@ -17,9 +17,11 @@ struct ErrorTextBoundTests {
         let text = cut.errorText ?? ""
         #expect(cut.payload[0].count <= WireText.maximumErrorTextBytes)
         #expect(text.hasPrefix("no job aaaa") && text.hasSuffix("more bytes left out)"), "\(text.suffix(60))")
-        // Characters are never split: a text of 3-byte characters is cut between two of them.
+        // A text of 3-byte characters is cut between two of them, keeping as many as the budget holds.
         let wide = WireText.boundedErrorText(String(repeating: "€", count: 5_000))
-        #expect(wide.unicodeScalars.allSatisfy { $0 == "€" || $0.isASCII || $0 == "…" })
+        let kept = wide.prefix { $0 == "€" }.count
+        #expect(kept == (WireText.maximumErrorTextBytes - 64) / 3, "\(kept)")
+        #expect(wide.hasSuffix("(\(15_000 - kept * 3) more bytes left out)"), "\(wide.suffix(40))")
         // Short texts, line feeds and tabs pass as they are.
         #expect(WireText.boundedErrorText("line one\n\tline two") == "line one\n\tline two")
     }

@@ -45,7 +45,8 @@ final class OnlineCoordinator: ControlShell {
         var carried: OnlinePolicy?
         var beginsLineage = false
         core.lineageStart = try store.lineageStart() ?? 1
-        // Impressions may name a version whose row is gone (a restore, an edit): numbers continue past them.
+        // Impressions name only stored versions; one past the newest stored row means rows were lost (a partial
+        // restore, an edit), which stops the start below.
         let highestLogged = try store.highestImpressionVersion() ?? 0
         // The lineage start is stored with the version that begins it: one past every stored or logged version is
         // damage (it would leave every impression, this lineage's too, out of exports and refuse their feedback).

@@ -48,12 +48,14 @@ struct HealthCommand: AsyncParsableCommand {
             // its weights); scoring goes only to a worker holding the registry's weights under the version it
             // claims and, while a version is promoted, holding that version, and not one that another model's
             // worker keeps from this service under the same version number (`idle_reason`).
-            // A draining worker takes no new request of any kind (`draining`).
+            // A draining worker takes no new request of any kind (`draining`), nor does one that reports 0 slots (no
+            // credit: a paused worker, which the broker sends nothing).
             let serving =
                 service == "TRAIN_ROUND"
                 ? offering.filter { !$0.draining }
                 : offering.filter {
-                    !$0.draining && Self.takesScoringWork($0) && !StatusTable.idleServices($0).contains(service)
+                    !$0.draining && $0.slots > 0 && Self.takesScoringWork($0)
+                        && !StatusTable.idleServices($0).contains(service)
                 }
             guard !serving.isEmpty else {
                 throw CommandFailure("unhealthy: \(offering.count) live worker(s) offer \(service), but none takes work: "
@@ -110,6 +112,10 @@ struct HealthCommand: AsyncParsableCommand {
             return "every one is draining (\(offering.map(\.id).joined(separator: ", ")))"
         }
         let offering = offering.filter { !$0.draining }
+        if !offering.isEmpty, offering.allSatisfy({ $0.slots == 0 }) {
+            return "every one that is not draining reports 0 slots (\(offering.map(\.id).joined(separator: ", "))): a "
+                + "paused worker is sent nothing"
+        }
         if let idle = offering.first(where: { takesScoringWork($0) }), let reason = idle.idleReason {
             return "\(idle.id) \(reason)"
         }

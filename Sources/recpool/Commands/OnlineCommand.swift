@@ -55,7 +55,7 @@ struct OnlineFreezeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            try await options.show { client throws(ClientError) in try await client.onlineFreeze() }
+            try await options.show { client throws(ClientError) in try await client.onlineFreeze(timeoutMs: options.connection.timeoutOption) }
         }
     }
 }
@@ -98,7 +98,9 @@ struct OnlineSyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            try await options.show { client throws(ClientError) in try await client.onlineSync(corrupt: corrupt) }
+            try await options.show { client throws(ClientError) in
+                try await client.onlineSync(corrupt: corrupt, timeoutMs: options.connection.timeoutOption)
+            }
         }
     }
 }

@@ -20,6 +20,14 @@ extension AsyncParsableCommand {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         translateError: (any Error) -> any Error = { $0 }
     ) async {
+        // Swift decodes argv leniently: a file name of other bytes than UTF-8 (`m\xff.ckpt`) became another name
+        // (`m\u{FFFD}.ckpt`), written or "not found" though it exists. Refused, naming the argument.
+        if let (position, shown) = Self.nonUTF8Argument() {
+            FileHandle.standardError.write(
+                Data(("\(configuration.commandName ?? "recpool"): argument \(position) (\(shown)) is not UTF-8 text: "
+                    + "RecPool reads its arguments and paths as UTF-8; rename the file or pass a UTF-8 path\n").utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         let arguments = configuration.subcommands.isEmpty ? arguments : ConfigResolver.configAfterSubcommand(arguments)
         let catalog: OptionCatalog
         let resolution: ConfigResolution
@@ -85,5 +93,22 @@ extension AsyncParsableCommand {
                 Data((WireText.escapingControls(fullMessage(for: error)) + "\nnote: \(WireText.escapingControls(note))\n").utf8))
             Foundation.exit(code.rawValue)
         }
+    }
+}
+
+extension AsyncParsableCommand {
+    /// The first of the process's arguments (after the program's name) that is not valid UTF-8, as its position (from
+    /// 1) and its text with each invalid byte written `\xHH`; nil when every one is UTF-8. Read from the raw `argv`,
+    /// which `CommandLine.arguments` has already repaired.
+    static func nonUTF8Argument() -> (Int, String)? {
+        let argv = CommandLine.unsafeArgv
+        for index in 1..<Int(CommandLine.argc) {
+            guard let pointer = argv[index] else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer)))
+            guard String(validating: bytes, as: UTF8.self) == nil else { continue }
+            let shown = bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
+            return (index, shown)
+        }
+        return nil
     }
 }

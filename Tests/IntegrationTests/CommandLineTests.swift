@@ -318,6 +318,24 @@ extension CommandLineTests {
     }
 }
 
+/// Swift decodes argv leniently: `fit --out $'m\xff.ckpt'` wrote `m\u{FFFD}.ckpt`, and `predict --input` of a file
+/// with such a name said "No such file or directory" though it existed.
+@Suite("Arguments that are not UTF-8")
+struct NonUTF8ArgumentTests {
+    @Test("an argument with bytes that are not UTF-8 is refused (exit 64) naming it, and nothing is written")
+    func refused() throws {
+        let temporary = try TemporaryDirectory("non-utf8")
+        defer { temporary.remove() }
+        let recpool = ProcessCluster.executable("recpool").path
+        // The shell passes the raw byte 0xFF: Swift's own Process would encode the argument as UTF-8.
+        let script = "cd \"$1\" && \"$2\" fit --dataset synthetic:users=100,seed=1 --epochs 1 --out \"$(printf 'm\\377.ckpt')\""
+        let run = try runTool("/bin/sh", ["-c", script, "sh", temporary.path, recpool])
+        #expect(run.code == 64, "\(run.code) \(run.stderr)")
+        #expect(run.stderr.contains("argument 7 (m\\xFF.ckpt) is not UTF-8 text"), "\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path).isEmpty)
+    }
+}
+
 /// `recpool local` refuses what its broker or workers would refuse, and does not keep a broker with no worker.
 @Suite("recpool local: bad flags and workers that cannot start")
 struct LocalStartupTests {

@@ -116,6 +116,22 @@ struct DataFaultTests {
         #expect(fit.stderr.contains("cannot open \(fifo): it is a pipe (FIFO) and no process opened it for reading"), "\(fit.stderr)")
     }
 
+    /// `data ope --rewards-out r.npy --policy-out FIFO` exited 2 after the pipe wait with r.npy written beside the refusal.
+    @Test("data ope whose second output is a FIFO no process reads writes neither output")
+    func opeOutputsAllOrNothing() throws {
+        let temporary = try TemporaryDirectory("data-fault-ope-fifo")
+        defer { temporary.remove() }
+        let fifo = temporary.file("policy.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let rewards = temporary.file("rewards.npy").path
+        let ope = try runTool(
+            "recpool",
+            ["data", "ope", "synthetic:users=100,seed=1", "--resamples", "10", "--rewards-out", rewards, "--policy-out", fifo])
+        #expect(ope.code == 2, "\(ope.code) \(ope.stderr)")
+        #expect(ope.stderr.contains("no process opened it for reading"), "\(ope.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: rewards), "the first output was left beside the refusal")
+    }
+
     @Test("fit on a file with no feature column exits 2 naming the problem, never a trap in Dense")
     func fitWithoutFeatures() throws {
         let temporary = try TemporaryDirectory("data-fault")

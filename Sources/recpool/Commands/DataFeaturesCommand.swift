@@ -124,8 +124,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
             // Written once every row is known to be finite: a refused row left the spec written beside "nothing was
             // written". The matrix first, then its spec.
             let specBytes = try specOut.map { _ in Data(try fitted.encoded()) }
-            try FileProblem.write(text, to: out)
-            if let path = specOut, let specBytes { try FileProblem.write(specBytes, to: path) }
+            try FileProblem.writeAll([(Data(text.utf8), out)] + (specOut.flatMap { path in specBytes.map { [($0, path)] } } ?? []))
         } catch let error as ExitCode {
             throw error
         } catch {

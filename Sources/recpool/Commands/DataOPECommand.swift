@@ -174,7 +174,7 @@ struct DataOPECommand: AsyncParsableCommand {
                 throw NonFiniteResult(what: "\(file): the value at index \(index) (0-based)", value: value)
             }
         }
-        for (path, bytes) in encoded { try FileProblem.write(Data(bytes), to: path) }
+        try FileProblem.writeAll(encoded.map { (Data($0.bytes), $0.path) })
         if json {
             CommandOutput.printLine(try JSONOutput.encode(report))
         } else {

@@ -47,8 +47,7 @@ enum SimulatorCatalogExport {
         } catch {
             throw CommandFailure("cannot write the catalogue into \(folder): \(FileProblem.reason(error))")
         }
-        try FileProblem.write(csv, to: csvPath)
-        try FileProblem.write(schema, to: schemaPath)
+        try FileProblem.writeAll([(Data(csv.utf8), csvPath), (Data(schema.utf8), schemaPath)])
         return (catalogue.count, csvPath, schemaPath)
     }
 }

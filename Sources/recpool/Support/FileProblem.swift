@@ -62,6 +62,30 @@ enum FileProblem {
         }
     }
 
+    /// Writes several outputs of one command as one: pipes and devices first (a FIFO nobody reads fails after its
+    /// wait, before any file is written), then regular files; when one fails, the files this call created are removed
+    /// again, so a refusal leaves no part of the outputs (a file that existed before is replaced atomically or not at
+    /// all, and is kept). A pipe's reader may already have read its part.
+    /// - Throws: the ``CommandFailure`` of the output that failed.
+    static func writeAll(_ outputs: [(data: Data, path: String)]) throws {
+        func isRegularOrAbsent(_ path: String) -> Bool {
+            var info = stat()
+            return stat(path, &info) != 0 || info.st_mode & S_IFMT == S_IFREG
+        }
+        let ordered = outputs.filter { !isRegularOrAbsent($0.path) } + outputs.filter { isRegularOrAbsent($0.path) }
+        var created: [String] = []
+        do {
+            for (data, path) in ordered {
+                let existed = FileManager.default.fileExists(atPath: path)
+                try write(data, to: path)
+                if !existed { created.append(path) }
+            }
+        } catch {
+            for path in created { try? FileManager.default.removeItem(atPath: path) }
+            throw error
+        }
+    }
+
     /// Writes `text` as UTF-8 to `path` (``write(_:to:)-swift.type.method``).
     static func write(_ text: String, to path: String) throws {
         try write(Data(text.utf8), to: path)

@@ -216,8 +216,7 @@ struct CommandLineTests {
         (["loadtest", "--sweep", "--max-windows", "2"], "--max-windows must be 3…10000"),
         (["loadtest", "--recommend", "--width", "5"], "--width sets a SCORE row's features"),
         (["loadtest", "--dataset", "synthetic:users=100", "--width", "106"], "drop --width"),
-        (["loadtest", "--schema", "x.toml"], "--schema and --data-dir read a --dataset"),
-        (["loadtest", "--dataset", "synthetic:users=100", "--data-dir", "d"], "--data-dir is where obd: datasets"),
+        (["loadtest", "--schema", "x.toml"], "--schema reads a --dataset: give one, or drop it"),
         (["loadtest", "--sweep-factor", "3"], "shape a sweep: give --sweep"),
         (["loadtest", "--window", "2s"], "shape a sweep: give --sweep"),
         (["loadtest", "--max-levels", "5"], "shape a sweep: give --sweep"),
@@ -333,6 +332,20 @@ struct NonUTF8ArgumentTests {
         #expect(run.code == 64, "\(run.code) \(run.stderr)")
         #expect(run.stderr.contains("argument 7 (m\\xFF.ckpt) is not UTF-8 text"), "\(run.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path).isEmpty)
+    }
+}
+
+/// An exported `RECPOOL_DATA_DIR` (where OBD lives, for every command) refused every `loadtest` without `--dataset`:
+/// "--schema and --data-dir read a --dataset".
+@Suite("loadtest under RECPOOL_DATA_DIR")
+struct LoadTestDataDirTests {
+    @Test("a data directory from the environment is not judged by a run that reads no dataset")
+    func environmentDataDir() throws {
+        let run = try runTool(
+            "recpool",
+            ["loadtest", "--broker", "tcp://127.0.0.1:1", "--width", "3", "--duration", "100ms", "--timeout-ms", "300", "--quiet"],
+            environment: ["RECPOOL_DATA_DIR": "data"])
+        #expect(run.code != 64 && !run.stderr.contains("--data-dir"), "\(run.code) \(run.stderr)")
     }
 }
 

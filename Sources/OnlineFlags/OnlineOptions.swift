@@ -157,8 +157,10 @@ public struct OnlineOptions: ParsableArguments {
         if !(100...3_600_000).contains(onlineSyncTimeoutMs) {
             return "the online sync timeout must be 100 ms to 1 hour (--online-sync-timeout-ms), got \(onlineSyncTimeoutMs)"
         }
-        if !(onlineGuardMargin.isFinite && onlineGuardMargin >= 0) {
-            return "online guard margin must be a finite number ≥ 0, got \(onlineGuardMargin)"
+        // SNIPW is a click rate in [0, 1]: a margin past 1 rejects nothing, as 1 does, and reads as a setting of another
+        // scale (1e3 was taken and switched the guard off with no word).
+        if !(onlineGuardMargin.isFinite && onlineGuardMargin >= 0 && onlineGuardMargin <= 1) {
+            return "--online-guard-margin must be 0…1 (SNIPW is a click rate in [0, 1]; 1 accepts every candidate), got \(onlineGuardMargin)"
         }
         if onlineGuardMinRows < 0 {
             return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(onlineGuardMinRows)"

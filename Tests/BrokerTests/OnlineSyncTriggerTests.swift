@@ -27,12 +27,19 @@ import Testing
         #expect(m.feed(.tick, nowMs: 86_400_001).toWorkers(.policyPull).map(\.identity) == [m.workerA.identity])
     }
 
-    @Test("a guard margin that is not a finite number ≥ 0 is refused naming the value")
+    /// A margin of 1e3 was taken: SNIPW is a click rate in [0, 1], so it rejected nothing, with no word.
+    @Test("a guard margin outside 0…1 (not finite, negative, or past what a click rate can differ by) is refused naming the value")
     func guardMarginMustBeFinite() {
-        for margin in [Double.infinity, -Double.infinity, .nan, -0.5] {
+        for margin in [Double.infinity, -Double.infinity, .nan, -0.5, 1.5, 1e3, 18446744073709551616] {
             var settings = OnlineSettings()
             settings.guardMargin = margin
-            #expect(settings.problem == "online guard margin must be a finite number ≥ 0, got \(margin)")
+            #expect(settings.problem?.hasPrefix("online guard margin must be 0…1") == true, "\(margin)")
+            #expect(settings.problem?.hasSuffix("got \(margin)") == true)
+        }
+        for margin in [0, 0.01, 1.0] {
+            var settings = OnlineSettings()
+            settings.guardMargin = margin
+            #expect(settings.problem == nil, "\(margin)")
         }
     }
 

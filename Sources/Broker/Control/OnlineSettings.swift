@@ -47,8 +47,8 @@ public struct OnlineSettings: Sendable {
         if !(100...3_600_000).contains(syncTimeoutMs) {
             return "the online sync timeout must be 100 ms to 1 hour (--online-sync-timeout-ms), got \(syncTimeoutMs)"
         }
-        if !(guardMargin.isFinite && guardMargin >= 0) {
-            return "online guard margin must be a finite number ≥ 0, got \(guardMargin)"
+        if !(guardMargin.isFinite && guardMargin >= 0 && guardMargin <= 1) {
+            return "online guard margin must be 0…1 (SNIPW is a click rate in [0, 1]; 1 accepts every candidate), got \(guardMargin)"
         }
         if guardMinimumRows < 0 { return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(guardMinimumRows)" }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }

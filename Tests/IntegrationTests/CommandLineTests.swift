@@ -217,6 +217,8 @@ struct CommandLineTests {
         (["loadtest", "--recommend", "--width", "5"], "--width sets a SCORE row's features"),
         (["loadtest", "--dataset", "synthetic:users=100", "--width", "106"], "drop --width"),
         (["loadtest", "--schema", "x.toml"], "--schema reads a --dataset: give one, or drop it"),
+        // An empty path (an unset variable) was read as the current folder's "" or, for --data-dir, as `/`.
+        (["score", "--input", ""], "--input must name a file (or - for standard input), got an empty string"),
         (["loadtest", "--sweep-factor", "3"], "shape a sweep: give --sweep"),
         (["loadtest", "--window", "2s"], "shape a sweep: give --sweep"),
         (["loadtest", "--max-levels", "5"], "shape a sweep: give --sweep"),
@@ -346,6 +348,21 @@ struct LoadTestDataDirTests {
             ["loadtest", "--broker", "tcp://127.0.0.1:1", "--width", "3", "--duration", "100ms", "--timeout-ms", "300", "--quiet"],
             environment: ["RECPOOL_DATA_DIR": "data"])
         #expect(run.code != 64 && !run.stderr.contains("--data-dir"), "\(run.code) \(run.stderr)")
+    }
+}
+
+/// An empty path (an unset variable) was read as "" or, for `--data-dir`, as `/` (its obd/ child, `/obd`).
+@Suite("Empty path options")
+struct EmptyPathOptionTests {
+    @Test("an empty or blank path option of a local command is refused naming it", arguments: [
+        (["predict", "--model", "", "--input", "x.csv"], "--model must name a file"),
+        (["data", "describe", "obd:random/all", "--data-dir", ""], "--data-dir must name a folder, got an empty string"),
+        (["fit", "--dataset", "synthetic:users=10", "--out", "x.ckpt", "--data-dir", " "], "--data-dir must name a folder"),
+        (["eval", "--model", "m.ckpt", "--dataset", "obd:random/all", "--data-dir", ""], "--data-dir must name a folder"),
+    ])
+    func refused(arguments: [String], says: String) throws {
+        let run = try runTool("recpool", arguments)
+        #expect(run.code == 64 && run.stderr.contains(says), "\(arguments): \(run.code) \(run.stderr)")
     }
 }
 

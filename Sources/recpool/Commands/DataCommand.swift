@@ -38,6 +38,8 @@ struct DatasetOptions: ParsableArguments {
     /// Requires the dataset exactly once on the command line: as `--dataset NAME` or as the first argument.
     /// - Throws: `ValidationError` (exit 64) naming `--dataset` when it is missing or given twice.
     func validate() throws {
+        // An empty --data-dir (an unset variable) was read as `/` (its obd/ child, `/obd`).
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         switch (positionalDataset, datasetOption) {
         case (nil, nil):
             throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")

@@ -46,6 +46,7 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         try DatasetName.validate(dataset)
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(

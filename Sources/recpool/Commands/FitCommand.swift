@@ -64,6 +64,7 @@ struct FitCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         try DatasetName.validate(dataset)
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }

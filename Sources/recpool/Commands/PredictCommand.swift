@@ -30,6 +30,11 @@ struct PredictCommand: ParsableCommand {
     /// `--config` and `--print-config`: the [client] table of a configuration file, as every command reads it.
     @OptionGroup var configuration: ConfigOptions
 
+    func validate() throws {
+        try PathOption.validateNamed(
+            [(model, "--model"), (input, "--input")], what: "a file (--input: or - for standard input)")
+    }
+
     func run() throws {
         do {
             let (bytes, checkpoint) = try Checkpoint.decodeFile(model)

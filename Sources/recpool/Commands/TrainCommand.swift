@@ -103,6 +103,7 @@ struct TrainCommand: AsyncParsableCommand {
     /// uploaded, so `--print-config` refuses what a run refuses and a run refuses them before loading its dataset. The
     /// problem names the flag (`--sync-every`, not `sync_every`), so a value from a file or the environment is traced.
     func validate() throws {
+        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
         try DatasetName.validate(dataset)
         if model == "dqn" && !dataset.hasPrefix("synthetic:") {
             throw ValidationError("dqn jobs train in the simulator: --dataset must be synthetic:…")

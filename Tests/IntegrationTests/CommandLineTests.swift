@@ -380,6 +380,15 @@ struct LocalStartupTests {
         #expect(!model.stderr.contains("reachable from other hosts"), "\(model.stderr)")
         // A frontend other hosts reach is said to be open (the cluster runs without keys); nothing is bound here, the
         // checkpoint being unreadable.
+        // A checkpoint that does not decode is refused before the broker creates its state directory.
+        let temporary = try TemporaryDirectory("local-empty-model")
+        defer { temporary.remove() }
+        let empty = temporary.file("empty.ckpt").path
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+        let state = temporary.file("state").path
+        let damaged = try runTool("recpool", ["local", "--model", empty, "--state-dir", state])
+        #expect(damaged.code == 2 && damaged.stderr.contains("\(empty): checkpoint truncated"), "\(damaged.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state), "the state directory was created for a refused start")
         let open = try runTool("recpool", ["local", "--frontend", "tcp://0.0.0.0:5555", "--model", "/nonexistent/m.ckpt"])
         #expect(open.code == 2 && open.stderr.contains("--frontend tcp://0.0.0.0:5555 is reachable from other hosts"), "\(open.stderr)")
     }
@@ -440,16 +449,23 @@ struct LocalStartupTests {
             "\(result.code) \(result.stderr)")
     }
 
-    @Test("when every worker exits at start (a checkpoint they cannot load), recpool local stops and says why")
+    @Test("when every worker exits at start (a checkpoint of another width than --input-width), recpool local stops and says why")
     func everyWorkerExits() throws {
         let temporary = try TemporaryDirectory("local-bad-model")
         defer { temporary.remove() }
+        // A checkpoint that does not decode is refused by recpool local itself, before anything starts.
         let garbage = temporary.url.appendingPathComponent("garbage.ckpt")
         try Data("not a checkpoint".utf8).write(to: garbage)
+        let refused = try runTool("recpool", ["local", "--model", garbage.path])
+        #expect(refused.code == 2 && refused.stderr.contains("not a RecPool model file"), "\(refused.stderr)")
+        // One that decodes but whose width the workers refuse (--input-width beside it): every worker exits 64.
+        let model = temporary.url.appendingPathComponent("tiny.ckpt").path
+        let fit = try runTool("recpool", ["fit", "--dataset", "synthetic:users=100,seed=1", "--epochs", "1", "--out", model])
+        #expect(fit.code == 0, "\(fit.stderr)")
         let process = Process()
         process.executableURL = ProcessCluster.executable("recpool")
         process.arguments = [
-            "local", "--workers", "2", "--model", garbage.path, "--frontend", "tcp://127.0.0.1:*", "--backend",
+            "local", "--workers", "2", "--model", model, "--input-width", "7", "--frontend", "tcp://127.0.0.1:*", "--backend",
             "tcp://127.0.0.1:*", "--state-dir", temporary.url.appendingPathComponent("state").path,
         ]
         let err = Pipe()

@@ -89,6 +89,21 @@ struct LocalCommand: AsyncParsableCommand {
             CommandOutput.printError("recpool: --model \(model): cannot read the checkpoint")
             throw ExitStatus.badInput.exitCode
         }
+        // Decoded and judged as the workers will, before the broker creates its state directory: an empty, damaged or
+        // unservable file made every worker exit 2 and left the state directory behind.
+        if let model {
+            let problem: String?
+            do {
+                let (_, checkpoint) = try Checkpoint.decodeFile(model)
+                problem = checkpoint.servingProblem(maxScoreColumns: WireLimits.standard.maxColumns).map { "\(model): \($0)" }
+            } catch {
+                problem = error.description  // names the file
+            }
+            if let problem {
+                CommandOutput.printError("recpool: --model \(problem)")
+                throw ExitStatus.badInput.exitCode
+            }
+        }
         var workerArguments = ["--input-width", "\(inputWidth ?? 106)"]
         // Beside a checkpoint, a width is the workers' to check against it (they refuse another, exit 64).
         if let model { workerArguments = ["--model", model] + (inputWidth.map { ["--input-width", "\($0)"] } ?? []) }

@@ -104,7 +104,10 @@ extension BrokerCore {
         // An op this build does not know is the control plane's to refuse (BAD_REQUEST naming it, nothing done), as
         // it is without roles: a typo is not a permission problem.
         guard ControlOperation(rawValue: request.op) != nil else { return nil }
-        return AccessPolicy.allowsControl(role, op: request.op) ? nil : "\(name) may not run CONTROL \(request.op)"
+        guard !AccessPolicy.allowsControl(role, op: request.op) else { return nil }
+        // Which key may, so the refusal says what to use: an operator's op needs a key on --allow-trainers.
+        let who = AccessPolicy.allowsControl(.trainer, op: request.op) ? "; a trainer's key (--allow-trainers) may" : ""
+        return "\(name) may not run CONTROL \(request.op)\(who)"
     }
 
     /// The header of a client request that is refused on arrival whatever its payload holds (a

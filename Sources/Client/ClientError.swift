@@ -79,7 +79,8 @@ public enum HandshakeFailure: Sendable, Hashable {
         switch self {
         case .refused(let status):
             "the broker at \(endpoint) refused this client's CURVE key (ZAP status \(status)): is its public key on "
-                + "the broker's clients or trainers allow-list? (the broker re-reads the lists on SIGHUP)"
+                + "the broker's clients or trainers allow-list, and is --broker the broker's client (frontend) endpoint, "
+                + "not its worker (backend) one? (the broker re-reads the lists on SIGHUP)"
         case .protocolError(ZMQMonitorEvent.mechanismMismatch):
             "the security handshake with \(endpoint) failed: only one side uses CURVE (give --curve-server-key and "
                 + "--curve-key exactly when the broker has --curve-key)"

@@ -284,7 +284,8 @@ public final class WorkerSession: Sendable {
     static func handshakeCause(event: ZMQMonitorEvents, value: UInt32) -> String {
         if event == .handshakeFailedAuth {
             return "the broker refused this worker's CURVE key (ZAP status \(value)): is its public key on the broker's "
-                + "workers allow-list? (the broker re-reads the lists on SIGHUP)"
+                + "workers allow-list, and is --broker the broker's worker (backend) endpoint, not its client (frontend) "
+                + "one? (the broker re-reads the lists on SIGHUP)"
         }
         if event == .handshakeFailedProtocol {
             switch value {

@@ -39,6 +39,8 @@ struct AccessPolicyTests {
             payload: [WireJSON.encode(ControlRequest(op: "promote", version: 1))])
         h.feed(.client(identity: client, frames: promote.frames(), userId: "client"))
         #expect(h.replies(to: client, id: 5).first?.header.status == .unauthorized)
+        // The refusal says which key may (a new user's client key for `promote` was refused with no hint).
+        #expect(h.replies(to: client, id: 5).first?.errorText == "client may not run CONTROL promote; a trainer's key (--allow-trainers) may")
         #expect(h.toControl.isEmpty)
         h.feed(.client(identity: client, frames: promote.frames(), userId: "trainer"))
         #expect(h.toControl.count == 1)

@@ -12,6 +12,8 @@ struct HandshakeCauseTests {
         (ZMQMonitorEvents.handshakeFailedProtocol, ZMQMonitorEvent.cryptographic, "did not open"),
         (ZMQMonitorEvents.handshakeFailedProtocol, UInt32(0x1000_0003), "error 0x10000003"),
         (ZMQMonitorEvents.handshakeFailedAuth, UInt32(400), "refused this worker's CURVE key (ZAP status 400)"),
+        // With keys, a worker pointed at the client port is refused by the clients' list: the port is named as a cause.
+        (ZMQMonitorEvents.handshakeFailedAuth, UInt32(400), "is --broker the broker's worker (backend) endpoint"),
         (ZMQMonitorEvents.handshakeFailedNoDetail, UInt32(104), "closed the connection during the handshake (errno 104)"),
     ])
     func named(event: ZMQMonitorEvents, value: UInt32, says: String) {

@@ -229,6 +229,8 @@ struct ClientTruthTests {
     func exitStatuses() throws {
         let unreachable = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "300"])
         #expect(unreachable.code == 3, "\(unreachable.stderr)")
+        // The broker that did not answer is named (a wrong port read as a slow broker).
+        #expect(unreachable.stderr.contains("no answer from the broker at tcp://127.0.0.1:1 (is it running"), "\(unreachable.stderr)")
         let missing = try runTool("recpool", ["score", "--input", "/nonexistent/rows.csv"])
         #expect(missing.code == 2 && missing.stderr.contains("cannot read"))
         let usage = try runTool("recpool", ["score"])

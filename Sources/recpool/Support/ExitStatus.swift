@@ -133,6 +133,14 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case is CommandFailure, is ClientError, is CSVError, is DataError, is CheckpointError, is FeatureSpecError,
             is NonFiniteResult,
             is EncodingError:
+            // A request that got no answer at all: the broker it went to is named, and the usual causes (a wrong port
+            // read as a slow broker).
+            if case .timedOut? = error as? ClientError, let broker = BrokerOptions.connected.withLock({ $0 }) {
+                CommandOutput.printError(
+                    "recpool: \(error): no answer from the broker at \(broker) (is it running, and is that its client "
+                        + "(frontend) endpoint?)")
+                return of(error).exitCode
+            }
             CommandOutput.printError("recpool: \(error)")
             return of(error).exitCode
         default:

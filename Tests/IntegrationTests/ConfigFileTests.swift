@@ -425,6 +425,7 @@ struct ConfigFileTests {
         }
         try FileManager.default.copyItem(atPath: keys.path + "/worker.pub", toPath: keys.path + "/workers.allow")
         try FileManager.default.copyItem(atPath: keys.path + "/client.pub", toPath: keys.path + "/clients.allow")
+        try FileManager.default.copyItem(atPath: keys.path + "/client.pub", toPath: keys.path + "/trainers.allow")
         let file = keys.path + "/recpool.toml"
         let toml = "[broker]                     # read by recpool-broker" + body[..<end.lowerBound]
         try toml.replacingOccurrences(of: "/etc/recpool/keys/", with: keys.path + "/")
@@ -432,6 +433,9 @@ struct ConfigFileTests {
         for (tool, arguments) in [("recpool-broker", [String]()), ("recpool-worker", []), ("recpool", ["status"])] {
             let shown = try runTool(tool, arguments + ["--config", file, "--print-config"])
             #expect(shown.code == 0, "\(tool): \(shown.stderr)")
+            // The broker listens for the workers where the example's workers connect (a new user's broker from this
+            // file listened for them on loopback only: its backend was left to the default).
+            if tool == "recpool-broker" { #expect(shown.stdout.contains("backend = \"tcp://10.0.0.1:5556\""), "\(shown.stdout)") }
         }
     }
 

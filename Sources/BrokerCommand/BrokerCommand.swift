@@ -319,6 +319,12 @@ struct BrokerCommand: AsyncParsableCommand {
                     daemon.reportFailure(
                         "cannot bind \(endpoint): \(zmqError.message); a bind names an address or a network interface, "
                             + "not a host name: give the address (tcp://10.0.0.1:5555)", commandName: "recpool-broker")
+                } else if zmqError.code == EADDRINUSE {
+                    // Said in one plain line, as a state directory in use is (only a log line said it).
+                    daemon.reportFailure(
+                        "cannot bind \(endpoint): \(zmqError.message): another process listens there (another broker, "
+                            + "or a `recpool local`): stop it, or give this broker another port", commandName: "recpool-broker",
+                        alreadyLogged: true)
                 }
                 throw DaemonExit.unavailable
             case .store, .unreadableState:

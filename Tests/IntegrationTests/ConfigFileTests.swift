@@ -339,6 +339,9 @@ struct ConfigFileTests {
         let taken = try runTool(
             "recpool-broker", ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*"])
         #expect(taken.code == 69, "\(taken.stderr)")
+        // Said in one plain line beside the log (a new user saw only the log line).
+        #expect(taken.stderr.contains("recpool-broker: cannot bind \(cluster.endpoints.frontend): Address already in use: "
+            + "another process listens there"), "\(taken.stderr)")
         // A state directory that run created is gone again: a failed start leaves nothing behind.
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-bind-\(UUID().uuidString)")
             .path

@@ -110,10 +110,11 @@ public final class BrokerReactor: Sendable {
         let controlFinished = DispatchSemaphore(value: 0)
         var controlStarted = false
         defer {
-            if let created, !bound {
-                if controlStarted { _ = controlFinished.wait(timeout: .now() + .seconds(10)) }
-                created.undo()
-            }
+            // Whatever ended the run, it returns only once the control thread has stopped writing: a start that
+            // bound and then failed for another reason (the metrics address in use) has its caller remove the state
+            // directory, which the control thread, still closing the store, wrote into again under load.
+            if controlStarted { _ = controlFinished.wait(timeout: .now() + .seconds(10)) }
+            if let created, !bound { created.undo() }
         }
         if let directory = settings.stateDirectory {
             do {

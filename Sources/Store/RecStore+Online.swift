@@ -160,16 +160,9 @@ extension RecStore {
                     ])
                 if db.changesCount == 0 { repeated.insert(row.id) }
             }
-            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
-            let cutoff = newest - Int64(keep)
-            var evicted = 0
-            if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
-                try db.execute(
-                    sql: "DELETE FROM feedback WHERE impression_id IN (SELECT id FROM impressions WHERE seq <= ?)",
-                    arguments: [cutoff])
-                evicted = db.changesCount
-                try db.execute(sql: "DELETE FROM impressions WHERE seq <= ?", arguments: [cutoff])
-            }
+            // The feedback first, then the trim, which keeps the impressions this write's feedback names: trimmed
+            // first, an impression the broker had just accepted feedback on was deleted before its feedback was
+            // inserted, which then stood as an orphan row, reported new (a repeat was learnt twice) and never exported.
             let recorded = try feedback.map { event in
                 if event.needsItsImpression && repeated.contains(event.impressionId) { return false }
                 try db.execute(
@@ -182,6 +175,18 @@ extension RecStore {
                         event.toLearn ? 1 : 0,
                     ])
                 return db.changesCount > 0
+            }
+            let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
+            let cutoff = newest - Int64(keep)
+            var evicted = 0
+            if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
+                let named = Set(feedback.map(\.impressionId))
+                let old = try String.fetchAll(db, sql: "SELECT id FROM impressions WHERE seq <= ?", arguments: [cutoff])
+                for id in old where !named.contains(id) {
+                    try db.execute(sql: "DELETE FROM feedback WHERE impression_id = ?", arguments: [id])
+                    evicted += db.changesCount
+                    try db.execute(sql: "DELETE FROM impressions WHERE id = ?", arguments: [id])
+                }
             }
             return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded, feedbackEvicted: evicted)
         }

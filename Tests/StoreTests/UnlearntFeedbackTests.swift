@@ -12,6 +12,34 @@ struct UnlearntFeedbackTests {
         (id, 1_000, "w-a", 1, "{\"impression_id\":\"\(id)\"}")
     }
 
+    /// A helper's race: a RECOMMEND's impression pushed the oldest out of the log in the same write as a feedback on
+    /// that oldest one. The trim ran first, so the feedback was inserted with no impression: reported new (a repeat of
+    /// an acknowledged event was learnt twice), never exported, and counted for ever.
+    @Test("feedback on the impression a write would trim keeps it: stored with it, a repeat is a duplicate, no orphan row")
+    func feedbackKeepsItsImpressionThroughTheTrim() throws {
+        let temporary = try TemporaryDirectory("store-trim-race")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        _ = try store.commitOnline(impressions: [Self.impression("i1"), Self.impression("i2")], keep: 2, feedback: [])
+        let first = RecStore.FeedbackEvent(impressionId: "i1", item: 3, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)
+        // i3 makes the log hold 3 of 2: the trim would take i1, whose feedback arrives in the same write.
+        let racing = try store.commitOnline(impressions: [Self.impression("i3")], keep: 2, feedback: [first])
+        #expect(racing.feedbackNew == [true])
+        #expect(try store.impression("i1")?.clicks == [3: 1], "the feedback's impression was trimmed under it")
+        // The repeat is a duplicate, whatever the log holds by then.
+        let repeated = try store.commitOnline(impressions: [Self.impression("i4")], keep: 2, feedback: [first])
+        #expect(repeated.feedbackNew == [false])
+        // Every stored feedback row has its impression: the counts agree with what an export reads.
+        let orphans = try DatabaseQueue(path: temporary.path + "/recpool.sqlite").read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM feedback WHERE impression_id NOT IN (SELECT id FROM impressions)")
+        }
+        #expect(orphans == 0)
+        // A later write that names none of them trims the log to its size, the feedback with its impression.
+        let later = try store.commitOnline(impressions: [Self.impression("i5")], keep: 2, feedback: [])
+        #expect(try store.onlineCounts().impressions == 2)
+        #expect(try store.impression("i1") == nil && later.feedbackEvicted == 1)
+    }
+
     @Test("events to learn stay unlearnt, in stored order, until a sync marks them; frozen ones never are; reopened alike")
     func unlearntUntilMarked() throws {
         let temporary = try TemporaryDirectory("store-unlearnt")

@@ -90,12 +90,23 @@ struct OnlineCoordinatorTests {
         #expect(late?.header.status == .expired)
         #expect(h.coordinator.view.feedback == 1)
         #expect(h.coordinator.view.duplicates == 1)
+        // Everything so far published (what STATUS shows), so the next tick publishes only what the repeat changes.
+        h.coordinator.tick(nowMs: 1_000 + OnlineSettings().feedbackWindowMs + 1)
+        _ = h.take()
         // A late repeat of feedback the log holds is a duplicate, not EXPIRED: a client retrying to learn whether
         // its event was kept hears that it was (it was answered EXPIRED, as if lost).
         let lateRepeat = try #require(h.feedback("imp-1", item: 7, nowMs: 1_000 + OnlineSettings().feedbackWindowMs + 1))
         #expect(lateRepeat.header.status == .ok && lateRepeat.header.modelVersion == h.coordinator.version)
         #expect(try WireJSON.decode(FeedbackReply.self, from: lateRepeat.frame(0)).duplicate == true)
         #expect(h.coordinator.view.feedback == 1 && h.coordinator.view.duplicates == 2)
+        // The view STATUS shows is republished with it (it stayed one behind `online status` until something else
+        // changed).
+        h.coordinator.tick(nowMs: 1_000 + OnlineSettings().feedbackWindowMs + 2)
+        let published = h.take().compactMap { output -> OnlineView? in
+            if case .online(let view) = output { return view }
+            return nil
+        }
+        #expect(published.last?.duplicates == 2, "\(published.map(\.duplicates))")
         #expect(try RecStore(directory: h.directory).impression("imp-1")?.clicks == [7: 1])
     }
 

@@ -371,6 +371,8 @@ extension OnlineCore {
         let late = query.receivedMs > row.createdMs.addingSaturating(settings.feedbackWindowMs)
         if (late || row.record.version < lineageStart) && row.answeredItems.contains(request.item) {
             duplicates += 1
+            // The view STATUS serves is rebuilt only when marked: this count stayed stale there (one behind `online`).
+            viewDirty = true
             let answer = FeedbackReply(impressionId: request.impressionId, item: request.item, duplicate: true)
             var ok = query.requester.header.reply(status: .ok, modelVersion: row.record.version)
             ok.command = .feedback

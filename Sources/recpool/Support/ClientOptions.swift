@@ -61,10 +61,10 @@ struct BrokerOptions: ParsableArguments {
         }
     }
 
-    /// Connects a client, turning a bad endpoint into a clear error and exit code.
     /// The broker endpoint this process last connected to, for a timeout's message (``ExitStatus/report(_:)``).
     static let connected = LockedBox<String?>(nil)
 
+    /// Connects a client, turning a bad endpoint into a clear error and exit code.
     func connect() async throws -> RecPoolClient {
         Self.connected.withLock { $0 = broker }
         // A name that does not resolve is named here (libzmq would retry it until the timeout); the broker cannot be

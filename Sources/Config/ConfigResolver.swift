@@ -41,15 +41,18 @@ public enum ConfigResolver {
         // for "no file", `--config ""` was "cannot read the configuration file : No such file or directory").
         if let path = paths.first {
             guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+                // A blank path (`--config ' '`) shown as typed: it was named `""`, which is not what was given.
                 throw .invalidValue(
-                    key: "config", value: "\"\" (empty)", source: .commandLine, expected: "the path of a TOML file")
+                    key: "config", value: "\"\(path)\" (\(path.isEmpty ? "empty" : "blank"))", source: .commandLine,
+                    expected: "the path of a TOML file")
             }
             return (path, false)
         }
         if let path = environment[configVariable] {
             guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw .invalidValue(
-                    key: "config", value: "\"\(path)\" (empty)", source: .environment(variable: configVariable),
+                    key: "config", value: "\"\(path)\" (\(path.isEmpty ? "empty" : "blank"))",
+                    source: .environment(variable: configVariable),
                     expected: "the path of a TOML file (unset it for none)")
             }
             return (path, true)
@@ -117,6 +120,9 @@ public enum ConfigResolver {
                 if entry.isNumber, let tiny = typedValues.first(where: underflows) {
                     throw .invalidValue(key: entry.key, value: tiny, source: .commandLine, expected: Self.representable)
                 }
+                if entry.isNumber, let huge = typedValues.first(where: overflows) {
+                    throw .invalidValue(key: entry.key, value: huge, source: .commandLine, expected: Self.finite)
+                }
                 values.append(.init(key: entry.key, values: typedValues, source: .commandLine))
                 continue
             }
@@ -138,6 +144,9 @@ public enum ConfigResolver {
                 }
                 if entry.isNumber, let tiny = items.first(where: underflows) {
                     throw .invalidValue(key: entry.key, value: tiny, source: source, expected: Self.representable)
+                }
+                if entry.isNumber, let huge = items.first(where: overflows) {
+                    throw .invalidValue(key: entry.key, value: huge, source: source, expected: Self.finite)
                 }
                 injected += try injectedArguments(for: entry, items.map(ConfigValue.string), source: source)
                 values.append(.init(key: entry.key, values: items, source: source))
@@ -258,6 +267,16 @@ public enum ConfigResolver {
         TOMLDocument.underflows(word)
     }
 
+    /// What a number option takes, as the refusal of one that overflows says it.
+    static let finite = "a number a 64-bit float holds (it is read as infinity: the largest is about 1.8e308)"
+
+    /// Whether `word` is a decimal number a `Double` reads as ±infinity (`1e400`): the option's range check then named
+    /// `inf`, not the value typed. `inf` and `infinity` themselves are left to the option's own check.
+    static func overflows(_ word: String) -> Bool {
+        guard !isHexadecimal(word), let value = Double(word), value.isInfinite else { return false }
+        return word.contains { $0.isASCII && $0.isNumber }
+    }
+
     static func isNegativeNumber(_ word: String) -> Bool {
         word.hasPrefix("-") && word.count > 1 && Double(word) != nil
     }
@@ -283,7 +302,8 @@ public enum ConfigResolver {
                 + "alone"
         }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        if value.hasPrefix("-") { return "\(value) is negative: this option takes a whole number, 0 or more" }
+        // Not "0 or more": most count options start at 1 or higher, and their own range is named once a value parses.
+        if value.hasPrefix("-") { return "\(value) is negative: this option takes no negative number" }
         // Past a 64-bit count's range (past Int64's, for an option counted in signed numbers, whose own range is checked
         // and named once a value parses).
         return Int64(value) == nil ? "\(value) is more than any whole number an option takes" : nil

@@ -21,7 +21,10 @@ struct BaselinesOnlyVersionTests {
             "recpool", ["simulate", "--baselines-only", "--users", "100", "--windows", "2", "--report", report])
         #expect(text.code == 0, "\(text.stderr)")
         #expect(!text.stdout.contains("fixed v0") && text.stdout.contains("pool: no user served"))
-        let windowLines = text.stdout.split(separator: "\n").suffix(2)
+        // The last line says where the report went, as `eval --report` does.
+        let lines = text.stdout.split(separator: "\n")
+        #expect(lines.last.map(String.init) == "wrote \(report)", "\(text.stdout)")
+        let windowLines = lines.dropLast().suffix(2)
         #expect(windowLines.allSatisfy { $0.hasSuffix("-") }, "\(windowLines)")
         let html = try String(contentsOfFile: report, encoding: .utf8)
         #expect(html.contains("policy versions none (no user served)") && !html.contains("policy versions 0"))

@@ -280,6 +280,9 @@ struct ConfigFileTests {
             "\(emptyVariable.stderr)")
         let emptyFlag = try runTool("recpool", ["status", "--config", ""])
         #expect(emptyFlag.code == 64 && emptyFlag.stderr.contains("invalid value \"\" (empty) for \"config\""), "\(emptyFlag.stderr)")
+        // A blank path is shown as typed, not as "".
+        let blankFlag = try runTool("recpool", ["status", "--config", " "])
+        #expect(blankFlag.code == 64 && blankFlag.stderr.contains("invalid value \" \" (blank) for \"config\""), "\(blankFlag.stderr)")
         #expect(try runTool("recpool", ["--help"], environment: ["RECPOOL_CONFIG": ""]).code == 0)
 
         // inproc:// joins sockets of one process: a worker, a client or a broker given one waited for ever.

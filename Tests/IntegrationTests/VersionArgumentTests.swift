@@ -9,7 +9,7 @@ struct NumberOptionRangeTests {
     @Test("a negative, too large, hexadecimal or underflowing number is refused with 64, naming why")
     func namesWhy() throws {
         let cases: [(String, [String], String)] = [
-            ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes a whole number, 0 or more"),
+            ("recpool-broker", ["--heartbeat-ms", "-5"], "-5 is negative: this option takes no negative number"),
             ("recpool-broker", ["--no-worker-timeout-ms", "99999999999999999999"],
              "99999999999999999999 is more than any whole number an option takes"),
             ("recpool-worker", ["--batch-wait-us", "-1"], "negative"),
@@ -37,6 +37,9 @@ struct NumberOptionRangeTests {
             // log's cell refuses it.
             ("recpool-broker", ["--epsilon", "1e-400"], "invalid value 1e-400 for \"epsilon\" (from command line): expected a number a 64-bit float holds"),
             ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e-400"], "expected a number a 64-bit float holds"),
+            // One above its largest was read as infinity, and the range check said "got inf", not the value typed.
+            ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e400"], "invalid value 1e400 for \"dwell\" (from command line): expected a number a 64-bit float holds (it is read as infinity"),
+            ("recpool-broker", ["--epsilon", "-2e308"], "invalid value -2e308 for \"epsilon\""),
         ]
         for (tool, arguments, says) in cases {
             let run = try runTool(tool, arguments + ["--print-config"])

@@ -213,6 +213,8 @@ struct SimulateCommand: AsyncParsableCommand {
             if let path = report {
                 let command = (["recpool"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
                 try FileProblem.write(result.html(command: command), to: path)
+                // Said as `eval --report` says it; not under --json, whose output is one JSON object.
+                if !json { CommandOutput.printLine("wrote \(path)") }
             }
             if result.served == 0 && !baselinesOnly {
                 throw CommandFailure("no simulated user was served (see errors)", exitCode: .errorsDominate)

@@ -13,7 +13,10 @@ import RecWire
 /// `p(a) = (1 − κ)·p_rule(a) + κ·[a new]/#new`. With no new item left, `p = p_rule`. Every probability is exact.
 public enum SlateExploration {
     /// The probability of placing each remaining item in the next slot. `q` holds the scores of the remaining
-    /// items; the result sums to 1. ε-greedy's greedy item is the first with the highest value.
+    /// items; the result sums to 1. ε-greedy's greedy share 1 − ε is split equally over the `m` items tied for the
+    /// highest score: `p(a) = (1 − ε)/m + ε/n` for each of them, `ε/n` for the others. (Taking the first of them made
+    /// an untrained policy, whose scores are all equal, "always the catalogue's first row": its off-policy value was
+    /// that row's, and depended on the order of the catalogue.)
     public static func probabilities(
         _ q: [Double], exploration: ExplorationSpec, isNew: [Bool] = [], coldStartShare: Double = 0
     ) -> [Double] {
@@ -22,10 +25,13 @@ public enum SlateExploration {
         var p: [Double]
         switch exploration.kind {
         case .epsilonGreedy:
-            var best = 0
-            for i in q.indices where q[i] > q[best] { best = i }
+            let top = q.max() ?? 0
+            let tied = q.indices.filter { q[$0] == top }
             p = [Double](repeating: exploration.epsilon / Double(n), count: n)
-            p[best] += 1 - exploration.epsilon
+            // Scores that are not comparable (none equal to the maximum) fall back to the first item.
+            let greedy = tied.isEmpty ? [0] : tied
+            let share = (1 - exploration.epsilon) / Double(greedy.count)
+            for i in greedy { p[i] += share }
         case .softmax:
             let top = q.max() ?? 0
             let w = q.map { exp(($0 - top) / exploration.temperature) }

@@ -90,6 +90,43 @@ struct DataFaultTests {
 
     /// Features of 3e38 overflow Adam's second moment at any learning rate: the pool's round refused the run ("try a
     /// lower lr") while `fit` exited 0 with weights that every later step left frozen.
+    /// A helper's case: a model fitted on `a,b,label` scored `b,a` rows by position, each value in the other's place,
+    /// and took a header of names it never had, without a word.
+    @Test("a model fitted on a matrix with a header records its columns; predict refuses rows named otherwise")
+    func matrixColumnsRecorded() throws {
+        let temporary = try TemporaryDirectory("data-fault-matrix-columns")
+        defer { temporary.remove() }
+        var text = "a,b,label\n"
+        for i in 0..<40 { text += "\(Double(i % 7) / 7),\(Double(i % 5) / 5),\(i % 2)\n" }
+        let data = try Self.write(text, "fm.csv", in: temporary)
+        let model = temporary.file("fm.ckpt").path
+        let fit = try runTool("recpool", ["fit", "--dataset", data, "--epochs", "1", "--out", model])
+        #expect(fit.code == 0, "\(fit.stderr)")
+        let checkpoint = try Checkpoint(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: model))))
+        #expect(try checkpoint.inputColumns() == ["a", "b"])
+        let named = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write("a,b\n0.1,0.9\n", "p1.csv", in: temporary)])
+        let bare = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write("0.1,0.9\n", "p2.csv", in: temporary)])
+        #expect(named.code == 0 && bare.code == 0 && named.stdout == bare.stdout, "\(named.stderr) \(bare.stderr)")
+        for (header, says) in [
+            ("b,a", "header column 1 is 'b' (its column 2), the model's training columns' column 1 is 'a'"),
+            ("x,y", "header column 1 is 'x' (which it does not name)"),
+            ("a,b,c", "the header names 3 feature columns, the model's training columns 2 (not in the model's training columns: 'c')"),
+        ] {
+            let values = header.split(separator: ",").map { _ in "0.5" }.joined(separator: ",")
+            let refused = try runTool(
+                "recpool", ["predict", "--model", model, "--input", try Self.write("\(header)\n\(values)\n", "h.csv", in: temporary)])
+            #expect(refused.code == 2 && refused.stderr.contains(says) && refused.stdout.isEmpty, "\(header): \(refused.stderr)")
+        }
+        // A damaged record is named, never read as "no names" (which would skip the check).
+        var damaged = checkpoint
+        damaged.metadata[Checkpoint.inputColumnsKey] = "[\"a\"]"
+        #expect(throws: CheckpointError.self) { try damaged.inputColumns() }
+        let damagedModel = temporary.file("damaged.ckpt").path
+        try Data(damaged.encoded()).write(to: URL(fileURLWithPath: damagedModel))
+        let refusedDamaged = try runTool("recpool", ["predict", "--model", damagedModel, "--input", temporary.file("p1.csv").path])
+        #expect(refusedDamaged.code == 2 && refusedDamaged.stderr.contains("metadata input_columns"), "\(refusedDamaged.stderr)")
+    }
+
     @Test("fit refuses a run whose optimiser state overflowed, pointing at the features, not the learning rate")
     func hugeFeatures() throws {
         let temporary = try TemporaryDirectory("data-fault-huge")
@@ -383,10 +420,15 @@ struct DataFaultTests {
             #expect(fromJSON.code == 0 && fromJSON.stdout == fromCSV.stdout, "\(fromJSON.stderr)")
             #expect(fromJSON.stdout.split(separator: "\n").count == 2)
         }
-        // A CSV whose header starts with a bracket is CSV, not JSON; JSON that is not rows says what it lacks.
+        // A CSV whose header starts with a bracket is CSV, not JSON; JSON that is not rows says what it lacks. (Scored
+        // with the model less its recorded columns `a,b`, which the header `[a],[b]` does not name.)
+        var unnamed = try Checkpoint(decoding: Array(try Data(contentsOf: URL(fileURLWithPath: model))))
+        unnamed.metadata[Checkpoint.inputColumnsKey] = nil
+        let unnamedModel = temporary.file("unnamed.ckpt").path
+        try Data(unnamed.encoded()).write(to: URL(fileURLWithPath: unnamedModel))
         let bracketed = try runTool(
             "recpool",
-            ["predict", "--model", model, "--input", try Self.write("[a],[b]\n0.1,0.2\n0.9,0.8\n", "b.csv", in: temporary)])
+            ["predict", "--model", unnamedModel, "--input", try Self.write("[a],[b]\n0.1,0.2\n0.9,0.8\n", "b.csv", in: temporary)])
         #expect(bracketed.code == 0 && bracketed.stdout == fromCSV.stdout, "\(bracketed.stderr)")
         for (text, says) in [
             (#"{"a": 1}"#, #"no "rows" key"#), ("[[1, 2], [3,", "not valid JSON"),

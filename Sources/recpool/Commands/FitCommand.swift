@@ -162,13 +162,18 @@ struct FitCommand: ParsableCommand {
                 ? ConstantBaseline(
                     trainingLabels: train.targets.map(Double.init), labels: heldLabels, scores: heldScores) : nil
             let run = FitRun(history: history, restoreBest: restoreBest)
-            let checkpoint = Checkpoint(
+            var checkpoint = Checkpoint(
                 version: version, model: .mlp(trainer.model), featureSpec: spec,
                 metadata: [
                     "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
                     "best_epoch": history.bestEpoch.map { "\($0 + 1)" } ?? "",
                     "batch": "\(batch)", "learning_rate": "\(lr)", "weight_decay": "\(weightDecay)", "rows": "\(train.count)",
                 ])
+            // A matrix's header, when it has one and no specification names the columns: `predict` checks a header
+            // against it (columns in another order were scored by position, each value in another feature's place).
+            if spec.isEmpty, let names, names.count == trainer.model.inputWidth {
+                checkpoint.metadata[Checkpoint.inputColumnsKey] = Checkpoint.inputColumnsValue(names)
+            }
             try checkpoint.write(toFile: out)
             if json {
                 CommandOutput.printLine(

@@ -11,8 +11,8 @@ struct PredictCommand: ParsableCommand {
         abstract: "Score rows with a model checkpoint.",
         discussion: """
             --input is a CSV file of numeric feature columns (a header row is optional; a `label` \
-            column is ignored; with a checkpoint that carries a feature specification, a header must name \
-            its columns in order) or JSON rows ([[…], …] or {"rows": [[…], …]}), as `recpool score` \
+            column is ignored; with a checkpoint that carries a feature specification, or that `fit` trained on \
+            a matrix with a header, a header must name its columns in order) or JSON rows ([[…], …] or {"rows": [[…], …]}), as `recpool score` \
             reads them; - is stdin. Prints one score per line, or with --json \
             {"model_version": null, "checkpoint_version": N, "checkpoint_sha256": HEX, "scores": [...]}: \
             a local file is no registry version (model_version is always null here), checkpoint_version \
@@ -60,6 +60,14 @@ struct PredictCommand: ParsableCommand {
             // named (a `Label` column, which only as `label` is left out), not only counted.
             if let names, !checkpoint.featureSpec.isEmpty, let spec = try? FeatureSpec.decode(checkpoint.featureSpec),  // checked above
                 let problem = RowsFile.columnMismatch(names, expected: spec.columns, source: input)
+            {
+                throw CommandFailure(problem, exitCode: .badInput)
+            }
+            // A model fitted on a feature matrix records the matrix's header: a header naming other columns, or these
+            // in another order, is refused as a specification's is.
+            if let names, checkpoint.featureSpec.isEmpty, let columns = try checkpoint.inputColumns(),
+                let problem = RowsFile.columnMismatch(
+                    names, expected: columns, source: input, against: "the model's training columns")
             {
                 throw CommandFailure(problem, exitCode: .badInput)
             }

@@ -163,7 +163,9 @@ enum RowsFile {
     /// Why rows whose columns are `names` (a CSV header, `label` left out) are not the columns `expected` (a
     /// feature specification's, in order), or nil when they are: a matrix whose columns are in another order would
     /// be scored, or trained, with every feature in another one's place.
-    static func columnMismatch(_ names: [String], expected: [String], source: String) -> String? {
+    static func columnMismatch(
+        _ names: [String], expected: [String], source: String, against: String = "the feature specification"
+    ) -> String? {
         guard names != expected else { return nil }
         guard names.count == expected.count else {
             // Name what differs: the columns the specification does not have, and those it has that are missing.
@@ -171,16 +173,19 @@ enum RowsFile {
             let extra = names.filter { !known.contains($0) }.prefix(5).map { "'\($0)'" }
             let missing = expected.filter { !given.contains($0) }.prefix(5).map { "'\($0)'" }
             var detail: [String] = []
-            if !extra.isEmpty { detail.append("not in the specification: \(extra.joined(separator: ", "))") }
+            if !extra.isEmpty { detail.append("not in \(against): \(extra.joined(separator: ", "))") }
             if !missing.isEmpty { detail.append("missing: \(missing.joined(separator: ", "))") }
             let hint = names.contains { $0 != "label" && $0.lowercased() == "label" } ? " (only a column named exactly `label` is left out)" : ""
-            return "\(source): the header names \(names.count) feature columns, the feature specification \(expected.count)"
+            return "\(source): the header names \(names.count) feature columns, \(against) \(expected.count)"
                 + (detail.isEmpty ? "" : " (\(detail.joined(separator: "; ")))") + hint
         }
         let at = names.indices.first { names[$0] != expected[$0] }!
         let elsewhere = expected.firstIndex(of: names[at]).map { " (its column \($0 + 1))" } ?? " (which it does not name)"
-        return "\(source): header column \(at + 1) is '\(names[at])'\(elsewhere), the feature specification's column \(at + 1) "
-            + "is '\(expected[at])': the columns must be the specification's, in its order (as `recpool data features` "
-            + "writes them)"
+        let order =
+            against == "the feature specification"
+            ? "the columns must be the specification's, in its order (as `recpool data features` writes them)"
+            : "the columns must be those `recpool fit` was given, in their order"
+        return "\(source): header column \(at + 1) is '\(names[at])'\(elsewhere), \(against)' column \(at + 1) "
+            + "is '\(expected[at])': \(order)"
     }
 }

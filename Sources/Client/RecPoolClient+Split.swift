@@ -86,7 +86,9 @@ extension RecPoolClient {
         if let before, let after = try? await status() {
             let was = Self.modelsServing(newest, in: before)
             let now = Self.modelsServing(newest, in: after)
-            if !was.isEmpty, was != now {
+            // Nothing serving the number afterwards is a rollout that moved every worker on (a promotion after the
+            // parts were answered): no other model served it, and the call was refused as if a worker had changed.
+            if !was.isEmpty, !now.isEmpty, was != now {
                 throw .server(
                     status: .conflict,
                     message: "the model serving version \(newest) changed while this call's \(chunks.count) requests were "

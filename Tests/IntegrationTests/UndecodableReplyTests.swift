@@ -266,13 +266,17 @@ struct UndecodableReplyTests {
     @Test("a split call whose version changed model meanwhile is CONFLICT naming both; the same model is fine")
     func splitNoticesAModelChangeUnderOneNumber() async throws {
         let perRequest = RecPoolClient.rowsPerRequest(columns: 1)
-        @Sendable func worker(_ id: String, seed: UInt64, draining: Bool = false, idle: String? = nil) -> StatusDocument.Worker {
+        @Sendable func worker(
+            _ id: String, seed: UInt64, draining: Bool = false, idle: String? = nil, version: UInt64 = 0
+        ) -> StatusDocument.Worker {
             StatusDocument.Worker(
-                id: id, address: "", slots: 1, inflight: 0, modelVersion: 0, inputWidth: 1, heartbeatAgeMs: 0,
+                id: id, address: "", slots: 1, inflight: 0, modelVersion: version, inputWidth: 1, heartbeatAgeMs: 0,
                 services: ["SCORE"], completed: 0, errors: 0, pid: 1, modelSource: "seeded", modelSeed: seed,
                 idleReason: idle, draining: draining)
         }
-        for changes in [true, false] {
+        // The third case: every worker moved on to version 3 once the parts were answered (a promotion), so nothing
+        // serves 0 afterwards; the call was refused "a worker drained, left or joined" with an empty "after".
+        for (changes, movedOn) in [(true, false), (false, false), (false, true)] {
             let statusCalls = LockedBox(0)
             let router = try GarbageRouter { frames in
                 guard let request = try? Header(decoding: frames.first ?? []) else { return [[1]] }
@@ -282,7 +286,9 @@ struct UndecodableReplyTests {
                         return count == 1
                     }
                     let workers =
-                        first || !changes
+                        movedOn && !first
+                        ? [worker("s42", seed: 42, version: 3), worker("s7", seed: 7, version: 3)]
+                        : first || !changes
                         ? [worker("s42", seed: 42), worker("s7", seed: 7, idle: "another model holds v0")]
                         : [worker("s42", seed: 42, draining: true), worker("s7", seed: 7)]
                     let status = StatusDocument(

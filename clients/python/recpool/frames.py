@@ -895,7 +895,8 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     with ``observed`` 0 (no feedback) are left out: their label is unknown.
 
     Raises:
-        InvalidRequest: ``features`` is not a list of distinct column names (a string, a 0-d array, a name twice).
+        InvalidRequest: ``features`` is not a list of distinct dummy column names (a string, a 0-d array, a name
+            twice, a name without ``=`` such as a user feature's own name).
         ValueError: the frame holds no observed impression; ``item_id``, ``position`` or ``label`` is not a column,
             ``observed`` holds a value other than 0 or 1 (see :func:`observed_rows`), ``label`` holds a value other than 0
             or 1; an item is not a whole number in ``0..<n_actions`` or a position not a whole number ≥ 1 (nothing is
@@ -934,6 +935,11 @@ def _feature_columns(features):
     for index, name in enumerate(columns):
         if not isinstance(name, str):
             raise InvalidRequest(f"features[{index}] must be a column name (name=value), got {name!r}")
+        if "=" not in name:
+            # A user feature's own name (``device``) matched no dummy column and became a column of zeros, while
+            # every real user-feature column was dropped: the table lost its user features without a word.
+            raise InvalidRequest(f"features[{index}] is {name!r}, which is no dummy column name: the columns are one "
+                                 f"per value, name=value (such as '{name}=<value>')")
         if name in seen:
             raise InvalidRequest(f"features[{index}] repeats {name!r} (features[{seen[name]}]): each column is named "
                                  "once")
@@ -949,8 +955,16 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         ValueError: no ``label`` column, no row or no feature column (a job on it would fail on the workers: the CLI
             refuses such a file before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
             range, or a label outside [0, 1]; a bad value is named by its row (0-based, by position) and column,
-            the first in row order.
+            the first in row order; a frame that is no pandas DataFrame (a polars one: convert it with
+            ``frame.to_pandas()``), named by its type.
     """
+    pd = _pandas()
+    if not isinstance(frame, pd.DataFrame):
+        # A polars DataFrame raised a bare AttributeError from inside the checks below ('list' object has no
+        # attribute 'items').
+        kind = f"{type(frame).__module__}.{type(frame).__qualname__}"
+        convert = " (convert it with frame.to_pandas())" if hasattr(frame, "to_pandas") else ""
+        raise ValueError(f"a training frame must be a pandas DataFrame, got {kind}{convert}")
     if label not in frame.columns:
         raise ValueError(f"the frame has no {label!r} column")
     repeated = sum(1 for column in frame.columns if column == label)

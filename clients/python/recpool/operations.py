@@ -493,6 +493,11 @@ def as_rows(rows) -> np.ndarray:
         array = np.asarray(rows)
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
         raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
+    label = _label_column(rows)
+    if label is not None and array.ndim == 2:
+        # A frame's `label` column is left out, as `recpool score --input` leaves a CSV's out: the frame given to
+        # `train` was refused "rows have 107 features" when scored.
+        array = np.delete(array, label, axis=1)
     if array.ndim == 0:
         # None, a set, a generator, a dict or a single number: numpy makes a 0-d array of it.
         raise InvalidRequest(f"rows must be a rows × features array of numbers (a numpy array, a DataFrame, a list "
@@ -607,7 +612,7 @@ def _python_values(rows, shape):
     value as given, in row order, before ``np.asarray`` converted it; nothing for an array or a DataFrame. ``shape``
     is the 2-D shape ``np.asarray`` gave the rows. A row that is a numpy array of real numbers is judged by its dtype,
     without looking at its values one by one (a boolean one yields its first value)."""
-    if isinstance(rows, np.ndarray) or hasattr(rows, "columns"):
+    if isinstance(rows, np.ndarray) or hasattr(rows, "columns") or _numpy_readable(rows):
         return
     if not isinstance(rows, (list, tuple)):
         rows = list(rows)
@@ -623,6 +628,30 @@ def _python_values(rows, shape):
             row = row.reshape(-1).tolist()
         for c, value in enumerate(row):
             yield r, c, value
+
+
+def _label_column(rows):
+    """The position of a DataFrame's one column named exactly ``label`` (the training label, which is no feature), or
+    None: for anything that is no frame, a frame without one, or one with several (left to the width check)."""
+    columns = getattr(rows, "columns", None)
+    if columns is None or isinstance(rows, np.ndarray):
+        return None
+    try:
+        names = list(columns)
+    except TypeError:
+        return None
+    found = [i for i, name in enumerate(names) if isinstance(name, str) and name == "label"]
+    return found[0] if len(found) == 1 and len(names) > 1 else None
+
+
+def _numpy_readable(rows) -> bool:
+    """Whether ``rows`` gives numpy its own array (``__array__``, the array interface or the buffer protocol's
+    struct: an xarray ``DataArray``, a torch or dask array): its dtype then says what it holds, and walking it value by
+    value in Python (as rows given as lists are walked for booleans) took seconds for a thousand rows, or raised a
+    bare ``TypeError`` for one that is not iterable."""
+    if isinstance(rows, (list, tuple)):
+        return False
+    return any(hasattr(rows, name) for name in ("__array__", "__array_interface__", "__array_struct__"))
 
 
 def _first_bool(rows, shape):
@@ -835,7 +864,10 @@ def score(rows, *, min_version=None, exact_version=None, timeout=None, deadline=
         after = yield from _status_or_none(timeout)
         version = headers[0].model_version
         was, now = models_serving(version, before), models_serving(version, after)
-        if after is not None and was and was != now:
+        # Nothing serving the number afterwards is a rollout that moved every worker on (a promotion after the
+        # parts were answered): no other model served it, and the call was refused with "a worker drained, left or
+        # joined" when no worker had.
+        if after is not None and was and now and was != now:
             raise Conflict(f"the model serving version {version} changed while this call's {len(chunks)} requests were "
                            f"scored ({', '.join(sorted(was))} before, {', '.join(sorted(now))} after: a worker drained, "
                            "left or joined with another model under that number), so its rows may have been scored by "

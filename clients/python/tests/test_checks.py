@@ -867,6 +867,14 @@ def test_a_split_call_whose_version_changed_model_meanwhile_is_a_conflict_naming
     with pytest.raises(StopIteration) as done:
         generator.send([{"workers": [worker(42), {**worker(42), "id": "s42b"}]}])
     assert done.value.value.model_version == 0 and done.value.value.requests == 2
+    # Every worker moved on to another version once the parts were answered (a promotion): nothing else served 0,
+    # and the scores are returned (the call was refused "a worker drained, left or joined" with an empty "after").
+    generator = ops.score(rows, max_rows=2)
+    calls = score_calls(generator, before)
+    generator.send([answered(c) for c in calls])
+    with pytest.raises(StopIteration) as done:
+        generator.send([{"workers": [{**worker(42), "model_version": 3}, {**worker(7), "model_version": 3}]}])
+    assert done.value.value.model_version == 0 and done.value.value.requests == 2
     # A broker that does not answer STATUS: no check, the scores as before.
     generator = ops.score(rows, max_rows=2)
     assert [c.command for c in next(generator)] == [wire.Command.STATUS]
@@ -1149,3 +1157,30 @@ def test_score_many_takes_a_3_d_memoryview_as_batches_and_refuses_a_2_d_one_as_i
     with pytest.raises(recpool.InvalidRequest, match=r"got memoryview of shape \(2, 4\): for one batch use score\(\)"):
         ops.score_batches(memoryview(np.zeros((2, WIDTH), np.float32)), (0, 0), None, None, 8192)
 
+
+
+def test_rows_numpy_reads_itself_are_judged_by_their_dtype_not_walked_value_by_value():
+    # An xarray DataArray (iterable, with __array__) was walked in Python for booleans: 2,000 rows took longer than
+    # the call's deadline, which then blamed the broker (EXPIRED); an object with __array__ that is not iterable
+    # raised a bare TypeError.
+    from recpool import operations as ops
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    class Iterable:
+        def __array__(self, dtype=None, copy=None):
+            return values
+
+        def __iter__(self):
+            raise AssertionError("walked value by value")
+
+        def __len__(self):
+            return 3
+
+    NotIterable = type("NotIterable", (), {"__array__": lambda self, dtype=None, copy=None: values})
+    for rows in (Iterable(), NotIterable()):
+        array = ops.as_rows(rows)
+        assert array.shape == (3, 4) and (array == values).all()
+    # What its dtype says is still refused, naming the value.
+    Booleans = type("Booleans", (), {"__array__": lambda self, dtype=None, copy=None: np.array([[True, False]])})
+    with pytest.raises(recpool.InvalidRequest, match="booleans are not converted"):
+        ops.as_rows(Booleans())

@@ -341,6 +341,9 @@ def test_every_spelling_of_0_and_1_that_read_export_reads_is_an_observed_flag():
     (["device=ios", "device=web", "device=ios"], "features[2] repeats 'device=ios' (features[0])"),
     (["device=ios", 3], "features[1] must be a column name (name=value), got 3"),
     (5, "features must be a list of dummy column names (name=value), got 5"),
+    # A user feature's own name gave an all-zero column and dropped the real ones.
+    (["device"], "features[0] is 'device', which is no dummy column name: the columns are one per value, name=value "
+                 "(such as 'device=<value>')"),
 ])
 def test_training_frame_refuses_features_that_are_no_list_of_distinct_names(features, problem):
     # A string gave one column per character, a 0-d array a bare TypeError, and a name twice two columns of one name.
@@ -377,3 +380,33 @@ def test_a_frame_with_two_label_columns_is_refused_naming_the_column():
         frames.csv_bytes(frame)
     with pytest.raises(recpool.InvalidRequest, match="the frame has 2 columns named 'label'"):
         next(recpool.operations.train(frame))
+
+
+def test_csv_bytes_and_train_name_a_frame_that_is_no_pandas_dataframe():
+    # A polars DataFrame (columns, to_numpy, dtypes as a list) raised a bare AttributeError from inside the checks.
+    class PolarsLike:
+        columns = ["a", "label"]
+        dtypes = [float, float]
+
+        def to_numpy(self):
+            return np.array([[0.1, 0.0], [0.2, 1.0]])
+
+        def to_pandas(self):
+            return pd.DataFrame({"a": [0.1, 0.2], "label": [0.0, 1.0]})
+
+    with pytest.raises(ValueError, match=r"a training frame must be a pandas DataFrame, got .*PolarsLike \(convert it "
+                                         r"with frame.to_pandas\(\)\)"):
+        frames.csv_bytes(PolarsLike())
+    assert frames.csv_bytes(PolarsLike().to_pandas()).startswith(b"f0,label")
+
+
+def test_score_leaves_a_frames_label_column_out_as_the_cli_does():
+    # The frame given to `train` was refused when scored ("rows have 107 features"), while `recpool score --input`
+    # leaves a CSV's `label` column out.
+    from recpool import operations as ops
+    frame = pd.DataFrame({"a": [0.1, 0.2], "label": [0.0, 1.0], "b": [0.3, 0.4]})
+    array = ops.as_rows(frame)
+    assert array.shape == (2, 2) and array.tolist() == [[0.1, 0.3], [0.2, 0.4]]
+    # Only a column named exactly `label`, and only in a frame: an array's columns are all features.
+    assert ops.as_rows(pd.DataFrame({"a": [0.1], "Label": [1.0]})).shape == (1, 2)
+    assert ops.as_rows(np.array([[0.1, 1.0]])).shape == (1, 2)

@@ -160,9 +160,10 @@ public enum CheckpointEvaluation {
     /// - Throws: `CheckpointEvaluationError`, `.nonFiniteScore` naming the dataset (the evaluated rows or
     ///   `validation`), the row and the item of the first score that is not finite (no report with NaN metrics is
     ///   returned).
+    /// `trainingRows`: how many of `data`'s first rows are the log's training part (``ModelEvaluation/evaluate``).
     public static func evaluate(
         checkpointPath: String, data: BanditDataset, validation: BanditDataset? = nil,
-        validationIsEvaluated: Bool = false, resamples: Int = 500
+        validationIsEvaluated: Bool = false, resamples: Int = 500, trainingRows: Int = 0
     ) throws(CheckpointEvaluationError) -> EvaluationReport {
         let (checkpoint, spec) = try load(checkpointPath)
         let data = try aligned(data, to: spec)
@@ -174,7 +175,8 @@ public enum CheckpointEvaluation {
         do {
             return try ModelEvaluation.evaluate(
                 data: data, spec: spec, modelName: name, scorer: scorer(checkpoint.model.network),
-                validation: validation, validationIsEvaluated: validationIsEvaluated, resamples: resamples)
+                validation: validation, validationIsEvaluated: validationIsEvaluated, resamples: resamples,
+                trainingRows: trainingRows)
         } catch {
             throw .nonFiniteScore(error)
         }

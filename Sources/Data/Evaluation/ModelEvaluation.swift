@@ -169,22 +169,47 @@ public enum ModelEvaluation {
     ///   - cutoffs: K for HitRate@K and NDCG@K.
     ///   - rewardModel: reward model for DM and DR of the greedy policy (nil skips them).
     ///   - resamples: bootstrap resamples for the off-policy intervals.
+    ///   - trainingRows: how many of `data`'s first rows are its log's training part (`--split train`: all of them;
+    ///     `all`: the oldest): on the very rows a specification was fitted on, the model was trained with out-of-fold
+    ///     cross rates (``FeatureSpec/trainingMatrix(_:)``), so their logged items are scored with those, as `fit`
+    ///     saw them; every item's score (ranking, off-policy value) is a served request's.
     /// - Throws: ``NonFiniteScore`` naming the dataset (`data` or `validation`), the row and the item of the first score
     ///   that is not finite: no report with NaN metrics is made.
     public static func evaluate(
         data: BanditDataset, spec: FeatureSpec, modelName: String,
         scorer: (_ rows: [Float], _ width: Int) -> [Float],
         validation: BanditDataset? = nil, validationIsEvaluated: Bool = false, cutoffs: [Int] = [1, 3, 5, 10],
-        rewardModel: RewardModelKind? = .logistic(), resamples: Int = 500
+        rewardModel: RewardModelKind? = .logistic(), resamples: Int = 500, trainingRows: Int = 0
     ) throws(NonFiniteScore) -> EvaluationReport {
         let k = data.nActions
         let all = try scoreEveryItem(data: data, spec: spec, scorer: scorer)
-        let logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
+        var logged = (0..<data.rows).map { all[$0 * k + data.action[$0]] }
+        var fittedNote: String?
+        if trainingRows > 0 {
+            // Scored with the served rates, a training row's own click reached its item × user rates, which the model
+            // never saw in training: `eval --split train` printed AUC 0.63 for a model that fits those rows at 0.99.
+            let part = data.subset(0..<min(trainingRows, data.rows), name: data.name)
+            let fitted = spec.trainingMatrix(part)
+            if fitted.values != spec.matrix(part).values {
+                let raw = scorer(fitted.values, spec.width)
+                if let bad = raw.firstIndex(where: { !$0.isFinite }) {
+                    throw NonFiniteScore(
+                        dataset: data.name, row: bad, item: data.action[bad], score: raw[bad],
+                        cause: NonFiniteScore.cause(fitted.values[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
+                }
+                for row in 0..<part.rows { logged[row] = Double(raw[row]) }
+                fittedNote =
+                    "the \(part.rows) training rows' logged items are scored with the out-of-fold item × user rates the "
+                    + "model was trained on (as `recpool fit` and `data features --split train` make them); the ranking "
+                    + "and off-policy figures score every item as a served request would"
+            }
+        }
         let policy = ActionDistribution.greedy(scores: all, nActions: k)
         let offPolicy = OffPolicyEvaluation.evaluate(
             policy: policy, policyName: "greedy(\(modelName))", on: data, rewardModel: rewardModel, resamples: resamples
         )
         var notes = offPolicy.notes
+        if let fittedNote { notes.append(fittedNote) }
         let (threshold, thresholdUndefined) = try chooseThreshold(
             validation: validation, spec: spec, scorer: scorer,
             fallback: (labels: data.clickLabels, scores: logged), validationIsEvaluated: validationIsEvaluated,
@@ -264,36 +289,66 @@ public enum ModelEvaluation {
     /// The model's score of every item at each row's logged slot, `rows × nActions` row-major (scored in chunks of
     /// about 4,096 candidate rows to bound memory). A candidate policy built from it (greedy, ε-greedy) can be
     /// evaluated off-policy.
+    ///
+    /// Rows of one context (the same user features, affinities and slot, so the same candidate rows) are scored once
+    /// and share their scores: a matrix product's last bits depend on where a row sits in the batch, and identical
+    /// impressions scored in different chunks came out an ulp apart, splitting their ties (AUC and PR-AUC then
+    /// differed from scikit-learn's on the same model).
     /// - Throws: ``NonFiniteScore`` naming the row and item of the first score that is not finite.
     public static func scoreEveryItem(
         data: BanditDataset, spec: FeatureSpec, scorer: (_ rows: [Float], _ width: Int) -> [Float]
     ) throws(NonFiniteScore) -> [Double] {
         let k = data.nActions
-        var all = [Double](repeating: 0, count: data.rows * k)
+        // Each row's context, and the first row of each distinct one (the rows scored).
+        var contexts: [CandidateContext] = []
+        var firstOf: [CandidateContext: Int] = [:]
+        var source = [Int](repeating: 0, count: data.rows)
+        var scored: [Int] = []
+        contexts.reserveCapacity(data.rows)
+        for row in 0..<data.rows {
+            let context = CandidateContext(
+                userFeatures: data.userContext(row),
+                affinity: Dictionary(
+                    data.affinity.entries(row).map { ($0.column, Double($0.value)) }, uniquingKeysWith: { _, last in last }),
+                position: data.position[row])
+            if let index = firstOf[context] {
+                source[row] = index
+            } else {
+                firstOf[context] = scored.count
+                source[row] = scored.count
+                scored.append(row)
+                contexts.append(context)
+            }
+        }
+        var distinct = [Double](repeating: 0, count: scored.count * k)
         let chunk = max(1, 4_096 / k)
         let items = Array(0..<k)
         var start = 0
-        while start < data.rows {
-            let end = min(start + chunk, data.rows)
+        while start < scored.count {
+            let end = min(start + chunk, scored.count)
             var rows: [Float] = []
             rows.reserveCapacity((end - start) * k * spec.width)
-            for row in start..<end {
-                let affinity = Dictionary(
-                    uniqueKeysWithValues: data.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            for index in start..<end {
+                let context = contexts[index]
                 rows += spec.candidateRows(
-                    userFeatures: data.userContext(row), affinity: affinity, items: items,
-                    position: data.position[row])
+                    userFeatures: context.userFeatures, affinity: context.affinity, items: items,
+                    position: context.position)
             }
             let scores = scorer(rows, spec.width)
             precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
             // The chunk's rows and items are known here, so the error names the right ones.
             if let bad = scores.firstIndex(where: { !$0.isFinite }) {
                 throw NonFiniteScore(
-                    dataset: data.name, row: start + bad / k, item: bad % k, score: scores[bad],
+                    dataset: data.name, row: scored[start + bad / k], item: bad % k, score: scores[bad],
                     cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
             }
-            for (offset, s) in scores.enumerated() { all[start * k + offset] = Double(s) }
+            for (offset, s) in scores.enumerated() { distinct[start * k + offset] = Double(s) }
             start = end
+        }
+        var all = [Double](repeating: 0, count: data.rows * k)
+        for row in 0..<data.rows {
+            let from = source[row] * k
+            for item in 0..<k { all[row * k + item] = distinct[from + item] }
         }
         return all
     }
@@ -397,4 +452,16 @@ public struct NonFiniteScore: Error, Sendable, Equatable, CustomStringConvertibl
         "\(dataset) row \(row) (0-based), item \(item): the model's score is \(score), not a finite number"
             + (cause.map { " (\($0))" } ?? "")
     }
+}
+
+/// What a row's candidate rows are built from (``FeatureSpec/candidateRows(userFeatures:affinity:items:position:)``):
+/// rows with equal contexts get equal candidate rows, so ``ModelEvaluation/scoreEveryItem(data:spec:scorer:)`` scores
+/// one of them.
+struct CandidateContext: Hashable {
+    /// The row's user features as the log holds them.
+    var userFeatures: [String: String]
+    /// The row's affinity values by column.
+    var affinity: [Int: Double]
+    /// The logged slot, 0-based.
+    var position: Int
 }

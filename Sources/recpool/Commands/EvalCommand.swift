@@ -74,7 +74,9 @@ struct EvalCommand: AsyncParsableCommand {
             // they are among the evaluated rows, and a note says the figures at the threshold are optimistic.
             result = try CheckpointEvaluation.evaluate(
                 checkpointPath: model, data: rows, validation: parts.validation,
-                validationIsEvaluated: split == "validation" || split == "all", resamples: resamples)
+                validationIsEvaluated: split == "validation" || split == "all", resamples: resamples,
+                // The oldest rows of `train` and `all` are the training part, which `fit` scored out-of-fold.
+                trainingRows: split == "train" || split == "all" ? parts.train.rows : 0)
         } catch {
             if case .nonFiniteScore = error { throw CommandFailure(error.description, exitCode: .notFinite) }
             throw CommandFailure(error.description(command: "eval", checkpoint: model), exitCode: .badInput)

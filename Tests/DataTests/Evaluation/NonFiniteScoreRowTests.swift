@@ -84,20 +84,27 @@ struct NonFiniteScoreRowTests {
         let test = Self.data
         let k = test.nActions
         // The scorer is called in chunks; the NaN is in a later chunk, so the index within one call is not the row.
+        // Rows of one context are scored once (their first row), so the NaN is put on the target's candidate row
+        // wherever it is scored, and the row named is the first of the target's context.
         let target = (row: test.rows - 1, item: k - 2)
+        func candidate(_ row: Int, _ item: Int) -> [Float] {
+            let affinity = Dictionary(uniqueKeysWithValues: test.affinity.entries(row).map { ($0.column, Double($0.value)) })
+            return spec.candidateRows(
+                userFeatures: test.userContext(row), affinity: affinity, items: [item], position: test.position[row])
+        }
+        let poisoned = candidate(target.row, target.item)
         var calls = 0
-        var seen = 0
         do {
             _ = try ModelEvaluation.scoreEveryItem(data: test, spec: spec) { rows, width in
                 calls += 1
-                var scores = [Float](repeating: 0.5, count: rows.count / width)
-                for i in scores.indices where seen + i == target.row * k + target.item { scores[i] = .nan }
-                seen += scores.count
-                return scores
+                return (0..<(rows.count / width)).map { i in
+                    Array(rows[(i * width)..<((i + 1) * width)]) == poisoned ? Float.nan : 0.5
+                }
             }
             Issue.record("expected a non-finite score")
         } catch {
-            #expect(error.dataset == test.name && error.row == target.row && error.item == target.item)
+            #expect(error.dataset == test.name && error.item == target.item)
+            #expect(error.row <= target.row && candidate(error.row, target.item) == poisoned, "row \(error.row)")
             #expect(error.score.isNaN)
         }
         #expect(calls > 1, "the fixture is scored in one call; the chunking is not exercised")

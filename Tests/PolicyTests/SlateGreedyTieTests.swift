@@ -4,7 +4,7 @@ import RecWire
 import Testing
 
 /// ε-greedy's greedy share over items tied for the highest score: split equally, never given to the first of them.
-@Suite struct GreedyTieTests {
+@Suite struct SlateGreedyTieTests {
     @Test("items tied for the highest score share 1 − ε equally; the others keep ε/n")
     func tiedItemsShareTheGreedyChoice() {
         let rule = ExplorationSpec(kind: .epsilonGreedy, epsilon: 0.2)

@@ -61,7 +61,7 @@ extension FeatureSpec {
         let zero = g.constant("zero_i", dims: [], ints: [0])
         let itemOK = g.node("GreaterOrEqual", ["item", zero])
         // An event list may be empty (V = 0): ReduceMin over nothing is +∞ for floats, so the check runs on floats.
-        let asFloat = g.node("Cast", ["event_item"], [.int("to", ONNXGraph.ElementType.float.rawValue)])
+        let asFloat = g.node("Cast", [Self.eventItem], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         let lowest = g.node(
             "ReduceMin", [asFloat], [.ints("axes", [1]), .int("keepdims", 0)])
         let eventsOK = g.node("GreaterOrEqual", [lowest, g.constant("zero_f", dims: [], floats: [0])])
@@ -102,6 +102,41 @@ extension FeatureSpec {
         ]
     }
 
+    /// The views' items and seconds as the graph reads them, once ``checkEventShapes(_:)`` has checked their shapes.
+    static let eventItem = "event_item_checked"
+    static let eventSeconds = "event_seconds_checked"
+
+    /// Writes ``eventItem`` and ``eventSeconds``: the `event_item` and `event_seconds` inputs, through a `Concat` of
+    /// both beside `item` that the runtime refuses unless the three share a batch and the two views share V. Read
+    /// directly, they were broadcast against each other (`Mul`, `Equal`): `event_item` of `[1, 2]` with
+    /// `event_seconds` of `[1, 1]` gave a score matching neither view list, with no error.
+    private func checkEventShapes(_ g: inout ONNXGraph) {
+        let double = [ONNXGraph.Attribute.int("to", ONNXGraph.ElementType.double.rawValue)]
+        let axis1 = g.constant("axis1", dims: [1], ints: [1])
+        let axis2 = g.constant("axis2", dims: [1], ints: [2])
+        // [batch, 1], then [batch, 1 + V] for each: Concat on axis 1 needs the same batch.
+        let item = g.node("Unsqueeze", [g.node("Cast", ["item"], double), axis1])
+        let items = g.node("Concat", [item, g.node("Cast", ["event_item"], double)], [.int("axis", 1)])
+        let seconds = g.node("Concat", [item, "event_seconds"], [.int("axis", 1)])
+        // [batch, 1 + V, 2]: Concat on axis 2 needs the same V.
+        let pairs = g.node(
+            "Concat", [g.node("Unsqueeze", [items, axis2]), g.node("Unsqueeze", [seconds, axis2])], [.int("axis", 2)])
+        let views = { (g: inout ONNXGraph, column: Int64) -> String in
+            let slice = g.node(
+                "Slice",
+                [
+                    pairs, g.constant("views_start", dims: [2], ints: [1, column]),
+                    g.constant("views_end", dims: [2], ints: [Int64.max, column + 1]),
+                    g.constant("views_axes", dims: [2], ints: [1, 2]),
+                ])
+            return g.node("Squeeze", [slice, axis2])
+        }
+        // Item rows are whole numbers far below 2⁵³, which a double holds exactly.
+        g.node(
+            "Cast", [views(&g, 0)], output: Self.eventItem, [.int("to", ONNXGraph.ElementType.int64.rawValue)])
+        g.node("Identity", [views(&g, 1)], output: Self.eventSeconds)
+    }
+
     /// The graph's inputs, in order: name, element type and the dimensions after `batch` (nil: symbolic).
     var onnxInputs: [(name: String, type: ONNXGraph.ElementType, dims: [Int?])] {
         var inputs: [(name: String, type: ONNXGraph.ElementType, dims: [Int?])] = []
@@ -124,6 +159,7 @@ extension FeatureSpec {
     {
         try checkShapes()
         for input in onnxInputs { g.input(input.name, input.type, input.dims) }
+        checkEventShapes(&g)
         let user = userBlocks(&g)
         var blocks = user.map(\.oneHot)
         var produced = userVocabularies.reduce(0) { $0 + $1.count + 1 }
@@ -329,11 +365,11 @@ extension FeatureSpec {
         // Compared and divided in float64, as `affinity(from:)` reads a dwell: in float32 a view of 9.9999999 s
         // rounded to 10 and counted as engaged where `Recommender` does not count it.
         let threshold = g.constant("engaged_seconds", dims: [], doubles: [engagedSeconds])
-        let engaged = g.node("GreaterOrEqual", ["event_seconds", threshold])
+        let engaged = g.node("GreaterOrEqual", [Self.eventSeconds, threshold])
         guard events == .interest else {
             return g.node("Cast", [engaged], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         }
-        let ratio = g.node("Div", ["event_seconds", threshold])
+        let ratio = g.node("Div", [Self.eventSeconds, threshold])
         let cap = g.constant("cap_d", dims: [], doubles: [Double(Self.maximumEngagements)])
         let weights = g.node("Where", [engaged, g.node("Min", [ratio, cap]), g.constant("zero_d", dims: [], doubles: [0])])
         return g.node("Cast", [weights], [.int("to", ONNXGraph.ElementType.float.rawValue)])
@@ -343,7 +379,7 @@ extension FeatureSpec {
     private func ownEngagement(_ g: inout ONNXGraph, _ weights: String) -> String {
         let item = g.node("Unsqueeze", ["item", g.constant("axis1", dims: [1], ints: [1])])
         let same = g.node(
-            "Cast", [g.node("Equal", ["event_item", item])], [.int("to", ONNXGraph.ElementType.float.rawValue)])
+            "Cast", [g.node("Equal", [Self.eventItem, item])], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         return g.node(
             "ReduceSum", [g.node("Mul", [same, weights]), g.constant("axis1", dims: [1], ints: [1])],
             [.int("keepdims", 1)])
@@ -389,7 +425,7 @@ extension FeatureSpec {
             "item_category_codes", dims: [itemCount, columns],
             ints: (0..<itemCount).flatMap { item in itemCategoryCodes[item].prefix(columns).map { Int64($0) } })
         let candidate = g.node("Unsqueeze", [g.node("Gather", [codes, "item"], [.int("axis", 0)]), axis1])
-        let viewed = g.node("Gather", [codes, "event_item"], [.int("axis", 0)])
+        let viewed = g.node("Gather", [codes, Self.eventItem], [.int("axis", 0)])
         let agree = g.node(
             "Cast", [g.node("Equal", [viewed, candidate])], [.int("to", ONNXGraph.ElementType.float.rawValue)])
         let similarity = g.node(

@@ -72,7 +72,7 @@ extension FeatureSpec {
     func pooledHistory(_ g: inout ONNXGraph, _ weights: String) -> String {
         let table = (0..<itemCount).flatMap { itemRepresentation($0) }
         let representations = g.constant("item_representations", dims: [itemCount, pooledWidth], floats: table)
-        let viewed = g.node("Gather", [representations, "event_item"], [.int("axis", 0)])
+        let viewed = g.node("Gather", [representations, Self.eventItem], [.int("axis", 0)])
         let weighted = g.node("Mul", [viewed, g.node("Unsqueeze", [weights, g.constant("axis2", dims: [1], ints: [2])])])
         let axis1 = g.constant("axis1", dims: [1], ints: [1])
         let sum = g.node("ReduceSum", [weighted, axis1], [.int("keepdims", 0)])

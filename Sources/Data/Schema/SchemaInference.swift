@@ -106,6 +106,12 @@ public enum SchemaInference {
         let catalogueItem: String
         if let idIndex = catalogueRest.firstIndex(where: { names("catalogue item").contains(Self.roleKey($0)) }) {
             catalogueItem = catalogueRest.remove(at: idIndex)
+        } else if let skuIndex = catalogueRest.firstIndex(where: {
+            Self.roleKey($0) == "item_sku" && Self.holdsIds($0, in: catalogue)
+        }) {
+            // A catalogue whose only id column is `item_sku` (ids each once): its items are named so, and the draft
+            // had a placeholder for the id beside an `item_sku` taken as the SKU of no id.
+            catalogueItem = catalogueRest.remove(at: skuIndex)
         } else {
             catalogueItem = placeholder("item id", names("catalogue item"), in: catalogue.path)
         }

@@ -39,6 +39,26 @@ struct ExportInferenceTests {
         #expect(back.logs.viewed == "viewed" && back.catalogue.sku == "item_sku" && back.catalogue.active == "active")
     }
 
+    /// A catalogue whose only id column is `item_sku` had a placeholder drafted for its item id, the SKU role naming
+    /// ids of no item.
+    @Test("a catalogue whose only id column is item_sku (ids each once) takes it as the item id")
+    func itemSkuAloneIsTheItemId() throws {
+        let log = "timestamp,item_id,position,click,propensity_score,device\n1000,sku-a,1,1,0.5,ios\n1001,sku-b,1,0,0.5,web\n"
+        let items = "item_sku,price\nsku-a,1.5\nsku-b,2.5\n"
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "logs.csv"),
+            catalogue: try CSVTable.parse(Array(items.utf8), path: "items.csv"), catalogueFile: "items.csv")
+        #expect(draft.schema.catalogue.item == "item_sku" && draft.schema.catalogue.sku == nil)
+        #expect(draft.schema.catalogue.itemFeatures.map(\.name) == ["price"])
+        #expect(!draft.schema.toml().contains(SchemaInference.placeholderPrefix))
+        // Repeated values are no ids: the placeholder stays, naming what to write.
+        let repeated = "item_sku,price\nsku-a,1.5\nsku-a,2.5\n"
+        let second = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "logs.csv"),
+            catalogue: try CSVTable.parse(Array(repeated.utf8), path: "items.csv"), catalogueFile: "items.csv")
+        #expect(second.schema.catalogue.item.hasPrefix(SchemaInference.placeholderPrefix))
+    }
+
     /// Taken by name alone, a shop's own `viewed` 0/1 column, `score` feature, `active` of yes/no and repeated
     /// `item_sku` became roles the loader then refused (or were dropped).
     @Test("a shop's own columns of those names that do not hold what the roles read stay features")

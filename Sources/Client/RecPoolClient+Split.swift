@@ -87,7 +87,10 @@ extension RecPoolClient {
             let was = Self.modelsServing(newest, in: before)
             let now = Self.modelsServing(newest, in: after)
             // Nothing serving the number afterwards is a rollout that moved every worker on (a promotion after the
-            // parts were answered): no other model served it, and the call was refused as if a worker had changed.
+            // parts were answered): the call was refused as if a worker had changed. The price: a model that joined
+            // under this number, answered a part and left before the second STATUS goes unseen, as one that joins and
+            // leaves between two STATUS replies always did (a registry version names one checkpoint, so only seeded
+            // or unregistered models, version 0, can differ under one number).
             if !was.isEmpty, !now.isEmpty, was != now {
                 throw .server(
                     status: .conflict,

@@ -268,7 +268,7 @@ public enum ConfigResolver {
     }
 
     /// What a number option takes, as the refusal of one that overflows says it.
-    static let finite = "a number a 64-bit float holds (it is read as infinity: the largest is about 1.8e308)"
+    static let finite = "a finite number (it is read as infinity, past a 64-bit float's largest, about 1.8e308)"
 
     /// Whether `word` is a decimal number a `Double` reads as ±infinity (`1e400`): the option's range check then named
     /// `inf`, not the value typed. `inf` and `infinity` themselves are left to the option's own check.

@@ -85,7 +85,8 @@ struct Baselines: Sendable {
         }
         let context = OneHotContext(vocabulary: world.userVocabulary)
         let d = context.width
-        var linUCB = LinUCBSlates(bandit: LinUCB(arms: items, dimension: d, alpha: linUCBAlpha))
+        var linUCB = LinUCBSlates(
+            bandit: LinUCB(arms: items, dimension: d, alpha: linUCBAlpha), rng: Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0005))
         var thompson = ThompsonSlates(
             model: LaplaceLogistic(arms: items, dimension: d, priorPrecision: priorPrecision, priorBias: priorBias), scale: thompsonScale,
             rng: Xoshiro256(seed: seed ^ 0x0BA5_E11E_0000_0003))

@@ -38,8 +38,10 @@ struct NumberOptionRangeTests {
             ("recpool-broker", ["--epsilon", "1e-400"], "invalid value 1e-400 for \"epsilon\" (from command line): expected a number a 64-bit float holds"),
             ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e-400"], "expected a number a 64-bit float holds"),
             // One above its largest was read as infinity, and the range check said "got inf", not the value typed.
-            ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e400"], "invalid value 1e400 for \"dwell\" (from command line): expected a number a 64-bit float holds (it is read as infinity"),
+            ("recpool", ["feedback", "--impression", "i", "--item", "1", "--click", "1", "--dwell", "1e400"], "invalid value 1e400 for \"dwell\" (from command line): expected a finite number (it is read as infinity"),
             ("recpool-broker", ["--epsilon", "-2e308"], "invalid value -2e308 for \"epsilon\""),
+            // A whole-number option is told "finite", not "a 64-bit float", which it does not take either.
+            ("recpool-broker", ["--heartbeat-ms", "1e400"], "invalid value 1e400 for \"heartbeat-ms\" (from command line): expected a finite number"),
         ]
         for (tool, arguments, says) in cases {
             let run = try runTool(tool, arguments + ["--print-config"])

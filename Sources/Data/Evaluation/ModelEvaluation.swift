@@ -189,15 +189,21 @@ public enum ModelEvaluation {
             // Scored with the served rates, a training row's own click reached its item × user rates, which the model
             // never saw in training: `eval --split train` printed AUC 0.63 for a model that fits those rows at 0.99.
             let part = data.subset(0..<min(trainingRows, data.rows), name: data.name)
-            let fitted = spec.trainingMatrix(part)
-            if fitted.values != spec.matrix(part).values {
-                let raw = scorer(fitted.values, spec.width)
-                if let bad = raw.firstIndex(where: { !$0.isFinite }) {
-                    throw NonFiniteScore(
-                        dataset: data.name, row: bad, item: data.action[bad], score: raw[bad],
-                        cause: NonFiniteScore.cause(fitted.values[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
+            if let fitted = spec.outOfFoldMatrix(part) {
+                // In chunks of 4,096 rows, as every item's scores are: the activations stay bounded.
+                var start = 0
+                while start < part.rows {
+                    let end = min(start + 4_096, part.rows)
+                    let rows = Array(fitted.values[(start * spec.width)..<(end * spec.width)])
+                    let raw = scorer(rows, spec.width)
+                    if let bad = raw.firstIndex(where: { !$0.isFinite }) {
+                        throw NonFiniteScore(
+                            dataset: data.name, row: start + bad, item: data.action[start + bad], score: raw[bad],
+                            cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
+                    }
+                    for (offset, score) in raw.enumerated() { logged[start + offset] = Double(score) }
+                    start = end
                 }
-                for row in 0..<part.rows { logged[row] = Double(raw[row]) }
                 fittedNote =
                     "the \(part.rows) training rows' logged items are scored with the out-of-fold item × user rates the "
                     + "model was trained on (as `recpool fit` and `data features --split train` make them); the ranking "

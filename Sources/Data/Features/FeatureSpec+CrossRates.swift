@@ -130,8 +130,13 @@ extension FeatureSpec {
     /// the rows of the other folds only, so a row's own click never reaches its features. On any other rows this is
     /// ``matrix(_:)``.
     public func trainingMatrix(_ data: BanditDataset) -> FeatureMatrix {
-        let full = matrix(data)
-        guard hasCrossRates, let first = columns.firstIndex(of: crossRateColumnNames[0]) else { return full }
+        outOfFoldMatrix(data) ?? matrix(data)
+    }
+
+    /// ``trainingMatrix(_:)`` when its cross-rate columns are out-of-fold (`data` is the very rows the spec was fitted
+    /// on, and the spec has cross rates); nil when it would be ``matrix(_:)``, the served rows, without building them.
+    public func outOfFoldMatrix(_ data: BanditDataset) -> FeatureMatrix? {
+        guard hasCrossRates, let first = columns.firstIndex(of: crossRateColumnNames[0]) else { return nil }
         let codes = userCodes(data)
         // Counted with the spec's own bound: a table the fit cut holds exactly the pairs kept per feature, the
         // largest table's size, and the same most-shown pairs are kept again; an uncut one holds no more.
@@ -141,7 +146,8 @@ extension FeatureSpec {
                 data, codes: codes, itemCount: itemCount, features: userFeatureNames.count,
                 maximumPairs: max(kept, 1) * max(userFeatureNames.count, 1)),
             statistics.matches(crossRates ?? [])
-        else { return full }
+        else { return nil }
+        let full = matrix(data)
         var values = full.values
         let raw = statistics.outOfFoldLifts(
             codes: codes, smoothing: crossRateSmoothing ?? Self.defaultCrossRateSmoothing,

@@ -13,12 +13,23 @@ func topArms(_ scores: [Double], length: Int) -> [Int] {
     Array(scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(length))
 }
 
-/// LinUCB's slate: the arms with the highest upper confidence bounds.
+/// The `length` arms with the highest scores, best first, arms of equal scores in an order drawn from `rng`: an
+/// untried arm's score is the prior's, so before any data every arm ties, and "ties to the lower arm" made a learner
+/// walk the catalogue in row order, its clicks depending on that order (RecPool's own ε-greedy splits such ties).
+func topArms(_ scores: [Double], length: Int, rng: inout Xoshiro256) -> [Int] {
+    let keys = scores.indices.map { _ in rng.next() }
+    return Array(
+        scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && keys[$0] < keys[$1]) }
+            .prefix(length))
+}
+
+/// LinUCB's slate: the arms with the highest upper confidence bounds (ties in an order drawn from `rng`).
 struct LinUCBSlates: SlateLearner {
     var bandit: LinUCB
+    var rng = Xoshiro256(seed: 0x11C8_0000_0000_0001)
 
     mutating func slate(context: [Int], length: Int) -> [Int] {
-        topArms(bandit.scores(context: context), length: length)
+        topArms(bandit.scores(context: context), length: length, rng: &rng)
     }
 
     mutating func learn(context: [Int], item: Int, click: Double) {
@@ -49,7 +60,7 @@ struct EpsilonGreedySlates: SlateLearner {
     var rng: Xoshiro256
 
     mutating func slate(context: [Int], length: Int) -> [Int] {
-        let ranked = topArms(model.meanScores(context: context), length: model.mean.count)
+        let ranked = topArms(model.meanScores(context: context), length: model.mean.count, rng: &rng)
         var left = ranked
         var slate: [Int] = []
         for _ in 0..<min(length, ranked.count) {

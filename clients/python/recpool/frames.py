@@ -935,6 +935,11 @@ def _feature_columns(features):
     for index, name in enumerate(columns):
         if not isinstance(name, str):
             raise InvalidRequest(f"features[{index}] must be a column name (name=value), got {name!r}")
+        if name.startswith("item="):
+            # The item's own one-hot columns follow the user features: named here, it became a second, all-zero
+            # column of that name.
+            raise InvalidRequest(f"features[{index}] is {name!r}, an item column: features names the user-feature "
+                                 "dummy columns only (the item, position and label columns follow them)")
         if "=" not in name:
             # A user feature's own name (``device``) matched no dummy column and became a column of zeros, while
             # every real user-feature column was dropped: the table lost its user features without a word.

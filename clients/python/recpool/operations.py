@@ -461,7 +461,9 @@ def _surrogate_path(value) -> Optional[Tuple[str, int]]:
 # ---------------------------------------------------------------- SCORE
 
 def as_rows(rows) -> np.ndarray:
-    """The rows as a C-contiguous float32 matrix, without a copy when they already are one.
+    """The rows as a C-contiguous float32 matrix, without a copy when they already are one. A DataFrame's one column
+    named exactly ``label`` is left out, as ``recpool score --input`` leaves a CSV's out (a feature's position in an
+    error then counts the features only).
 
     Raises:
         InvalidRequest: not 2-D (a 1-D array is one row), empty, or holding NaN, infinity or a finite
@@ -489,15 +491,14 @@ def as_rows(rows) -> np.ndarray:
         raise InvalidRequest(f"row {masked[0]}, feature {masked[1]} is masked: rows must hold no masked value (the "
                              "value under a mask would be sent as data); fill them (row.filled(...)) or drop those "
                              "rows")
+    # A frame's `label` column is left out before anything reads it, as `recpool score --input` leaves a CSV's out:
+    # the frame given to `train` was refused "rows have 107 features" when scored (and a nullable Int64 or text label
+    # made the whole array one of objects, refused naming the label).
+    rows = _without_label(rows)
     try:
         array = np.asarray(rows)
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
         raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
-    label = _label_column(rows)
-    if label is not None and array.ndim == 2:
-        # A frame's `label` column is left out, as `recpool score --input` leaves a CSV's out: the frame given to
-        # `train` was refused "rows have 107 features" when scored.
-        array = np.delete(array, label, axis=1)
     if array.ndim == 0:
         # None, a set, a generator, a dict or a single number: numpy makes a 0-d array of it.
         raise InvalidRequest(f"rows must be a rows × features array of numbers (a numpy array, a DataFrame, a list "
@@ -630,18 +631,23 @@ def _python_values(rows, shape):
             yield r, c, value
 
 
-def _label_column(rows):
-    """The position of a DataFrame's one column named exactly ``label`` (the training label, which is no feature), or
-    None: for anything that is no frame, a frame without one, or one with several (left to the width check)."""
+def _without_label(rows):
+    """``rows`` without its one column named exactly ``label`` (the training label, which is no feature) when it is a
+    DataFrame (pandas or polars) with other columns; anything else as it is (a frame with several ``label`` columns is
+    left to the width check)."""
     columns = getattr(rows, "columns", None)
     if columns is None or isinstance(rows, np.ndarray):
-        return None
+        return rows
     try:
         names = list(columns)
     except TypeError:
-        return None
-    found = [i for i, name in enumerate(names) if isinstance(name, str) and name == "label"]
-    return found[0] if len(found) == 1 and len(names) > 1 else None
+        return rows
+    if sum(1 for name in names if isinstance(name, str) and name == "label") != 1 or len(names) < 2:
+        return rows
+    try:
+        return rows.drop(columns=["label"])  # pandas
+    except TypeError:
+        return rows.drop("label")  # polars
 
 
 def _numpy_readable(rows) -> bool:

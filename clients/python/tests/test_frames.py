@@ -344,6 +344,9 @@ def test_every_spelling_of_0_and_1_that_read_export_reads_is_an_observed_flag():
     # A user feature's own name gave an all-zero column and dropped the real ones.
     (["device"], "features[0] is 'device', which is no dummy column name: the columns are one per value, name=value "
                  "(such as 'device=<value>')"),
+    # An earlier table's columns passed whole: the item's became a second, all-zero column of the same name.
+    (["device=ios", "item=1"], "features[1] is 'item=1', an item column: features names the user-feature dummy "
+                               "columns only"),
 ])
 def test_training_frame_refuses_features_that_are_no_list_of_distinct_names(features, problem):
     # A string gave one column per character, a 0-d array a bare TypeError, and a name twice two columns of one name.
@@ -407,6 +410,9 @@ def test_score_leaves_a_frames_label_column_out_as_the_cli_does():
     frame = pd.DataFrame({"a": [0.1, 0.2], "label": [0.0, 1.0], "b": [0.3, 0.4]})
     array = ops.as_rows(frame)
     assert array.shape == (2, 2) and array.tolist() == [[0.1, 0.3], [0.2, 0.4]]
+    # A label of any dtype (nullable Int64, text) is left out before the features are read, as train reads it.
+    for label in (pd.array([1, 0], dtype="Int64"), ["1", "0"], [True, False]):
+        assert ops.as_rows(pd.DataFrame({"a": [0.1, 0.2], "b": [1.0, 2.0], "label": label})).shape == (2, 2)
     # Only a column named exactly `label`, and only in a frame: an array's columns are all features.
     assert ops.as_rows(pd.DataFrame({"a": [0.1], "Label": [1.0]})).shape == (1, 2)
     assert ops.as_rows(np.array([[0.1, 1.0]])).shape == (1, 2)

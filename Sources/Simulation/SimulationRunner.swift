@@ -188,6 +188,16 @@ public enum SimulationRunner {
                 progress.done += 1
                 progress.feedbackSent += outcome.feedbackSent
                 progress.errors += outcome.errors.values.reduce(0, +)
+                if outcome.served, plan.deterministic, broken == nil, !outcome.errors.isEmpty {
+                    // Served, but some of its FEEDBACK failed: the pool learnt fewer events than the curve needs, and
+                    // the barrier (every M events sent) was never met again, so the run went on, unsynced, and
+                    // exited 0 as if it would repeat.
+                    let how = outcome.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                        .joined(separator: ", ")
+                    broken = .notDeterministic(
+                        "the run stopped after \(progress.done) of \(draws.count) users: user \(outcome.index)'s feedback "
+                            + "was not all delivered (\(how)), and a curve learnt from fewer events would not repeat")
+                }
                 if outcome.served {
                     failedInARow = 0
                     failures = [:]

@@ -35,3 +35,33 @@ struct JobLabelTests {
                 + "could not be read"), "\(label)")
     }
 }
+
+/// The warning beside a job whose `beats_constant` is 0.
+@Suite("Client: a job's constant-predictor warning")
+struct JobConstantWarningTests {
+    static func job(_ metrics: MetricValues) -> JobView {
+        JobView(
+            job: "job-3", state: "completed", model: "mlp", round: 1, totalRounds: 1, epoch: 1, step: 1, loss: 0.1,
+            metrics: metrics, modelVersion: 2, error: nil, createdAt: 0, updatedAt: 0, spec: nil, rounds: [])
+    }
+
+    /// A helper's job: 3 clicks in 300 rows, none among the 60 validation rows; log-loss 0.0091 against the
+    /// constant's 0.0126 was followed by "does not beat the constant predictor".
+    @Test("validation rows of one label (auc undefined) say the comparison cannot tell, not that the model loses")
+    func oneLabelCannotTell() {
+        let metrics: MetricValues = [
+            "beats_constant": 0, "log_loss": 0.0091, "constant_log_loss": 0.0126, "train_click_rate": 0.0125,
+            "val_rows": 60, "auc": nil,
+        ]
+        #expect(metrics.keys.contains("auc"))
+        let oneLabel = Self.job(metrics).constantWarning
+        #expect(oneLabel?.hasPrefix("warning: cannot tell whether the model beats the constant predictor") == true)
+        let loses = Self.job([
+            "beats_constant": 0, "log_loss": 0.2, "constant_log_loss": 0.1, "train_click_rate": 0.1, "val_rows": 60,
+            "auc": 0.55,
+        ]).constantWarning
+        #expect(loses?.contains("does not beat the constant predictor") == true)
+        #expect(Self.job(["beats_constant": 0, "train_click_rate": 0]).constantWarning?.contains("nothing to learn") == true)
+        #expect(Self.job(["beats_constant": 1, "auc": 0.7]).constantWarning == nil)
+    }
+}

@@ -51,7 +51,7 @@ struct FitValidationMetricsTests {
         #expect(losses.keys.sorted() == [0, 1], "\(json.stderr)")
         #expect(losses.sorted { $0.key < $1.key }.min { $0.value < $1.value }?.key == best, "\(losses)")
         let constant = try #require(object["constant_baseline"] as? [String: Any])
-        #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant", "training_labels_vary", "validation_labels_vary"])
+        #expect(Set(constant.keys) == ["click_rate", "log_loss", "model_log_loss", "beats_constant", "training_labels_vary", "validation_labels_vary", "scores_vary"])
         #expect(constant["training_labels_vary"] as? Bool == true)
         let modelLoss = try #require(constant["model_log_loss"] as? Double)
         let constantLoss = try #require(constant["log_loss"] as? Double)

@@ -91,4 +91,38 @@ struct DeterministicFixedBaselineTests {
         }
         #expect(backend.waits.withLock { $0 } == 2, "waited at a barrier after one had failed")
     }
+
+    /// A backend whose fifth FEEDBACK expires, and whose barrier settles every 3 events (one user's slate).
+    final class LosingFeedbackBackend: ForwardingBackend, @unchecked Sendable {
+        let calls = LockedBox(0)
+
+        override func feedback(_ request: FeedbackRequest) async throws(ClientError) -> FeedbackReply {
+            let call = calls.withLock { $0 += 1; return $0 }
+            if call == 5 { throw .server(status: .expired, message: "EXPIRED: the deadline passed", retryAfterMs: 0) }
+            return try await inner.feedback(request)
+        }
+
+        override func syncBarrier(spec: OnlinePolicySpec) async throws(SimulationError) -> SyncBarrier {
+            SyncBarrier(everyEvents: 3) {}
+        }
+    }
+
+    /// A helper's run: a FEEDBACK that expired left the user served, the event count off the barrier's multiple for
+    /// the rest of the run (no sync waited for again), and the run exited 0 as a repeatable curve.
+    @Test("a served user whose FEEDBACK failed ends a deterministic run, naming the user and the status")
+    func lostFeedbackEndsTheRun() async throws {
+        let backend = try LosingFeedbackBackend()
+        var plan = SimulationPlan(users: 30, seed: 3, windows: 2)
+        plan.deterministic = true
+        do {
+            _ = try await SimulationRunner.run(backend: backend, plan: plan)
+            Issue.record("the run reported a deterministic curve after a FEEDBACK was lost")
+        } catch {
+            guard case .notDeterministic(let why) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(why.contains("feedback was not all delivered") && why.contains("EXPIRED 1"), "\(why)")
+        }
+    }
 }

@@ -28,6 +28,11 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
     /// everywhere had log-loss 0 and was reported to beat it), so ``beatsConstant`` is false then and ``text`` says the
     /// comparison cannot tell.
     public var validationLabelsVary: Bool
+    /// Whether the model's validation scores vary (at least two distinct values). A model that scores every row alike
+    /// is itself a constant predictor: a dead network (`--hidden 1,1,1` whose units never fire) that happened to output
+    /// a rate nearer the validation rows' than the training rate's "beat" the constant, having learnt nothing, so
+    /// ``beatsConstant`` is false then and ``text`` says why. Decoded as true from a document written before it.
+    public var scoresVary: Bool
 
     /// The relative margin below which two log-losses tie (1e-6: far above Float32 rounding of a rate's score, far
     /// below any difference a model makes).
@@ -48,8 +53,26 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
         modelLogLoss = ClassificationMetrics.logLoss(labels: labels, scores: scores)
         trainingLabelsVary = trainingLabels.contains { $0 != trainingLabels.first }
         validationLabelsVary = labels.contains { $0 != labels.first }
+        scoresVary = scores.contains { $0 != scores.first }
         beatsConstant =
-            trainingLabelsVary && validationLabelsVary && modelLogLoss < logLoss * (1 - Self.tieTolerance)
+            trainingLabelsVary && validationLabelsVary && scoresVary
+            && modelLogLoss < logLoss * (1 - Self.tieTolerance)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case clickRate, logLoss, modelLogLoss, beatsConstant, trainingLabelsVary, validationLabelsVary, scoresVary
+    }
+
+    /// Decodes; `scoresVary` absent (a document from before it) reads as true.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        clickRate = try c.decode(Double.self, forKey: .clickRate)
+        logLoss = try c.decode(Double.self, forKey: .logLoss)
+        modelLogLoss = try c.decode(Double.self, forKey: .modelLogLoss)
+        beatsConstant = try c.decode(Bool.self, forKey: .beatsConstant)
+        trainingLabelsVary = try c.decode(Bool.self, forKey: .trainingLabelsVary)
+        validationLabelsVary = try c.decode(Bool.self, forKey: .validationLabelsVary)
+        scoresVary = try c.decodeIfPresent(Bool.self, forKey: .scoresVary) ?? true
     }
 
     /// One line for people: both log-losses, and a warning when the model does not beat the constant.
@@ -69,6 +92,10 @@ public struct ConstantBaseline: Sendable, Codable, Equatable {
             return "warning: cannot tell whether the model beats the constant predictor: the validation rows hold "
                 + "\(modelLogLoss.isFinite && logLoss.isFinite ? "one label only" : "no rows to compare") (a model that scores "
                 + "that label everywhere, having learnt nothing, has the lowest log-loss there): \(figures)"
+        }
+        if !scoresVary {
+            return "warning: the model does not beat the constant predictor: it scores every validation row alike, "
+                + "so it is a constant predictor itself and has learnt nothing from the features: \(figures)"
         }
         return beatsConstant
             ? "beats the constant predictor: \(figures)"

@@ -224,14 +224,7 @@ enum JobFollower {
             let label = job.modelVersion != nil ? job.registeredModelLabel : "validation:"
             parts.append(label + " " + metrics.keys.sorted().map { "\($0) \(metric($0, metrics[$0] ?? nil, among: metrics))" }.joined(separator: ", "))
         }
-        if job.metrics?["beats_constant"] == 0 {
-            // A training part whose labels are all 0 or all 1 left nothing to learn: said as `fit` says it.
-            let rate = job.metrics?["train_click_rate"] ?? nil
-            let which = rate == 0 ? "no training row has a click" : rate == 1 ? "every training row has a click" : nil
-            parts.append(
-                which.map { "warning: the model cannot beat the constant predictor: \($0), so there was nothing to learn" }
-                    ?? "warning: the model does not beat the constant predictor (the training click rate) on validation log-loss")
-        }
+        if let warning = job.constantWarning { parts.append(warning) }
         // The error quotes what a file held (a CSV cell): escaped, so it prints as text on a terminal.
         if let error = job.error { parts.append("error: \(CommandOutput.escapingControls(error))") }
         if let waiting = job.waiting { parts.append("waiting: \(waiting)") }

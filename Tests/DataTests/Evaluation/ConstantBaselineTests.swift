@@ -8,12 +8,13 @@ import RecModel
 struct ConstantBaselineTests {
     @Test("the constant is the training click rate, scored with scikit-learn's log-loss on the validation rows")
     func knownAnswer() {
-        let better = ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [1, 0], scores: [0.5, 0.5])
+        // (Scores that vary: a model of one score is a constant predictor itself, `ConstantScoreTests`.)
+        let better = ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [1, 0], scores: [0.6, 0.4])
         #expect(better.clickRate == 0.25)
         #expect(abs(better.logLoss - (-(log(0.25) + log(0.75)) / 2)) < 1e-12)
-        #expect(abs(better.modelLogLoss - log(2)) < 1e-12)
+        #expect(abs(better.modelLogLoss - -log(0.6)) < 1e-12)
         #expect(better.beatsConstant)
-        #expect(better.text.hasPrefix("beats the constant predictor: validation log-loss 0.6931 vs 0.8370"))
+        #expect(better.text.hasPrefix("beats the constant predictor: validation log-loss 0.5108 vs 0.8370"), "\(better.text)")
     }
 
     @Test("a model no better than the click rate is reported with a warning")
@@ -107,5 +108,24 @@ struct ConstantBaselineTests {
         #expect(ConstantBaseline.nothingToLearn(trainingLabels: []) == nil)
         #expect(ConstantBaseline.nothingToLearn(trainingLabels: [1, 0]) == nil)
         #expect(ConstantBaseline.nothingToLearn(trainingLabels: [0, 0])?.contains("no training row has a click") == true)
+    }
+}
+
+/// A model scoring every validation row alike is a constant predictor itself.
+@Suite("The constant predictor: a model of one score")
+struct ConstantScoreTests {
+    /// A helper's job: `--hidden 1,1,1` whose units never fire scored 0.5012 everywhere, nearer the validation rows'
+    /// rate than the training rate, and was reported to beat the constant.
+    @Test("scores all alike never beat the constant, whatever the log-losses, and the text says why")
+    func deadNetwork() throws {
+        let dead = ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [1, 0, 1, 0], scores: [0.5, 0.5, 0.5, 0.5])
+        #expect(dead.modelLogLoss < dead.logLoss && !dead.scoresVary && !dead.beatsConstant)
+        #expect(dead.text.contains("it scores every validation row alike"), "\(dead.text)")
+        let varying = ConstantBaseline(trainingLabels: [1, 0, 0, 0], labels: [1, 0, 1, 0], scores: [0.6, 0.4, 0.6, 0.4])
+        #expect(varying.scoresVary && varying.beatsConstant)
+        // A document written before the field reads it as true.
+        let old = #"{"clickRate":0.25,"logLoss":0.7,"modelLogLoss":0.6,"beatsConstant":true,"trainingLabelsVary":true,"validationLabelsVary":true}"#
+        let decoded = try JSONDecoder().decode(ConstantBaseline.self, from: Data(old.utf8))
+        #expect(decoded.scoresVary && decoded.beatsConstant)
     }
 }

@@ -1,0 +1,25 @@
+import RecWire
+
+extension JobView {
+    /// The warning `recpool job` prints beside a job whose `beats_constant` is 0, worded as `recpool fit` words it, or
+    /// nil when it is not 0: there was nothing to learn (every training label alike, by `train_click_rate`), the
+    /// comparison cannot tell (validation rows of one label, which leave `auc` undefined: a key with no value), or the
+    /// model does not beat the constant predictor.
+    ///
+    /// "Does not beat" beside a model log-loss below the constant's, on validation rows of one label, contradicted the
+    /// job's own figures.
+    public var constantWarning: String? {
+        guard let metrics, metrics["beats_constant"] == 0 else { return nil }
+        let rate = metrics["train_click_rate"] ?? nil
+        if let which = rate == 0 ? "no training row has a click" : rate == 1 ? "every training row has a click" : nil {
+            return "warning: the model cannot beat the constant predictor: \(which), so there was nothing to learn"
+        }
+        let rows = (metrics["val_rows"] ?? nil) ?? 0
+        if rows > 0, metrics.keys.contains("auc"), (metrics["auc"] ?? nil) == nil {
+            return "warning: cannot tell whether the model beats the constant predictor: the validation rows hold one "
+                + "label only (a model that scores that label everywhere, having learnt nothing, has the lowest log-loss "
+                + "there)"
+        }
+        return "warning: the model does not beat the constant predictor (the training click rate) on validation log-loss"
+    }
+}

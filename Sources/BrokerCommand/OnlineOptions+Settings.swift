@@ -15,6 +15,7 @@ extension OnlineOptions {
         s.guardMargin = onlineGuardMargin
         s.guardMinimumRows = onlineGuardMinRows
         s.impressionLogSize = impressionLogSize
+        s.keepVersions = onlineKeepVersions
         s.feedbackWindowMs = feedbackWindowS.multipliedSaturating(by: 1000)
         s.exploration = ExplorationSpec(kind: try explorationKind(), epsilon: epsilon, temperature: temperature)
         // Both learners are closed-form (no step size, no gradient steps): the spec's `steps_per_update` and

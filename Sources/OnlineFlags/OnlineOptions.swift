@@ -44,6 +44,14 @@ public struct OnlineOptions: ParsableArguments {
     @Option(help: "Impressions the log keeps (older ones and their feedback are evicted).")
     public var impressionLogSize = 200_000
 
+    /// How many of the newest online policy versions keep their weights (0: every one).
+    @Option(
+        help: """
+            How many of the newest online policy versions keep their weights in the state directory; older ones are \
+            pruned (their rows stay, named as pruned). 0 keeps every version.
+            """)
+    public var onlineKeepVersions = 50
+
     /// How long after an impression its feedback is accepted, seconds.
     @Option(help: "Feedback is accepted for this many seconds after an impression is served.")
     public var feedbackWindowS: UInt64 = 3600
@@ -166,6 +174,9 @@ public struct OnlineOptions: ParsableArguments {
             return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(onlineGuardMinRows)"
         }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
+        if onlineKeepVersions < 0 {
+            return "--online-keep-versions must be 0 (keep every version) or more, got \(onlineKeepVersions)"
+        }
         if feedbackWindowS < 1 { return "the feedback window must be at least 1 s (--feedback-window-s)" }
         let spec = OnlineLearningSpec(
             updateEvery: onlineUpdateEvery, batchSize: 64, learner: learning, gamma: onlineGamma,
@@ -196,7 +207,8 @@ public struct OnlineOptions: ParsableArguments {
         var out: [(String, String)] = [
             ("--online-sync-interval-ms", "\(onlineSyncIntervalMs)"), ("--online-sync-events", "\(onlineSyncEvents)"),
             ("--online-sync-timeout-ms", "\(onlineSyncTimeoutMs)"), ("--online-guard-margin", "\(onlineGuardMargin)"), ("--online-guard-min-rows", "\(onlineGuardMinRows)"),
-            ("--impression-log-size", "\(impressionLogSize)"), ("--feedback-window-s", "\(feedbackWindowS)"),
+            ("--impression-log-size", "\(impressionLogSize)"), ("--online-keep-versions", "\(onlineKeepVersions)"),
+            ("--feedback-window-s", "\(feedbackWindowS)"),
             ("--exploration", exploration), ("--epsilon", "\(epsilon)"), ("--temperature", "\(temperature)"),
             ("--online-update-every", "\(onlineUpdateEvery)"), ("--online-learner", onlineLearner),
             ("--online-gamma", "\(onlineGamma)"), ("--online-target-update-every", "\(onlineTargetUpdateEvery)"),

@@ -32,14 +32,21 @@ public struct PolicyVersionRow: Sendable, Equatable {
     public var decision: String?
     /// The registry's catalogue version it serves (`--online-catalogue`); nil for the simulator world's catalogue.
     public var catalogueVersion: UInt64?
+    /// When retention deleted its weights (ms since the Unix epoch; ``RecStore/prunePolicyVersions(keepingNewest:nowMs:)``),
+    /// nil while they are kept. A pruned version's row stays, so it is named as pruned, never as unknown.
+    public var prunedMs: UInt64?
 
     /// Creates a row.
-    public init(version: UInt64, weightsSHA: String, spec: String, decision: String?, catalogueVersion: UInt64? = nil) {
+    public init(
+        version: UInt64, weightsSHA: String, spec: String, decision: String?, catalogueVersion: UInt64? = nil,
+        prunedMs: UInt64? = nil
+    ) {
         self.version = version
         self.weightsSHA = weightsSHA
         self.spec = spec
         self.decision = decision
         self.catalogueVersion = catalogueVersion
+        self.prunedMs = prunedMs
     }
 }
 
@@ -377,9 +384,12 @@ extension RecStore {
 
     private static func policyVersion(_ row: Row) throws(StoreError) -> PolicyVersionRow {
         let row = StoredRow(row, table: "policy_versions", key: "version")
+        let pruned: Int64? = try row.value("pruned_ms")
+        if let pruned, pruned < 0 { throw row.corrupt("pruned_ms", "\(pruned) is negative") }
         return PolicyVersionRow(
             version: try row.version("version"), weightsSHA: try row.sha256("weights_sha"), spec: try row.value("spec"),
-            decision: try row.value("decision"), catalogueVersion: try row.versionIfPresent("catalogue_version"))
+            decision: try row.value("decision"), catalogueVersion: try row.versionIfPresent("catalogue_version"),
+            prunedMs: pruned.map { UInt64($0) })
     }
 
     /// A named durable setting.

@@ -425,6 +425,11 @@ public final class RecStore: Sendable {
             // instead of forward to the version the first one left. Rows from before are promotions.
             try db.execute(sql: "ALTER TABLE promotions ADD COLUMN rollback INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v8-policy-pruning") { db in
+            // When an online policy version's weights were deleted by retention (`--online-keep-versions`), ms since
+            // the epoch; NULL while they are kept. The row stays, so the version is named as pruned, not unknown.
+            try db.execute(sql: "ALTER TABLE policy_versions ADD COLUMN pruned_ms INTEGER")
+        }
         return migrator
     }
 

@@ -102,6 +102,8 @@ final class OnlineCoordinator: ControlShell {
                 if let served = core.settings.served, row.catalogueVersion != served.version {
                     try store.movePolicyVersion(row.version, toCatalogue: served.version)
                 }
+                // A restart with a smaller --online-keep-versions prunes now, not at the next stored version.
+                pruneStoredVersions(nowMs: nowMs)
                 return try handOnUnlearnt(continuing: true)
             case .carried(let policy): carried = policy
             case .newLineage:
@@ -124,6 +126,7 @@ final class OnlineCoordinator: ControlShell {
                 decision: nil, catalogueVersion: core.catalogueVersion),
             createdMs: nowMs, beginsLineage: beginsLineage)
         if beginsLineage { core.lineageStart = stored + 1 }
+        pruneStoredVersions(nowMs: nowMs)
         core.adopt(core.policy, version: stored + 1, pack: bytes, sha: sha)
         logger.info("online policy created", metadata: ["version": "\(stored + 1)", "frozen": "\(core.frozen)"])
     }
@@ -474,6 +477,7 @@ final class OnlineCoordinator: ControlShell {
             }
             if case .failure = result { Counter(label: "recpool_broker_durable_write_failures_total").increment() }
             run(.versionStored(sync: v.sync, result), nowMs: nowMs)
+            if case .success = result { pruneStoredVersions(nowMs: nowMs) }
         case .markLearnt(let keys):
             do {
                 try store.markLearnt(keys)
@@ -554,6 +558,13 @@ final class OnlineCoordinator: ControlShell {
             guard let row = try store.policyVersion(version) else {
                 return refuse(
                     .notFound, "online policy version \(version) not found (the pool serves version \(core.version))")
+            }
+            if row.prunedMs != nil {
+                return refuse(
+                    .notFound,
+                    "online policy version \(version) was pruned: the broker keeps the weights of its newest "
+                        + "\(core.settings.keepVersions) versions (--online-keep-versions); the pool serves version "
+                        + "\(core.version)")
             }
             pack = try store.blobs.get(row.weightsSHA)
             sha = row.weightsSHA

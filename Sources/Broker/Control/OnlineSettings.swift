@@ -17,6 +17,9 @@ public struct OnlineSettings: Sendable {
     public var impressionLogSize = 200_000
     /// Feedback for an impression older than this is refused as EXPIRED, ms.
     public var feedbackWindowMs: UInt64 = 3_600_000
+    /// How many of the newest stored policy versions keep their weights (`--online-keep-versions`); older ones are
+    /// pruned after each stored version (``RecStore/prunePolicyVersions(keepingNewest:nowMs:)``). 0 keeps every one.
+    public var keepVersions = 50
     /// How long a sync waits for the replicas' states, ms (`--online-sync-timeout-ms`, 100 ms to 1 hour).
     public var syncTimeoutMs: UInt64 = 5_000
     /// Whether `online_sync` may replace the candidate with noise (for testing the guard).
@@ -52,6 +55,9 @@ public struct OnlineSettings: Sendable {
         }
         if guardMinimumRows < 0 { return "online guard minimum rows must be ≥ 0 (--online-guard-min-rows), got \(guardMinimumRows)" }
         if impressionLogSize < 1 { return "the impression log must keep at least 1 impression" }
+        if keepVersions < 0 {
+            return "--online-keep-versions must be 0 (keep every version) or more, got \(keepVersions)"
+        }
         // A window of 0 would answer every FEEDBACK EXPIRED: nothing could be learnt.
         if feedbackWindowMs < 1_000 { return "the feedback window must be at least 1 s (--feedback-window-s)" }
         return exploration.problem ?? learning.problem

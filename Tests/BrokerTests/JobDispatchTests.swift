@@ -327,6 +327,33 @@ struct JobDispatchTests {
         #expect(!error.contains("malformed") && !error.contains("no samples"), "\(error)")
     }
 
+    /// A helper's job at `--round-timeout-ms 100`: the workers answered every attempt, each after it timed out, and
+    /// the job failed "got no answer", pointing at dead workers; the late answers were only logged as stale.
+    @Test("a round whose answers all came after the timeout fails naming them and --round-timeout-ms")
+    func lateAnswersAreNamed() throws {
+        var m = DispatchMachine()
+        var out = m.start()
+        var now: UInt64 = 2_000
+        for _ in 1...4 {
+            let sent = out.shards
+            now += DispatchMachine.timeout
+            out = m.feed(.tick, nowMs: now)
+            for shard in sent {
+                _ = m.feed(
+                    .roundResult(
+                        identity: shard.worker,
+                        message: DispatchMachine.result(
+                            round: 1, shard: shard.assignment.shard, stateSHA: "", attempt: shard.attempt, samples: 10)),
+                    nowMs: now)
+            }
+        }
+        let record = try #require(out.persisted.first?.record)
+        #expect(record.state == .failed)
+        let error = record.error ?? ""
+        #expect(error.hasPrefix("round 1 got no answer after 4 attempts"), "\(error)")
+        #expect(error.contains("answers came after the round timeout of") && error.contains("raise --round-timeout-ms"), "\(error)")
+    }
+
     /// The fault: every job's shard 0 went to the first worker by id, so two one-shard jobs shared it while the
     /// other live worker was idle.
     @Test("two jobs' first shards go to different idle workers, and so do their final requests")

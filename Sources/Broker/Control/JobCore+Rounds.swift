@@ -240,6 +240,12 @@ extension JobCore {
         into actions: inout [JobAction]
     ) {
         staleResults += 1
+        // An answer to this round's earlier attempt (it came after that attempt timed out): counted for the job's
+        // error, should the round run out of attempts.
+        if var job = jobs[report.job], report.round == job.record.round + 1, report.error == nil {
+            job.lateAnswers += 1
+            jobs[report.job] = job
+        }
         var metadata: Logger.Metadata = [
             "job_id": "\(report.job)", "round": "\(report.round)", "shard": "\(report.shard)",
             "attempt": "\(attempt)", "worker": "\(name(of: identity))",
@@ -372,6 +378,7 @@ extension JobCore {
         job.attempts = 0
         job.attempt = 0
         job.unanswered = [:]
+        job.lateAnswers = 0
         job.phase = .waiting
         jobs[id] = job
         actions.append(

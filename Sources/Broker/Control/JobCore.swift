@@ -56,6 +56,9 @@ struct JobCore: ControlCore {
         /// The display ids of the workers that were sent the current round's shards (by shard) or the final request
         /// (shard 0 of ``finalRequestShard``) and did not answer in time, for the job's error.
         var unanswered: [Int: [String]] = [:]
+        /// Answers to an earlier attempt of the current round (or final request) that came after it timed out: the
+        /// workers did answer, later than `round_timeout_ms`. Reset when a round is stored.
+        var lateAnswers = 0
         /// Workers that let one of this job's requests time out and have not answered since: a new request goes to
         /// another live worker when there is one.
         var silent: Set<[UInt8]> = []
@@ -295,7 +298,18 @@ struct JobCore: ControlCore {
         jobs[id] = job
         let what = finalizing ? "the final checkpoint request" : "round \(job.record.round + 1)"
         if job.attempts > 3 {
-            fail(id, "\(what) got no answer after \(job.attempts) attempts (\(Self.unansweredText(job)))", into: &actions)
+            // Answers that came after their attempt timed out were dropped as stale: "got no answer" pointed at dead
+            // workers when they were only slower than the round timeout.
+            let late =
+                job.lateAnswers == 0
+                ? ""
+                : "; \(job.lateAnswers) answer\(job.lateAnswers == 1 ? "" : "s") came after the round timeout of "
+                    + "\(job.spec.roundTimeoutMs) ms and \(job.lateAnswers == 1 ? "was" : "were") dropped: raise "
+                    + "--round-timeout-ms"
+            fail(
+                id,
+                "\(what) got no answer after \(job.attempts) attempts (\(Self.unansweredText(job)))\(late)",
+                into: &actions)
         } else {
             actions.append(
                 .log(

@@ -397,6 +397,12 @@ struct DataFaultTests {
                         "a DQN checkpoint cannot be used by \(command); it needs an interest model (MLP)"),
                 "\(command): \(run.code) \(run.stderr)")
         }
+        // `import --promote` is refused before it connects (no broker here): the import was stored and the promotion
+        // refused, with advice to promote "once the cause is fixed", which a DQN never is.
+        let promoted = try runTool("recpool", ["import", "--model", path, "--promote", "--broker", "tcp://127.0.0.1:9"])
+        #expect(
+            promoted.code == 2 && promoted.stderr.contains("--promote:")
+                && promoted.stderr.contains("import it without --promote"), "\(promoted.stderr)")
     }
 
     /// `predict` read CSV only and said "no data rows" for JSON rows, which `score` takes: both now read rows the same

@@ -118,10 +118,19 @@ struct ImportCommand: AsyncParsableCommand {
             // (exit 2), not as "frame 2" in the broker's refusal, nor hidden behind an unreachable broker. Its header
             // is checked before the file is read (a 3 GB file is refused from its first bytes, never read whole).
             let data: Data
+            let checkpoint: Checkpoint
             do throws(CheckpointError) {
-                data = Data(try Checkpoint.decodeFile(model).bytes)
+                let decoded = try Checkpoint.decodeFile(model)
+                (data, checkpoint) = (Data(decoded.bytes), decoded.checkpoint)
             } catch {
                 throw CommandFailure(error.description, exitCode: .badInput)
+            }
+            // A model no replica can serve (a DQN) is refused --promote before anything is stored: the import went
+            // through and the advice "promote once the cause is fixed" could never be followed.
+            if promote, let problem = checkpoint.interestModelProblem {
+                throw CommandFailure(
+                    "\(model): --promote: \(problem), so no replica can serve it; import it without --promote to keep it "
+                        + "in the registry", exitCode: .badInput)
             }
             let client = try await connection.connect()
             defer { client.close() }

@@ -36,6 +36,9 @@ public final class WorkerSession: Sendable {
     private struct RecommendTask: Sendable {
         var message: WireMessage
         var registration: UInt64
+        /// When the request was handed to the RECOMMEND thread (monotonic µs): its wait there is the reply's
+        /// `worker_queue_us`, as a SCORE's wait for its micro-batch is (it was always 0).
+        var postedAtMicros: UInt64 = 0
     }
 
     /// Creates a session that serves `replica`.
@@ -101,7 +104,10 @@ public final class WorkerSession: Sendable {
         incomingReplica.withLock { $0 = nil }
         // The RECOMMEND thread lives as long as the session runs: a drain after ``stop()`` still answers what it holds.
         recommendThread.start { [self] task in
-            RecommendTask(message: answerRecommend(task.message), registration: task.registration)
+            RecommendTask(
+                message: answerRecommend(
+                    task.message, queuedMicros: Clocks.monotonicMicros() &- task.postedAtMicros),
+                registration: task.registration)
         }
         defer { recommendThread.stop() }
         var core = WorkerCore(
@@ -213,7 +219,9 @@ public final class WorkerSession: Sendable {
                     }
                     session.online.submit(task)
                 case .recommend(let message, let registration):
-                    session.recommendThread.post(RecommendTask(message: message, registration: registration))
+                    session.recommendThread.post(
+                        RecommendTask(
+                            message: message, registration: registration, postedAtMicros: Clocks.monotonicMicros()))
                 case .batchScored(let rows, let scoredRows, let computeMicros):
                     session.metrics.batches.increment()
                     session.metrics.rows.increment(by: Int64(scoredRows))
@@ -241,8 +249,8 @@ public final class WorkerSession: Sendable {
 
     /// Answers a RECOMMEND request with the served online policy, or with the replica's recommender
     /// when no policy is installed.
-    private func answerRecommend(_ message: WireMessage) -> WireMessage {
-        let reply: WireMessage
+    private func answerRecommend(_ message: WireMessage, queuedMicros: UInt64) -> WireMessage {
+        var reply: WireMessage
         if let served = online.snapshot.current {
             let modelVersion = replica.withLock { $0.version }
             reply = sampler.withLock { sampler in
@@ -257,6 +265,7 @@ public final class WorkerSession: Sendable {
             reply = RecommendHandler.answer(
                 message, replica: replica.withLock { $0 }, nowEpochMillis: Clocks.epochMillis())
         }
+        if reply.header.status == .ok { reply.header.workerQueueMicros = UInt32(clamping: queuedMicros) }
         if reply.header.status != .ok {
             metrics.errors.increment()
             logger.debug(

@@ -33,9 +33,16 @@ struct LogTable {
         if let prefix = schema.affinityPrefix {
             let found = table.header.filter { $0.hasPrefix(prefix) }.count
             guard found == nActions else {
+                // Named, as a misspelt one is: the catalogue's items whose column is not in the header (the count
+                // alone left the shop to find `aff_A1` among hundreds).
+                let header = Set(table.header)
+                let missing = (0..<nActions).lazy.map { items.affinityColumn(prefix: prefix, item: $0, ids: idTexts) }
+                    .filter { !header.contains($0) }
+                let named = Array(missing.prefix(5)).map { "'\($0)'" }.joined(separator: ", ")
                 throw .inconsistent(
                     "the catalogue has \(nActions) items but \(table.path) has \(found) affinity columns "
-                        + "'\(prefix)K': it needs one per catalogue item")
+                        + "'\(prefix)K': it needs one per catalogue item"
+                        + (named.isEmpty ? "" : " (missing: \(named)\(missing.count > 5 ? ", …" : ""))"))
             }
             for item in 0..<nActions {
                 affinityColumns.append(

@@ -207,6 +207,8 @@ struct SchemaBadInputTests {
                     for i in 1..<lines.count { lines[i] += ",0,1,0,2" }
                 }))
         #expect(error.contains("the catalogue has 5 items but") && error.contains("has 4 affinity columns 'past_K'"))
+        // The missing one is named, not only counted.
+        #expect(error.contains("(missing: 'past_"), "\(error)")
     }
 
     @Test("a blank categorical value is missing: it is no category, and encodes as an unseen value does")

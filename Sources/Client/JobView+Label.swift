@@ -26,4 +26,15 @@ extension JobView {
         }
         return "validation of the registered model (an earlier round's state, which validated best):"
     }
+
+    /// What a job's metrics describe, as `recpool job` labels them: the registered model's (``registeredModelLabel``)
+    /// once it has a version, else the newest round measured (`validation (the state after round 10):`, named when the
+    /// rounds are listed: beside `round 11/113` the figures are round 10's), else `validation:`.
+    public var metricsLabel: String {
+        if modelVersion != nil { return registeredModelLabel }
+        guard let round = rounds?.last(where: { $0.metrics != nil && $0.metrics == metrics })?.round else {
+            return "validation:"
+        }
+        return "validation (the state after round \(round)):"
+    }
 }

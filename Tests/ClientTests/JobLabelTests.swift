@@ -23,6 +23,17 @@ struct JobLabelTests {
         #expect(best.contains("the state after round 2, which validated best"), "\(best)")
     }
 
+    /// A helper's cancelled job: "round 11/113, … validation: val_loss 0.3835" showed round 10's figures unlabelled.
+    @Test("a job without a version names the round its figures are of")
+    func runningJobNamesItsRound() {
+        var job = Self.job(rounds: [(9, 0.4), (10, 0.3835)], registered: 0.3835)
+        job.modelVersion = nil
+        job.state = "cancelled"
+        #expect(job.metricsLabel == "validation (the state after round 10):")
+        job.rounds = nil
+        #expect(job.metricsLabel == "validation:")
+    }
+
     /// The best round's stored state was damaged when the job resumed: the best readable state was registered, and
     /// the label said it "validated best" although round 12 validated lower.
     @Test("a round that validated better than the registered state is named, never called best")

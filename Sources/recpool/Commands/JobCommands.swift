@@ -221,7 +221,7 @@ enum JobFollower {
         if let version = job.modelVersion { parts.append("model version \(version)") }
         if let metrics = job.metrics, !metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.
-            let label = job.modelVersion != nil ? job.registeredModelLabel : "validation:"
+            let label = job.metricsLabel
             parts.append(label + " " + metrics.keys.sorted().map { "\($0) \(metric($0, metrics[$0] ?? nil, among: metrics))" }.joined(separator: ", "))
         }
         if let warning = job.constantWarning { parts.append(warning) }

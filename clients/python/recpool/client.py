@@ -84,6 +84,19 @@ def files_exhausted() -> Optional[int]:
 class _Base:
     """Settings and request framing shared by :class:`Client` and :class:`~recpool.AsyncClient`."""
 
+    def __copy__(self):
+        # A copy shared the socket: closing it broke the original with a raw ZMQError ("Socket operation on
+        # non-socket"), and deepcopy or pickle raised a bare TypeError.
+        raise InvalidRequest(f"a {type(self).__name__} cannot be copied (it owns a socket): open another "
+                             f"{type(self).__name__}(endpoint) instead")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce_ex__(self, protocol):
+        raise InvalidRequest(f"a {type(self).__name__} cannot be pickled (it owns a socket): pass its endpoint and "
+                             f"open a {type(self).__name__} where it is used")
+
     def __init__(self, endpoint: str, *, timeout: float = 5.0, grace: float = 1.25, busy_retries: int = 3,
                  server_key=None, client_key=None, max_rows: int = ops.DEFAULT_MAX_ROWS):
         """Checks the options (``InvalidRequest`` naming the option and its rule): ``endpoint``

@@ -1184,3 +1184,17 @@ def test_rows_numpy_reads_itself_are_judged_by_their_dtype_not_walked_value_by_v
     Booleans = type("Booleans", (), {"__array__": lambda self, dtype=None, copy=None: np.array([[True, False]])})
     with pytest.raises(recpool.InvalidRequest, match="booleans are not converted"):
         ops.as_rows(Booleans())
+
+
+def test_a_client_cannot_be_copied_or_pickled_it_names_why():
+    # copy.copy shared the socket (closing the copy broke the original with a raw ZMQError); deepcopy and pickle
+    # raised a bare TypeError.
+    import copy
+    import pickle
+    client = recpool.Client("tcp://127.0.0.1:9")
+    try:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(recpool.InvalidRequest, match="cannot be (copied|pickled)"):
+                attempt(client)
+    finally:
+        client.close()

@@ -120,7 +120,8 @@ public struct SVGChart {
             }
             let path = line.points.map { "\(n(x($0.0))),\(n(y($0.1)))" }.joined(separator: " ")
             s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\"\(dash)/>\n"
-            if line.markers {
+            // One point draws no line: marked, so a one-window run's chart is not empty.
+            if line.markers || line.points.count == 1 {
                 for p in line.points {
                     s += "<circle cx=\"\(n(x(p.0)))\" cy=\"\(n(y(p.1)))\" r=\"3.5\" fill=\"\(line.color)\"/>"
                 }

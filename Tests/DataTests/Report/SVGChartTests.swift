@@ -28,6 +28,16 @@ import Testing
         #expect(ticks.map(\.1) == ["0", "2", "4", "6", "8"])
     }
 
+    /// A one-window `simulate --report` drew an empty chart: every series was a polyline of one point.
+    @Test func aSeriesOfOnePointIsMarked() {
+        let svg = SVGChart(
+            title: "t", xLabel: "x", yLabel: "y", xTicks: [(0, "0"), (1, "1")], yTicks: [(0, "0")],
+            xRange: 0...1, yRange: 0...1,
+            series: [.init(label: "one", color: "#123", points: [(0.5, 0.5)])]
+        ).svg()
+        #expect(svg.contains("<circle") && svg.contains("fill=\"#123\""))
+    }
+
     @Test func aChartEscapesItsTextAndDrawsOneLinePerNonEmptySeries() {
         let svg = SVGChart(
             title: "p99 <ms>", xLabel: "x & y", yLabel: "\"y\"", xTicks: [(0, "0"), (1, "1")], yTicks: [(0, "0")],

@@ -1,5 +1,6 @@
 import BrokerCore
 import Foundation
+import Logging
 import RecData
 import RecStore
 import RecWire
@@ -72,6 +73,27 @@ struct CatalogueChangeTests {
                 catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema, replace: true)))
         #expect(replaced.header.status == .ok, "\(replaced.errorText ?? "")")
         #expect(try h.store.catalogue(nil)?.version == 3)
+    }
+
+    /// A new user's case: with the online policy serving the registry, the hint "upload with replace (--replace)" was
+    /// followed and refused again; the hint now says how a replacement is made there.
+    @Test("a moved row under an online policy serving the registry: the hint names the restart a replacement needs")
+    func movedRowHintWhenServed() throws {
+        let h = try CatalogueHarness()
+        try h.upload(Self.items)
+        try h.confirm(1)
+        h.coordinator = try CatalogueCoordinator(
+            store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
+            emit: { [unowned h] in h.outputs.append($0) })
+        h.coordinator.servedVersion = { 1 }
+        h.coordinator.rollOut(servedVersion: 1)
+        h.coordinator.updateWorkers([CatalogueHarness.worker], nowMs: 3_000)
+        let sha = try h.store.blobs.put(Array("sku,brand,price\na,x,1\nc,x,3\n".utf8))
+        let refused = try Self.confirmed(
+            h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema)))
+        #expect(refused.header.status == .conflict)
+        let text = refused.errorText ?? ""
+        #expect(text.contains("rows never move") && text.contains("from a broker started without --online-catalogue"), "\(text)")
     }
 
     @Test("an upload with an active role stores its retired items; a later file cannot make a retired item active")

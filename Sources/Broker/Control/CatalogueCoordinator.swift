@@ -314,7 +314,15 @@ final class CatalogueCoordinator {
         if arguments?.replace != true, let latest,
             let problem = Self.movedRow(from: latest.catalogue, to: catalogue, version: latest.record.version)
         {
-            throw CatalogueRefusal(.conflict, problem + "; to replace the items, upload with replace (--replace)")
+            // While an online policy serves the registry, --replace is refused too (`refusal`): the hint says how it
+            // can be done, not only the flag that would then be refused.
+            let hint =
+                servesRegistry
+                ? "; to replace the items, upload with replace (--replace) from a broker started without "
+                    + "--online-catalogue, then restart with --online-catalogue latest (a new lineage): the online policy "
+                    + "serving the registry refuses a replacement"
+                : "; to replace the items, upload with replace (--replace)"
+            throw CatalogueRefusal(.conflict, problem + hint)
         }
         // A CSV without an `active` role has no retired flag, and a file that keeps every row in place (as it must)
         // still lists the items retired since: an acknowledged retire stays retired (retired ids are not reused),

@@ -39,7 +39,8 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
                     + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .corruptDatabase:
                 "refusing to serve from a damaged state directory: \(error). Stop here, copy the whole state directory "
-                    + "aside, then restore recpool.sqlite from a backup, or salvage it with sqlite3's .recover into a new "
+                    + "aside, then restore recpool.sqlite with the blobs/ of the same backup, or salvage it with "
+                    + "sqlite3's .recover into a new "
                     + "file (docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .noSpace:
                 "cannot open the state directory: \(error). Free space on its file system and start again"
@@ -48,7 +49,9 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
             }
         case .unreadableState(let what, let error):
             "refusing to serve: \(what) cannot be read from the state directory: \(error). Stop here and repair "
-                + "the value or table named, or restore recpool.sqlite from a backup "
+                + "the value or table named, or restore recpool.sqlite with the blobs/ of the same backup (retention "
+                + "deletes older online policy versions' weights, so an older database alone may name weights that "
+                + "are gone) "
                 + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
         }
     }

@@ -20,6 +20,15 @@ extension JobView {
                 + "label only (a model that scores that label everywhere, having learnt nothing, has the lowest log-loss "
                 + "there)"
         }
+        // Both label sets vary (a click rate strictly between 0 and 1, an AUC defined) and the model's log-loss is
+        // below the constant's, yet it does not beat it: its scores are all alike (`ConstantBaseline.scoresVary`).
+        let logLoss = metrics["log_loss"] ?? nil, constant = metrics["constant_log_loss"] ?? nil
+        if let rate, rate > 0, rate < 1, let auc = metrics["auc"] ?? nil, auc.isFinite, let logLoss, let constant,
+            logLoss < constant * (1 - 1e-6)
+        {
+            return "warning: the model does not beat the constant predictor: it scores every validation row alike, so "
+                + "it is a constant predictor itself and has learnt nothing from the features, whatever its log-loss"
+        }
         return "warning: the model does not beat the constant predictor (the training click rate) on validation log-loss"
     }
 }

@@ -56,6 +56,33 @@ extension RecStore {
         return PolicyPruning(versions: versions, bytes: bytes)
     }
 
+    /// Deletes the weights blobs of pruned versions that no row names but are still on disk: a pruning whose commit
+    /// was followed by a crash (or a failed delete) before its files went left them for good, since later prunings
+    /// look at kept rows only. Run at start, once.
+    /// - Returns: what was freed (`versions`: the pruned versions whose blob was deleted).
+    /// - Throws: ``StoreError`` when the rows cannot be read.
+    @discardableResult
+    public func sweepPrunedBlobs() throws(StoreError) -> PolicyPruning {
+        let candidates: [(UInt64, String)] = try read { db in
+            try Row.fetchAll(db, sql: "SELECT version, weights_sha FROM policy_versions WHERE pruned_ms IS NOT NULL")
+                .map { row in (UInt64(clamping: row["version"] as Int64), row["weights_sha"] as String) }
+        }
+        let onDisk = candidates.filter { BlobStore.isName($0.1) && blobs.contains($0.1) }
+        guard !onDisk.isEmpty else { return PolicyPruning(versions: [], bytes: 0) }
+        let released: Set<String> = try read { db in
+            Set(try onDisk.map(\.1).filter { try !Self.isBlobNamed($0, db) })
+        }
+        var versions: [UInt64] = []
+        var bytes = 0
+        for sha in released {
+            let path = blobs.path(sha)
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { bytes += size }
+        }
+        for (version, sha) in onDisk where released.contains(sha) { versions.append(version) }
+        return PolicyPruning(versions: versions.sorted(), bytes: bytes)
+    }
+
     /// Whether a row of any table still names blob `sha`: a policy version that keeps its weights, a model version's
     /// checkpoint or dataset, an upload, a catalogue version, a job's or a round's state. A blob is content-addressed,
     /// so two versions with the same statistics (a restart that carried them on) share one.

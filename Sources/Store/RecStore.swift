@@ -428,7 +428,14 @@ public final class RecStore: Sendable {
         migrator.registerMigration("v8-policy-pruning") { db in
             // When an online policy version's weights were deleted by retention (`--online-keep-versions`), ms since
             // the epoch; NULL while they are kept. The row stays, so the version is named as pruned, not unknown.
-            try db.execute(sql: "ALTER TABLE policy_versions ADD COLUMN pruned_ms INTEGER")
+            // Indexed so that each stored version's pruning finds the kept rows, and a blob's names, without reading
+            // every row's spec (the simulator world's is the whole catalogue).
+            try db.execute(
+                sql: """
+                    ALTER TABLE policy_versions ADD COLUMN pruned_ms INTEGER;
+                    CREATE INDEX policy_versions_kept ON policy_versions(version) WHERE pruned_ms IS NULL;
+                    CREATE INDEX policy_versions_weights ON policy_versions(weights_sha);
+                    """)
         }
         return migrator
     }

@@ -39,8 +39,8 @@ struct PolicyRetentionTests {
             _ = try await client.onlinePolicy(version: 1)
         } throws: { error in
             guard case ClientError.server(.notFound, let message, _) = error else { return false }
-            return message.contains("online policy version 1 was pruned")
-                && message.contains("--online-keep-versions") && message.contains("serves version 2")
+            return message.contains("online policy version 1 was pruned: retention (--online-keep-versions)")
+                && message.contains("serves version 2")
         }
         await #expect {
             _ = try await client.onlinePolicy(version: 9)

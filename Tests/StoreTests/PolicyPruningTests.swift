@@ -41,6 +41,24 @@ struct PolicyPruningTests {
         #expect(try reopened.policyVersion(2)?.prunedMs == 9_000 && reopened.policyVersion(4)?.prunedMs == 10_000)
     }
 
+    /// A crash between a pruning's commit and its deletes left the blobs named by no row for good.
+    @Test("a pruned version's blob left on disk is deleted by the sweep; a blob a kept row names stays")
+    func sweepDeletesLeftovers() throws {
+        let temporary = try TemporaryDirectory("store-policy-pruning-sweep")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let old = try store.blobs.put([1, 1])
+        let kept = try store.blobs.put([2])
+        try store.savePolicyVersion(PolicyVersionRow(version: 1, weightsSHA: old, spec: "{}", decision: nil), createdMs: 1)
+        try store.savePolicyVersion(PolicyVersionRow(version: 2, weightsSHA: kept, spec: "{}", decision: nil), createdMs: 2)
+        try store.prunePolicyVersions(keepingNewest: 1, nowMs: 3)
+        // As if the process died after the commit: the file is back.
+        #expect(try store.blobs.put([1, 1]) == old && store.blobs.contains(old))
+        let swept = try store.sweepPrunedBlobs()
+        #expect(swept.versions == [1] && swept.bytes == 2 && !store.blobs.contains(old) && store.blobs.contains(kept))
+        #expect(try store.sweepPrunedBlobs().versions.isEmpty)
+    }
+
     @Test("a blob another table names (a model's checkpoint of the same bytes) is kept")
     func sharedBlobsAreKept() throws {
         let temporary = try TemporaryDirectory("store-policy-pruning-shared")

@@ -300,9 +300,12 @@ struct JobCore: ControlCore {
         if job.attempts > 3 {
             // Answers that came after their attempt timed out were dropped as stale: "got no answer" pointed at dead
             // workers when they were only slower than the round timeout.
+            // A timeout far below a round's time gets no late answer before the last attempt ends: the wait is named
+            // either way, so live but slower workers are not taken for dead ones.
             let late =
                 job.lateAnswers == 0
-                ? ""
+                ? "; each attempt waited the round timeout, \(job.spec.roundTimeoutMs) ms: if these workers are alive, "
+                    + "a round takes them longer, so raise --round-timeout-ms"
                 : "; \(job.lateAnswers) answer\(job.lateAnswers == 1 ? "" : "s") came after the round timeout of "
                     + "\(job.spec.roundTimeoutMs) ms and \(job.lateAnswers == 1 ? "was" : "were") dropped: raise "
                     + "--round-timeout-ms"

@@ -39,6 +39,7 @@ final class OnlineCoordinator: ControlShell {
     ///   newest stored version fits the configured policy but cannot be served (its statistics are not finite).
     func start(nowMs: UInt64) throws {
         core.intervalStartMs = nowMs
+        sweepPrunedBlobs()
         core.frozen = try store.flag("online.frozen") ?? false
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         var stored: UInt64 = 0
@@ -562,9 +563,8 @@ final class OnlineCoordinator: ControlShell {
             if row.prunedMs != nil {
                 return refuse(
                     .notFound,
-                    "online policy version \(version) was pruned: the broker keeps the weights of its newest "
-                        + "\(core.settings.keepVersions) versions (--online-keep-versions); the pool serves version "
-                        + "\(core.version)")
+                    "online policy version \(version) was pruned: retention (--online-keep-versions) deleted its "
+                        + "weights; the pool serves version \(core.version)")
             }
             pack = try store.blobs.get(row.weightsSHA)
             sha = row.weightsSHA

@@ -173,7 +173,8 @@ enum RowsFile {
             let extra = names.filter { !known.contains($0) }.prefix(5).map { "'\($0)'" }
             let missing = expected.filter { !given.contains($0) }.prefix(5).map { "'\($0)'" }
             var detail: [String] = []
-            if !extra.isEmpty { detail.append("not in \(against): \(extra.joined(separator: ", "))") }
+            let short = against == "the feature specification" ? "the specification" : against
+            if !extra.isEmpty { detail.append("not in \(short): \(extra.joined(separator: ", "))") }
             if !missing.isEmpty { detail.append("missing: \(missing.joined(separator: ", "))") }
             let hint = names.contains { $0 != "label" && $0.lowercased() == "label" } ? " (only a column named exactly `label` is left out)" : ""
             return "\(source): the header names \(names.count) feature columns, \(against) \(expected.count)"

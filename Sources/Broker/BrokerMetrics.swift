@@ -21,7 +21,7 @@ struct BrokerMetrics {
     /// The control plane's counters, registered at 0 here as the core's are.
     static let controlPlaneCounters = [
         "recpool_broker_training_rounds_total", "recpool_broker_stale_round_results_total",
-        "recpool_broker_durable_write_failures_total", "recpool_broker_online_versions_pruned_total",
+        "recpool_broker_durable_write_failures_total", "recpool_broker_policy_versions_pruned_total",
     ]
     private let latency = Metrics.Timer(label: "recpool_broker_reply_latency_seconds")
     private let inflight = Gauge(label: "recpool_broker_inflight_requests")

@@ -86,7 +86,7 @@ struct MetricsTests {
                 "recpool_broker_drops_total{reason=\"busy\"}", "recpool_broker_drops_total{reason=\"no_worker\"}",
                 "recpool_broker_redispatches_total", "recpool_broker_dispatched_total", "recpool_broker_workers_expired_total",
                 "recpool_broker_replies_dropped_hwm_total", "recpool_broker_training_rounds_total",
-                "recpool_broker_durable_write_failures_total", "recpool_broker_online_versions_pruned_total",
+                "recpool_broker_durable_write_failures_total", "recpool_broker_policy_versions_pruned_total",
             ] {
                 #expect(broker[series] == 0, "\(series): \(String(describing: broker[series]))")
             }

@@ -25,7 +25,7 @@ extension OnlineCoordinator {
         do {
             let pruned = try store.prunePolicyVersions(keepingNewest: keep, nowMs: nowMs)
             guard let first = pruned.versions.first, let last = pruned.versions.last else { return }
-            Counter(label: "recpool_broker_online_versions_pruned_total").increment(by: pruned.versions.count)
+            Counter(label: "recpool_broker_policy_versions_pruned_total").increment(by: pruned.versions.count)
             logger.info(
                 "online policy versions pruned",
                 metadata: [

@@ -55,6 +55,19 @@ public struct BlobStore: Sendable {
         Self.isName(sha256) && FileManager.default.fileExists(atPath: path(sha256))
     }
 
+    /// Deletes the blobs named `names` that no row names any more (the caller has checked that), skipping strings that
+    /// are not blob names.
+    /// - Returns: the bytes freed; a blob that cannot be deleted is left (it only takes space) and not counted.
+    public func remove(_ names: some Sequence<String>) -> Int {
+        var freed = 0
+        for sha256 in names where Self.isName(sha256) {
+            let file = path(sha256)
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+            if (try? FileManager.default.removeItem(atPath: file)) != nil { freed += size }
+        }
+        return freed
+    }
+
     /// Stores `bytes` durably and returns their SHA-256. Storing bytes that are already stored and
     /// verify is a no-op; a stored copy that fails its checksum is quarantined and replaced.
     /// - Throws: ``StoreError/noSpace(path:reason:)`` when the disk is full (nothing is left behind),

@@ -47,13 +47,7 @@ extension RecStore {
             }
             return (versions.sorted(), try shas.filter { try !Self.isBlobNamed($0, db) }.sorted())
         }
-        var bytes = 0
-        for sha in released where BlobStore.isName(sha) {
-            let path = blobs.path(sha)
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            if (try? FileManager.default.removeItem(atPath: path)) != nil { bytes += size }
-        }
-        return PolicyPruning(versions: versions, bytes: bytes)
+        return PolicyPruning(versions: versions, bytes: blobs.remove(released))
     }
 
     /// Deletes the weights blobs of pruned versions that no row names but are still on disk: a pruning whose commit
@@ -72,15 +66,9 @@ extension RecStore {
         let released: Set<String> = try read { db in
             Set(try onDisk.map(\.1).filter { try !Self.isBlobNamed($0, db) })
         }
-        var versions: [UInt64] = []
-        var bytes = 0
-        for sha in released {
-            let path = blobs.path(sha)
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            if (try? FileManager.default.removeItem(atPath: path)) != nil { bytes += size }
-        }
-        for (version, sha) in onDisk where released.contains(sha) { versions.append(version) }
-        return PolicyPruning(versions: versions.sorted(), bytes: bytes)
+        let bytes = blobs.remove(released)
+        let versions = onDisk.filter { released.contains($0.1) }.map(\.0).sorted()
+        return PolicyPruning(versions: versions, bytes: bytes)
     }
 
     /// Whether a row of any table still names blob `sha`: a policy version that keeps its weights, a model version's

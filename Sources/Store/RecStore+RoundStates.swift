@@ -32,13 +32,7 @@ extension RecStore {
             }
             return try shas.filter { try !Self.isNamed($0, db) }.sorted()
         }
-        var freed = 0
-        for sha in released where BlobStore.isName(sha) {
-            let path = blobs.path(sha)
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            if (try? FileManager.default.removeItem(atPath: path)) != nil { freed += size }
-        }
-        return freed
+        return blobs.remove(released)
     }
 
     /// Whether a round or a job still names `sha` as its state. Only those two columns hold round states (a state

@@ -48,6 +48,17 @@ final class CatalogueHarness {
 
     deinit { folder.remove() }
 
+    /// Replaces the coordinator with one started as a broker restarted with `--online-catalogue VERSION`: its online
+    /// policy serves catalogue version `version` of this store, and the worker has registered.
+    func restartServing(version: UInt64) throws {
+        coordinator = try CatalogueCoordinator(
+            store: RecStore(directory: folder.path), logger: Logger(label: "test"), servesRegistry: true,
+            emit: { [unowned self] in self.outputs.append($0) })
+        coordinator.servedVersion = { version }
+        coordinator.rollOut(servedVersion: version)
+        coordinator.updateWorkers([Self.worker], nowMs: 3_000)
+    }
+
     /// Sends a catalogue CONTROL request from client `[1]`; returns its request id.
     @discardableResult
     func send(_ request: ControlRequest, nowMs: UInt64 = 2_000) throws -> UInt64 {

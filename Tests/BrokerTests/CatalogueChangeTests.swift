@@ -1,6 +1,5 @@
 import BrokerCore
 import Foundation
-import Logging
 import RecData
 import RecStore
 import RecWire
@@ -82,12 +81,7 @@ struct CatalogueChangeTests {
         let h = try CatalogueHarness()
         try h.upload(Self.items)
         try h.confirm(1)
-        h.coordinator = try CatalogueCoordinator(
-            store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
-            emit: { [unowned h] in h.outputs.append($0) })
-        h.coordinator.servedVersion = { 1 }
-        h.coordinator.rollOut(servedVersion: 1)
-        h.coordinator.updateWorkers([CatalogueHarness.worker], nowMs: 3_000)
+        try h.restartServing(version: 1)
         let sha = try h.store.blobs.put(Array("sku,brand,price\na,x,1\nc,x,3\n".utf8))
         let refused = try Self.confirmed(
             h, ControlRequest(.catalogueUpload, catalogue: CatalogueArguments(sourceSha256: "sha256:" + sha, schema: CatalogueHarness.schema)))

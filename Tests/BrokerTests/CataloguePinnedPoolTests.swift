@@ -23,12 +23,7 @@ struct CataloguePinnedPoolTests {
         }
         #expect(try h.store.catalogue(nil)?.version == 3)
         h.outputs = []
-        h.coordinator = try CatalogueCoordinator(
-            store: RecStore(directory: h.folder.path), logger: Logger(label: "test"), servesRegistry: true,
-            emit: { [unowned h] in h.outputs.append($0) })
-        h.coordinator.servedVersion = { 1 }
-        h.coordinator.rollOut(servedVersion: 1)
-        h.coordinator.updateWorkers([CatalogueHarness.worker], nowMs: 3_000)
+        try h.restartServing(version: 1)
         return h
     }
 

@@ -194,13 +194,10 @@ public enum ModelEvaluation {
                 var start = 0
                 while start < part.rows {
                     let end = min(start + 4_096, part.rows)
-                    let rows = Array(fitted.values[(start * spec.width)..<(end * spec.width)])
-                    let raw = scorer(rows, spec.width)
-                    if let bad = raw.firstIndex(where: { !$0.isFinite }) {
-                        throw NonFiniteScore(
-                            dataset: data.name, row: start + bad, item: data.action[start + bad], score: raw[bad],
-                            cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
-                    }
+                    let raw = try checkedScores(
+                        Array(fitted.values[(start * spec.width)..<(end * spec.width)]), spec: spec, dataset: data.name,
+                        scorer: scorer
+                    ) { (start + $0, data.action[start + $0]) }
                     for (offset, score) in raw.enumerated() { logged[start + offset] = Double(score) }
                     start = end
                 }
@@ -340,13 +337,9 @@ public enum ModelEvaluation {
                     userFeatures: context.userFeatures, affinity: context.affinity, items: items,
                     position: context.position)
             }
-            let scores = scorer(rows, spec.width)
-            precondition(scores.count == (end - start) * k, "scorer returned \(scores.count) scores")
             // The chunk's rows and items are known here, so the error names the right ones.
-            if let bad = scores.firstIndex(where: { !$0.isFinite }) {
-                throw NonFiniteScore(
-                    dataset: data.name, row: scored[start + bad / k], item: bad % k, score: scores[bad],
-                    cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
+            let scores = try checkedScores(rows, spec: spec, dataset: data.name, scorer: scorer) {
+                (scored[start + $0 / k], $0 % k)
             }
             for (offset, s) in scores.enumerated() { distinct[start * k + offset] = Double(s) }
             start = end
@@ -357,6 +350,21 @@ public enum ModelEvaluation {
             for item in 0..<k { all[row * k + item] = distinct[from + item] }
         }
         return all
+    }
+
+    /// `scorer`'s scores of `rows` (feature rows of `spec.width`), or ``NonFiniteScore`` for the first that is not
+    /// finite, naming `dataset` and the row and item `locate` gives for its index, and the feature behind it.
+    static func checkedScores(
+        _ rows: [Float], spec: FeatureSpec, dataset: String, scorer: (_ rows: [Float], _ width: Int) -> [Float],
+        locate: (Int) -> (row: Int, item: Int)
+    ) throws(NonFiniteScore) -> [Float] {
+        let scores = scorer(rows, spec.width)
+        precondition(scores.count * spec.width == rows.count, "scorer returned \(scores.count) scores")
+        guard let bad = scores.firstIndex(where: { !$0.isFinite }) else { return scores }
+        let (row, item) = locate(bad)
+        throw NonFiniteScore(
+            dataset: dataset, row: row, item: item, score: scores[bad],
+            cause: NonFiniteScore.cause(rows[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
     }
 
     /// Chooses the max-F1 threshold on the validation rows' logged items, or on `fallback` without validation rows.
@@ -370,14 +378,10 @@ public enum ModelEvaluation {
         let place: String
         if let validation, validation.rows > 0 {
             labels = validation.clickLabels
-            let raw = scorer(spec.matrix(validation).values, spec.width)
             // One score per validation row, of its logged item.
-            if let bad = raw.firstIndex(where: { !$0.isFinite }) {
-                let matrix = spec.matrix(validation)
-                throw NonFiniteScore(
-                    dataset: validation.name, row: bad, item: validation.action[bad], score: raw[bad],
-                    cause: NonFiniteScore.cause(matrix.values[(bad * spec.width)..<((bad + 1) * spec.width)], spec: spec))
-            }
+            let raw = try checkedScores(
+                spec.matrix(validation).values, spec: spec, dataset: validation.name, scorer: scorer
+            ) { ($0, validation.action[$0]) }
             scores = raw.map(Double.init)
             place = "validation"
         } else {

@@ -193,26 +193,45 @@ extension BrokerCore {
     /// the worker and expired there. With nothing queued and nothing held the wait is 0, whatever the mean: a mean
     /// left high by one slow reply never sheds requests that idle slots would answer (the mean moves only with
     /// replies, so shedding every request would keep it high for good).
-    func expectedQueueWaitMs(_ service: Command) -> Double? {
+    ///
+    /// A SCORE goes only to workers of its width, so with `columns` (its rows' features) only the workers taking that
+    /// width, what they hold and, when the fleet serves several widths, the queued SCOREs of that width count: summed
+    /// over every width, a slow width-7 worker's backlog was weighed against a fast width-8 fleet's slots, and a
+    /// width-7 request was admitted and answered EXPIRED. Without `columns` in a fleet of several widths the wait is
+    /// unknown (nil): the request is judged once its shape is read (``accept(identity:message:held:now:into:)``).
+    func expectedQueueWaitMs(_ service: Command, columns: Int? = nil) -> Double? {
         guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
         var slots = 0
         var held = 0
+        var width: Int?
+        var mixed = false
         // Slots come from the workers' READY and HEARTBEAT: summed without trapping.
         for worker in workers.values where worker.services.contains(service) && !worker.draining {
+            if service == .score {
+                if let seen = width, seen != worker.inputWidth { mixed = true } else { width = worker.inputWidth }
+                if let columns, worker.inputWidth != columns { continue }
+            }
             slots = slots.addingSaturating(worker.slots)
             held += worker.inflight.count
         }
+        if mixed && columns == nil { return nil }
         guard slots > 0 else { return nil }
         let perSecond = Double(slots) / (latency / 1_000_000)
-        return Double((queues[service]?.count ?? 0) + held) / perSecond * 1000
+        var queued = queues[service]?.count ?? 0
+        if mixed, let columns {
+            queued = queues[service]?.reduce(0) { $1.columns == columns ? $0 + 1 : $0 } ?? 0
+        }
+        return Double(queued + held) / perSecond * 1000
     }
 
     /// Whether a request would still be waiting, in the queue or in a worker's slots, when its deadline passes:
     /// admitting it would only turn BUSY now into EXPIRED later, after it had held a place in the queue and in a
     /// worker. This is what keeps a queue, or workers' slots, sized too large for the workers' pace from filling
-    /// with work that expires.
-    func queueOutlastsDeadline(_ header: Header, now: BrokerInstant) -> Bool {
-        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command) else { return false }
+    /// with work that expires. `columns` is a SCORE's width once its shape is read (``expectedQueueWaitMs(_:columns:)``).
+    func queueOutlastsDeadline(_ header: Header, columns: Int? = nil, now: BrokerInstant) -> Bool {
+        guard header.deadlineMs != 0, let waitMs = expectedQueueWaitMs(header.command, columns: columns) else {
+            return false
+        }
         return Double(now.epochMillis) + waitMs >= Double(header.deadlineMs)
     }
 
@@ -220,10 +239,13 @@ extension BrokerCore {
     /// retry-after hint (the broker is shutting down, a byte limit or the request's queue is full,
     /// or the queue would outlast the request's deadline).
     mutating func shed(
-        identity: [UInt8], header: Header, payloadBytes: Int = 0, now: BrokerInstant, into actions: inout [BrokerAction]
+        identity: [UInt8], header: Header, payloadBytes: Int = 0, columns: Int? = nil, now: BrokerInstant,
+        into actions: inout [BrokerAction]
     ) {
         let text: String
-        switch arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now) {
+        var refusal = arrivalRefusal(header, client: identity, payloadBytes: payloadBytes, now: now)
+        if refusal == nil, queueOutlastsDeadline(header, columns: columns, now: now) { refusal = .queueOutlastsDeadline }
+        switch refusal {
         case .expired:
             counters.add(.droppedExpired)
             answer(identity, header, .expired, "the deadline passed before the broker received the request", &actions)
@@ -244,8 +266,9 @@ extension BrokerCore {
             text = "the \(header.command.name) queue is full (\(configuration.queueCapacity) waiting)"
         case .queueOutlastsDeadline, nil:
             counters.add(.droppedBusy)
-            let waitMs = (expectedQueueWaitMs(header.command) ?? 0).clampedToInt
-            text = "the \(header.command.name) requests queued and held by the workers ahead would take about \(waitMs) "
+            let waitMs = (expectedQueueWaitMs(header.command, columns: columns) ?? 0).clampedToInt
+            let ahead = columns.map { "\(header.command.name) requests of \($0) features" } ?? "\(header.command.name) requests"
+            text = "the \(ahead) queued and held by the workers ahead would take about \(waitMs) "
                 + "ms, past the request's deadline"
         }
         answer(identity, header, .busy, text, retryAfterMs: configuration.busyRetryAfterMs, &actions)
@@ -349,6 +372,11 @@ extension BrokerCore {
             }
         } else if payload.isEmpty {
             answer(identity, header, .badRequest, "\(header.command.name) needs a payload frame", &actions)
+            return
+        }
+        // In a fleet of several widths the wait ahead is known only per width, now that the shape is read.
+        if let columns, queueOutlastsDeadline(header, columns: columns, now: now) {
+            shed(identity: identity, header: header, payloadBytes: bytes, columns: columns, now: now, into: &actions)
             return
         }
         var request = PendingRequest(client: identity, header: header, payload: payload, acceptedAt: now.monotonicMicros)

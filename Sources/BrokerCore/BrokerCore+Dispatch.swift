@@ -289,7 +289,17 @@ extension BrokerCore {
         }
         if let columns = request.columns, !versioned.contains(where: { $0.inputWidth == columns }) {
             let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
-            return "no live worker serves rows of \(columns) features (served widths: \(widths))"
+            // Accepted while a worker of its width was live (``PendingRequest/widthJudged``): that worker drained or
+            // left while the request waited, which the served widths alone did not say.
+            let draining = workers.values.filter {
+                $0.draining && $0.services.contains(service) && $0.inputWidth == columns
+            }.count
+            let gone =
+                draining > 0
+                ? "; \(draining) worker\(draining == 1 ? "" : "s") of that width \(draining == 1 ? "is" : "are") draining"
+                : request.widthJudged
+                    ? "; the workers of that width live when it was accepted have drained or left" : ""
+            return "no live worker serves rows of \(columns) features (served widths: \(widths))\(gone)"
         }
         let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }
         if rollout == nil,

@@ -127,7 +127,13 @@ extension BrokerCore {
             }
             guard message.payload.count == 1 else {
                 // A policy slate: checked against the request here, against its impression record by OnlineCore.
-                return message.payload.count == 2 ? PolicySlateReply.problem(message.payload[0], request: asked) : nil
+                // Three frames or more were passed on, and the last was read as the record: the client was told the
+                // record did not decode when the reply had a frame too many.
+                guard message.payload.count == 2 else {
+                    return "an OK RECOMMEND reply with \(message.payload.count) payload frames (a ranking is one frame, "
+                        + "a policy slate two: the slate and its impression record)"
+                }
+                return PolicySlateReply.problem(message.payload[0], request: asked)
             }
             if policyReplicas != nil {
                 // An online broker routes RECOMMEND only to policy replicas, whose slate always comes with its

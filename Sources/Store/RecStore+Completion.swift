@@ -8,7 +8,9 @@ extension RecStore {
     /// no completed job, or a completed job whose promotion is missing.
     /// - Parameters:
     ///   - job: the job's record as it stands (stored with `state` completed, its `modelVersion` and `metrics`).
-    ///   - metrics: the final state's validation metrics (JSON object).
+    ///   - metrics: the final state's validation metrics (JSON object), or nil when it measured none: the job and its
+    ///     last round then hold no metrics (`null`), never an empty object, and the version's column holds `{}`
+    ///     (shown as none).
     ///   - checkpointSHA: the checkpoint blob, already in ``blobs``.
     ///   - lastRoundMetrics: the last round's own metrics when the checkpoint is an earlier round's (better) state;
     ///     the last round is stored with these, the job with `metrics` (the registered model's). Nil: both get
@@ -18,7 +20,7 @@ extension RecStore {
     /// - Throws: ``StoreError/missingBlob(_:)`` when the checkpoint is not stored, ``StoreError/unknownJob(_:)``,
     ///   or the database's error; nothing is stored then.
     public func completeJob(
-        _ job: JobRecord, datasetSHA: String, metrics: String, checkpointSHA: String, promote: Bool,
+        _ job: JobRecord, datasetSHA: String, metrics: String?, checkpointSHA: String, promote: Bool,
         lastRoundMetrics: String? = nil
     ) throws(StoreError) -> ModelRecord {
         guard blobs.contains(checkpointSHA) else { throw .missingBlob(checkpointSHA) }
@@ -33,7 +35,7 @@ extension RecStore {
                         INSERT INTO models (job, dataset_sha, hyperparameters, metrics, checkpoint_sha, created_at)
                         VALUES (?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [job.id, datasetSHA, job.spec, metrics, checkpointSHA, now])
+                    arguments: [job.id, datasetSHA, job.spec, metrics ?? "{}", checkpointSHA, now])
             }
             let version = existing?.version ?? UInt64(db.lastInsertedRowID)
             if job.round > 0 {
@@ -59,7 +61,7 @@ extension RecStore {
                 return existing
             }
             return ModelRecord(
-                version: version, job: job.id, datasetSHA: datasetSHA, hyperparameters: job.spec, metrics: metrics,
+                version: version, job: job.id, datasetSHA: datasetSHA, hyperparameters: job.spec, metrics: metrics ?? "{}",
                 checkpointSHA: checkpointSHA, promoted: promote, createdAt: now)
         }
     }

@@ -117,7 +117,13 @@ public struct TrainJobSpec: Codable, Sendable, Equatable {
         if !(1...1_000_000).contains(syncEvery) { return "sync_every must be 1…1000000" }
         if !(validation >= 0 && validation < 1) { return "validation must be in [0, 1)" }
         if roundTimeoutMs < 100 { return "round_timeout_ms must be at least 100" }
-        if let gamma, !(gamma >= 0 && gamma < 1) { return "gamma must be in [0, 1)" }
+        // γ is used as a 32-bit float (the agent's and the checkpoint's): 0.999999999 passed as a Double and trained
+        // and stored γ = 1, outside the range.
+        if let gamma, !(gamma >= 0 && gamma < 1 && Float(gamma) < 1) {
+            return gamma >= 0 && gamma < 1
+                ? "gamma must be in [0, 1) as a 32-bit float; \(gamma) rounds to 1 (at most \(Float(1).nextDown))"
+                : "gamma must be in [0, 1)"
+        }
         if let epsilonEnd, !(epsilonEnd >= 0 && epsilonEnd <= 1) { return "epsilon_end must be in [0, 1]" }
         if let epsilonDecaySteps, epsilonDecaySteps < 1 { return "epsilon_decay_steps must be at least 1" }
         if let replayCapacity, !(1...10_000_000).contains(replayCapacity) { return "replay_capacity must be 1…10000000" }

@@ -155,6 +155,52 @@ struct BrokerRoutingTests {
         #expect(h.core.queueDepths[.score] == 5)
     }
 
+    /// The wait ahead was summed over every worker offering SCORE: a slow width-2 worker's backlog was weighed
+    /// against a fast width-3 worker's 64 slots, so a width-2 request was admitted and answered EXPIRED later.
+    @Test("in a fleet of two widths, a request's wait ahead counts only the workers and queue of its width")
+    func admissionByDeadlinePerWidth() {
+        var h = CoreHarness()
+        h.registerWorker(workerA, slots: 1)
+        h.score(from: client, id: 1, deadlineMs: h.now.epochMillis + 10_000)
+        h.advance(ms: 100)
+        h.answer(h.dispatches[0])  // 100 ms a request on the width-2 worker's one slot
+        h.registerWorker(workerB, slots: 64, inputWidth: 3)
+        h.score(from: client, id: 2, deadlineMs: h.now.epochMillis + 10_000)  // held by the width-2 worker
+        h.score(from: client, id: 3, deadlineMs: h.now.epochMillis + 10_000)  // queued behind it
+        // About 200 ms ahead of a width-2 request; the width is not known from the header alone.
+        let late = Header(command: .score, requestId: 4, deadlineMs: h.now.epochMillis + 150)
+        #expect(h.core.requestToShed(headerFrame: late.encoded(), userId: nil, now: h.now) == nil)
+        h.score(from: client, id: 4, deadlineMs: h.now.epochMillis + 150)
+        let refused = h.replies(to: client, id: 4)
+        #expect(refused.map(\.header.status) == [.busy])
+        #expect(refused.first?.errorText?.contains("SCORE requests of 2 features") == true, "\(refused.first?.errorText ?? "")")
+        // Nothing waits for the width-3 worker: a request of its width with the same deadline is taken.
+        let before = h.dispatches.count
+        h.score(from: client, id: 5, deadlineMs: h.now.epochMillis + 150, cols: 3)
+        #expect(h.replies(to: client, id: 5).isEmpty)
+        #expect(h.dispatches.count == before + 1 && h.dispatches.last?.identity == workerB)
+    }
+
+    /// When the only worker of a request's width left while it waited, the CONFLICT named the served widths alone,
+    /// as though rows of that width had never been served.
+    @Test("a request whose width's workers left while it waited is told they left, not only the widths served")
+    func widthWorkersLeft() {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.registerWorker(workerA, slots: 1)
+        h.registerWorker(workerB, slots: 1, inputWidth: 3)
+        h.score(from: client, id: 1)
+        h.score(from: client, id: 2)  // queued: the width-2 worker's one slot is taken
+        h.feed(.workerUnreachable(identity: workerA))
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let refused = h.replies(to: client, id: 2)
+        #expect(refused.map(\.header.status) == [.conflict])
+        #expect(
+            refused.first?.errorText?.hasSuffix(
+                "(served widths: 3); the workers of that width live when it was accepted have drained or left") == true,
+            "\(refused.first?.errorText ?? "")")
+    }
+
     @Test("with roles enforced, a peer that may not score is not shed but refused as unauthorized")
     func shedRespectsRoles() {
         var h = CoreHarness {

@@ -37,9 +37,11 @@ struct CoreHarness {
     }
 
     /// Registers worker `id`: process `pid` on host `h` (by default one process per identity).
-    mutating func registerWorker(_ id: [UInt8], slots: Int = 4, version: UInt64 = 1, pid: Int32? = nil) {
+    mutating func registerWorker(
+        _ id: [UInt8], slots: Int = 4, version: UInt64 = 1, pid: Int32? = nil, inputWidth: Int = 2
+    ) {
         let hello = WorkerHello(
-            workerId: "w\(id[0])", services: ["SCORE"], slots: slots, inputWidth: 2, modelVersion: version, host: "h",
+            workerId: "w\(id[0])", services: ["SCORE"], slots: slots, inputWidth: inputWidth, modelVersion: version, host: "h",
             pid: pid ?? Int32(id[0]))
         feed(
             .worker(
@@ -49,11 +51,12 @@ struct CoreHarness {
     }
 
     mutating func score(
-        from client: [UInt8], id: UInt64, deadlineMs: UInt64 = 0, version: UInt64 = 0, exact: Bool = false
+        from client: [UInt8], id: UInt64, deadlineMs: UInt64 = 0, version: UInt64 = 0, exact: Bool = false, cols: Int = 2
     ) {
         var header = Header(command: .score, requestId: id, deadlineMs: deadlineMs, modelVersion: version)
         if exact { header.flags.insert(.exactVersion) }
-        let message = WireMessage(header: header, payload: [Tensor(rows: 1, cols: 2, values: [1, 2]).encoded()])
+        let rows = Tensor(rows: 1, cols: cols, values: (0..<cols).map { Float($0 + 1) })
+        let message = WireMessage(header: header, payload: [rows.encoded()])
         feed(.client(identity: client, frames: message.frames(), userId: nil))
     }
 

@@ -399,6 +399,20 @@ struct InvalidWorkerReplyTests {
         #expect(reply.errorText?.contains("a policy slate comes with its impression record") == true, "\(reply.errorText ?? "")")
     }
 
+    /// A three-frame reply was passed on and its last frame read as the impression record: the client was told the
+    /// record did not decode, when the reply had a frame too many.
+    @Test("a RECOMMEND reply of three frames is refused naming its frame count, never as a bad impression record")
+    func slateWithAFrameTooMany() throws {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([Self.worker]))
+        let d = try Self.recommendDispatched(&h)
+        Self.send(&h, d, version: 3, payload: [Array(#"{"items":[]}"#.utf8), Array("record".utf8), Array("x".utf8)])
+        let reply = try Self.onlyReply(h)
+        #expect(reply.header.status == .internal && h.core.counters[.invalidWorkerReplies] == 1)
+        #expect(reply.errorText?.contains("with 3 payload frames") == true, "\(reply.errorText ?? "")")
+        #expect(!h.toControl.contains { if case .heldImpression = $0 { true } else { false } })
+    }
+
     @Test("a held slate the control plane refuses as invalid is counted in invalid_worker_replies and the worker's errors")
     func refusedSlateCounted() throws {
         var h = CoreHarness()

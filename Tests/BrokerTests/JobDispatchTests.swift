@@ -378,6 +378,33 @@ struct JobDispatchTests {
         #expect(finalOne.worker != finalTwo.worker)
     }
 
+    /// The fault: ties rotated round the pool, so a one-shard job on two idle workers went to the other worker every
+    /// round, and its DQN replica (replay buffer, ε schedule) started again every round and never filled a batch.
+    @Test("a job's shard goes back to its worker every round while that worker is live, whatever the rotation")
+    func shardsStayOnTheirWorker() throws {
+        var m = DispatchMachine()
+        var out = m.start("job-1", shards: 1)
+        let home = try #require(out.shards.first?.worker)
+        // Another job's request in between moves the rotation on.
+        _ = m.start("job-2", shards: 1)
+        for round in 1...3 {
+            let sent = try #require(out.shards.first)
+            #expect(sent.worker == home && sent.assignment.round == round && !sent.assignment.finalize)
+            _ = m.feed(
+                .roundResult(
+                    identity: sent.worker,
+                    message: DispatchMachine.result(
+                        round: round, shard: 0, stateSHA: round == 1 ? "" : "s\(round - 1)", attempt: sent.attempt,
+                        totalSteps: 20)))
+            out = m.feed(.roundStored(job: "job-1", .success("s\(round)")))
+        }
+        // Its worker gone, the shard moves to the live one and stays there.
+        let other = try #require(m.machine.workers.first { $0.identity != home })
+        out = m.feed(.workers([other]))
+        let moved = try #require(out.shards.first { $0.assignment.job == "job-1" })
+        #expect(moved.worker == other.identity)
+    }
+
     @Test("a retried request moves to another live worker, and the failure names the final request and its workers")
     func retriesMoveAndFailuresName() throws {
         var m = DispatchMachine()

@@ -42,6 +42,19 @@ struct JobCompletionTests {
         #expect(try store.models().map(\.checkpointSHA) == [checkpoint])
     }
 
+    /// A final state that measured nothing was stored as `{}` in its last round, and `recpool job --json` showed an
+    /// empty object there.
+    @Test("a final state that measured nothing leaves the job and its last round with no metrics, never {}")
+    func unmeasuredFinalState() throws {
+        let temporary = try TemporaryDirectory("store")
+        defer { temporary.remove() }
+        let (store, job, checkpoint) = try Self.finishedJob(temporary.path)
+        let model = try store.completeJob(job, datasetSHA: "d", metrics: nil, checkpointSHA: checkpoint, promote: false)
+        #expect(model.metrics == "{}")
+        #expect(try store.job("job-1")?.metrics == nil)
+        #expect(try store.rounds(of: "job-1").map(\.metrics) == [nil, nil])
+    }
+
     /// A job whose checkpoint is byte for byte one already imported registered a second version for it.
     @Test("a job whose checkpoint is already registered completes with that version, never a second number for it")
     func sameCheckpointSameVersion() throws {

@@ -12,6 +12,18 @@ struct TrainJobSpecProblemTests {
         #expect(TrainJobSpec(dataset: "synthetic:users=100", lr: 1e-30).problem == nil)
     }
 
+    /// `--gamma 0.999999999` passed the check on the Double and trained and stored γ = 1.0 (a 32-bit float).
+    @Test("a γ that is 1 as a 32-bit float is refused, naming the rounding", arguments: [0.999999999, 0.99999999])
+    func gammaRoundingToOne(gamma: Double) {
+        var spec = TrainJobSpec(model: "dqn", dataset: "synthetic:users=100")
+        spec.gamma = gamma
+        #expect(spec.problem?.contains("rounds to 1") == true, "\(spec.problem ?? "nil")")
+        spec.gamma = Double(Float(1).nextDown)
+        #expect(spec.problem == nil)
+        spec.gamma = 1
+        #expect(spec.problem == "gamma must be in [0, 1)")
+    }
+
     @Test("a DQN batch larger than its replay buffer is refused: no step could ever run")
     func replaySmallerThanBatch() {
         var spec = TrainJobSpec(model: "dqn", dataset: "synthetic:users=100", batch: 65_536)

@@ -37,9 +37,10 @@ extension JobCoordinator {
                 let key = "job_id = \(String(reflecting: round.jobId)), round = \(round.round)"
                 return JobView.Round(
                     round: round.round, loss: round.loss, samples: round.samples, replicas: round.replicas,
+                    // A round stored with `{}` by an earlier release shows as unmeasured, never as an empty object.
                     metrics: try round.metrics.map { text throws(StoreError) in
                         try StoredJSON.metrics(text, table: "rounds", row: key, column: "metrics")
-                    },
+                    }.flatMap { $0.isEmpty ? nil : $0 },
                     seconds: round.seconds)
             }, waiting: waiting)
     }

@@ -196,7 +196,9 @@ final class JobCoordinator: ControlShell {
             throw UndecodableCheckpoint(error: error)
         }
         let sha = try store.blobs.put(model.checkpoint)
-        let metrics = String(decoding: WireJSON.encode(model.report.metrics ?? [:]), as: UTF8.self)
+        // A final state that measured nothing (no validation rows) stores no metrics: `{}` was stored as the last
+        // round's and shown by `recpool job --json` as an empty object.
+        let metrics = model.report.metrics.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }
         var promote = model.promote
         if promote, let problem = ServableCheckpoint.problem(model.checkpoint) {
             logger.error(

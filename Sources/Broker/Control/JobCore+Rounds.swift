@@ -3,7 +3,9 @@ import RecStore
 import RecWire
 
 extension JobCore {
-    /// Sends round `record.round + 1` to the live workers, one shard each, by load (``pickWorker(avoiding:load:)``).
+    /// Sends round `record.round + 1` to the live workers, one shard each: a shard to the worker it was last sent to
+    /// while that worker is live and answering (``RunningJob/shardHomes``), the others by load
+    /// (``pickWorker(avoiding:load:)``).
     mutating func startRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
         guard var job = jobs[id], !workers.isEmpty else { return }
         if let total = job.totalSteps, job.record.round * job.spec.syncEvery >= total {
@@ -14,10 +16,21 @@ extension JobCore {
         var load = outstanding()
         let attempt = job.nextAttempt()
         var pending: [Int: Dispatch] = [:]
+        // A shard goes back to the worker it was last sent to while that worker is live and answering (its DQN
+        // replica's replay buffer is there: ``RunningJob/shardHomes``); the others are placed by load.
+        let live = Set(workers.map(\.identity))
         for shard in 0..<job.spec.workers {
+            guard let home = job.shardHomes[shard], live.contains(home), !job.silent.contains(home),
+                !pending.values.contains(where: { $0.worker == home })
+            else { continue }
+            load[home, default: 0] += 1
+            pending[shard] = Dispatch(worker: home, attempt: attempt, stateSHA: job.stateSHA)
+        }
+        for shard in 0..<job.spec.workers where pending[shard] == nil {
             guard let worker = pickWorker(avoiding: job.silent, load: &load) else { return }
             pending[shard] = Dispatch(worker: worker, attempt: attempt, stateSHA: job.stateSHA)
         }
+        for (shard, dispatch) in pending { job.shardHomes[shard] = dispatch.worker }
         if job.record.state == .queued {
             job.record.state = .running
             actions.append(.persist(job.record, what: "the job's start"))

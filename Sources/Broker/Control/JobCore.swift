@@ -81,6 +81,11 @@ struct JobCore: ControlCore {
         /// Whether some round of this job had a replica take a gradient step (a loss): the state is trained. Rebuilt
         /// from the stored rounds when a job resumes.
         var stepped = false
+        /// The worker each shard was last sent to. A DQN replica keeps its replay buffer and exploration schedule on
+        /// its worker between rounds (docs/TRAINING.md), so a shard goes back to the same live worker while it answers:
+        /// handed round the pool by load, a job of fewer shards than workers met a fresh agent (empty buffer, ε at its
+        /// start) every round, and a DQN shard never filled a batch.
+        var shardHomes: [Int: [UInt8]] = [:]
 
         /// A new dispatch attempt for the current round (saturating: a round is sent a handful of times at most).
         mutating func nextAttempt() -> UInt16 {
@@ -209,6 +214,7 @@ struct JobCore: ControlCore {
                     let dispatch = Dispatch(
                         worker: replacement, attempt: job.nextAttempt(), stateSHA: job.stateSHA)
                     pending[shard] = dispatch
+                    job.shardHomes[shard] = replacement
                     send(job: job, round: round, shard: shard, to: dispatch, finalize: false, into: &actions)
                 }
                 job.phase = .training(round: round, startedMs: started, pending: pending, results: results)

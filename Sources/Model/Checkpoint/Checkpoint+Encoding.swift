@@ -125,7 +125,7 @@ extension Checkpoint {
             let stateWidth = try width(r.u32("DQN state width"), "DQN state width")
             let n = try width(r.u32("DQN action count or item width"), "DQN action count or item width")
             let gamma = try r.f32("DQN gamma")
-            guard gamma.isFinite, gamma >= 0, gamma <= 1 else { throw .invalidField(field: "DQN gamma", value: "\(gamma)") }
+            guard gamma.isFinite, gamma >= 0, gamma < 1 else { throw .invalidField(field: "DQN gamma", value: "\(gamma)") }
             switch formCode {
             case 1: dqnHeader = (.actionOutputs(actionCount: n), stateWidth, gamma)
             case 2: dqnHeader = (.itemInput(itemWidth: n), stateWidth, gamma)

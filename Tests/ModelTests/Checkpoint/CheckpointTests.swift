@@ -181,6 +181,18 @@ struct CheckpointTests {
         #expect(throws: CheckpointError.weightCountMismatch(expected: 3, found: 4)) { try Checkpoint(decoding: Self.frame(w2.bytes)) }
     }
 
+    /// A γ of 1 (a job's `--gamma 0.999999999` rounded to it) was read as a valid DQN: the range is [0, 1).
+    @Test("a DQN whose γ is 1 or more is refused on read, naming the field", arguments: [Float(1), 1.5])
+    func gammaOfOneIsRefused(gamma: Float) {
+        var w = ByteWriter()
+        // version, kind DQN, form 1, state width 2, 1 action, γ; then input 2, 1 layer of 1 unit, identity.
+        w.u64(1); w.u8(2); w.u8(1); w.u32(2); w.u32(1); w.f32s([gamma]); w.u32(2); w.u32(1); w.u32(1); w.u8(0)
+        w.u64(0); w.u32(0); w.u64(3); w.f32s([1, 2, 3])
+        #expect(throws: CheckpointError.invalidField(field: "DQN gamma", value: "\(gamma)")) {
+            try Checkpoint(decoding: Self.frame(w.bytes))
+        }
+    }
+
     @Test("metadata with a key twice (the second value silently won) or out of order is refused, naming the key")
     func metadataKeys() {
         func body(_ entries: [(String, String)]) -> [UInt8] {

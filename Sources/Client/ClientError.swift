@@ -28,7 +28,9 @@ public enum ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .timedOut(let id, let ms): "request \(id) timed out after \(ms) ms"
         case .server(let status, let message, let retry):
-            retry > 0 ? "\(status.name): \(message) (retry after \(retry) ms)" : "\(status.name): \(message)"
+            // What the reply carried, escaped (a reply's text prints on a terminal), and said when it carried none: a
+            // bare "BAD_REQUEST: " explained nothing.
+            Self.serverText(status, message) + (retry > 0 ? " (retry after \(retry) ms)" : "")
         case .closed: "the client was closed"
         case .cancelled: "the request was cancelled"
         case .badEndpoint(let endpoint, let error): "cannot connect to \(endpoint): \(error.message)"
@@ -97,5 +99,14 @@ public enum HandshakeFailure: Sendable, Hashable {
             "the broker at \(endpoint) closed the connection during the security handshake (errno \(errno)): is "
                 + "--curve-server-key the broker's public key?"
         }
+    }
+}
+
+extension ClientError {
+    /// `STATUS: message` for a reply's status and text: the text with its control characters escaped
+    /// (``WireText/escapingControls(_:)``), or a note when the reply carried none.
+    static func serverText(_ status: Status, _ message: String) -> String {
+        message.isEmpty
+            ? "\(status.name) (the reply carried no message)" : "\(status.name): \(WireText.escapingControls(message))"
     }
 }

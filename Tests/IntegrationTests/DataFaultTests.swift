@@ -124,7 +124,13 @@ struct DataFaultTests {
         let damagedModel = temporary.file("damaged.ckpt").path
         try Data(damaged.encoded()).write(to: URL(fileURLWithPath: damagedModel))
         let refusedDamaged = try runTool("recpool", ["predict", "--model", damagedModel, "--input", temporary.file("p1.csv").path])
-        #expect(refusedDamaged.code == 2 && refusedDamaged.stderr.contains("metadata input_columns"), "\(refusedDamaged.stderr)")
+        // Refused on read, naming the file, by every reader (the registry imported it and a worker served it).
+        #expect(
+            refusedDamaged.code == 2 && refusedDamaged.stderr.contains("metadata input_columns")
+                && refusedDamaged.stderr.contains(damagedModel), "\(refusedDamaged.stderr)")
+        #expect(throws: CheckpointError.self) { try Checkpoint(decoding: damaged.encoded()) }
+        let imported = try runTool("recpool", ["import", "--model", damagedModel, "--broker", "tcp://127.0.0.1:9"])
+        #expect(imported.code == 2 && imported.stderr.contains(damagedModel), "\(imported.stderr)")
     }
 
     @Test("fit refuses a run whose optimiser state overflowed, pointing at the features, not the learning rate")
@@ -400,9 +406,19 @@ struct DataFaultTests {
         // `import --promote` is refused before it connects (no broker here): the import was stored and the promotion
         // refused, with advice to promote "once the cause is fixed", which a DQN never is.
         let promoted = try runTool("recpool", ["import", "--model", path, "--promote", "--broker", "tcp://127.0.0.1:9"])
+        // Its advice was "import it without --promote to keep it in the registry", which the broker refuses too.
         #expect(
             promoted.code == 2 && promoted.stderr.contains("--promote:")
-                && promoted.stderr.contains("import it without --promote"), "\(promoted.stderr)")
+                && promoted.stderr.contains("only as a version it already holds")
+                && !promoted.stderr.contains("import it without --promote"), "\(promoted.stderr)")
+        // Without --promote the broker refuses it: named as the file (exit 2), not as a bare BAD_REQUEST (exit 11).
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", temporary.file("state").path])
+        let imported = try runTool("recpool", ["import", "--model", path, "--broker", cluster.endpoints.frontend])
+        #expect(
+            imported.code == 2 && imported.stderr.contains("\(path): import needs a checkpoint a scoring replica can serve")
+                && imported.stderr.contains("DQN"), "\(imported.code) \(imported.stderr)")
     }
 
     /// `predict` read CSV only and said "no data rows" for JSON rows, which `score` takes: both now read rows the same

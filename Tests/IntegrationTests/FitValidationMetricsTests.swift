@@ -1,4 +1,5 @@
 import Foundation
+import RecModel
 import Testing
 
 /// `recpool fit` on logs reports its validation rows the way `eval` reports a segment: AUC, PR-AUC, log-loss, ECE,
@@ -45,6 +46,18 @@ struct FitValidationMetricsTests {
         let best = try #require(training["best_epoch"] as? Int)
         #expect(training["epochs_run"] as? Int == 1 && (best == 0 || best == 1) && training["best_epoch_undefined"] is NSNull)
         #expect(text.stdout.contains("trained 1 epoch; best validation epoch \(best)"))
+        // The file says which epoch's weights it holds: the best (restored), or the last with --no-restore-best, where
+        // `best_epoch` alone read as the epoch of its weights.
+        let saved = try Checkpoint.read(fromFile: folder + "/m.ckpt")
+        #expect(saved.metadata["best_epoch"] == "\(best)" && saved.metadata["weights_epoch"] == "\(best)", "\(saved.metadata)")
+        let lastRun = try runTool(
+            "recpool",
+            [
+                "fit", "--dataset", "obd:random/men", "--data-dir", DatasetVocabularyTests.fixtures, "--epochs", "2",
+                "--patience", "0", "--hidden", "4", "--no-restore-best", "--out", folder + "/last.ckpt",
+            ])
+        #expect(lastRun.code == 0, "\(lastRun.stderr)")
+        #expect(try Checkpoint.read(fromFile: folder + "/last.ckpt").metadata["weights_epoch"] == "2")
         // The starting weights are a candidate, so their loss is printed as epoch 0's, and the kept epoch is the one with
         // the lowest val_loss printed (the starting weights' was not shown, and an epoch above them looked better).
         let losses = try Self.validationLosses(json.stderr)

@@ -23,4 +23,25 @@ struct MultiOutputCheckpointTests {
         #expect(export.code == 2 && export.stderr.contains("gives 3 outputs per row"), "\(export.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("m.onnx").path))
     }
+
+    /// A sigmoid hidden layer, which the ONNX graph cannot express, was refused with exit 1 and no file named.
+    @Test("export refuses a layer the graph cannot express naming the file (exit 2)")
+    func sigmoidHiddenLayer() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-sigmoid-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("sigmoid.ckpt").path
+        var rng = Xoshiro256(seed: 3)
+        let mlp = MLP(layers: [
+            Dense(inputWidth: 2, outputWidth: 3, activation: .sigmoid, rng: &rng),
+            Dense(inputWidth: 3, outputWidth: 1, activation: .sigmoid, rng: &rng),
+        ])
+        try Data(Checkpoint(model: .mlp(mlp)).encoded()).write(to: URL(fileURLWithPath: model))
+        let out = folder.appendingPathComponent("m.onnx").path
+        let export = try runTool("recpool", ["export", "--model", model, "--out", out])
+        #expect(
+            export.code == 2 && export.stderr.contains("\(model): cannot export layer 0 with activation sigmoid"),
+            "\(export.code) \(export.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
 }

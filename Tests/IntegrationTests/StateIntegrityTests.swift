@@ -110,7 +110,10 @@ struct StateIntegrityTests {
         #expect(Self.close(pinned.values, promotedScores), "an exact v1 pin was answered by other weights")
         // Importing the same file again names the same version.
         let again = try runTool("recpool", ["import", "--broker", cluster.endpoints.frontend, "--model", f.path("m2.ckpt").path])
-        #expect(again.code == 0 && again.stdout.contains("version 1"), "\(again.stdout) \(again.stderr)")
+        // Said as the version that holds it, never "imported version 1" as though registered anew.
+        #expect(
+            again.code == 0 && again.stdout.contains("version 1 already holds this checkpoint")
+                && !again.stdout.contains("imported"), "\(again.stdout) \(again.stderr)")
     }
 
     @Test("two workers with one id: the second is registered as id#2, and drain names exactly one")
@@ -198,7 +201,9 @@ struct StateIntegrityTests {
         #expect(probe.code == 1 && probe.stderr.contains("promoted model version 1"), "\(probe.code) \(probe.stderr)")
 
         let repaired = try runTool("recpool", ["import", "--broker", broker, "--model", f.path("m1.ckpt").path])
-        #expect(repaired.code == 0 && repaired.stdout.contains("version 1"), "\(repaired.stdout) \(repaired.stderr)")
+        #expect(
+            repaired.code == 0 && repaired.stdout.contains("version 1 already holds this checkpoint"),
+            "\(repaired.stdout) \(repaired.stderr)")
         _ = try await cluster.waitForStatus(client) { $0.workers.first?.modelVersion == 1 }
         let scores = try await client.score(rows: Self.rows)
         let expected1 = try f.predicted("m1.ckpt")

@@ -78,7 +78,8 @@ extension Checkpoint {
         }
     }
 
-    /// Decodes a checkpoint, verifying magic, version, length and SHA-256 before reading the body.
+    /// Decodes a checkpoint, verifying magic, version, length and SHA-256 before reading the body, and the recorded
+    /// ``inputColumnsKey`` against the model's width.
     /// - Throws: ``CheckpointError`` naming the first problem found; no partial model is returned.
     public init(decoding bytes: [UInt8]) throws(CheckpointError) {
         let bodyLength = try Self.checkHeader(bytes.prefix(Self.headerSize), totalBytes: bytes.count)
@@ -86,6 +87,9 @@ extension Checkpoint {
         let digest = Array(SHA256.hash(data: bytes[0..<bodyEnd]))
         guard digest == Array(bytes[bodyEnd...]) else { throw .checksumMismatch }
         self = try Self.decodeBody(ByteReader(bytes[Self.headerSize..<bodyEnd]))
+        // A recorded column list that does not fit the model is refused by every reader alike: the registry imported
+        // such a file (and a worker served it) that `predict` then refused, naming no file.
+        _ = try inputColumns()
     }
 
     /// Checks a checkpoint's header, its first ``headerSize`` bytes (or all of a shorter file), against the size of

@@ -74,7 +74,13 @@ struct ExportCommand: ParsableCommand {
                 {
                     throw CommandFailure("\(model): \(problem)", exitCode: .badInput)
                 }
-                bytes = try ONNXExport.encode(checkpoint.model.network)
+                do {
+                    bytes = try ONNXExport.encode(checkpoint.model.network)
+                } catch {
+                    // A model the graph cannot express (a sigmoid hidden layer) is the file's problem: exit 2 naming
+                    // it, as every other refusal here, not exit 1 with no path.
+                    throw CommandFailure("\(model): \(error.description)", exitCode: .badInput)
+                }
             }
             try Checkpoint.writeRawFile(bytes, to: out)
             print("wrote \(out): \(bytes.count) bytes\(rawContext ? " (raw context: feature transform included)" : "")\(inputs)")

@@ -167,6 +167,9 @@ struct FitCommand: ParsableCommand {
                 metadata: [
                     "trainer": "recpool fit", "dataset": dataset, "seed": "\(seed)", "epochs": "\(history.epochs.count)",
                     "best_epoch": history.bestEpoch.map { "\($0 + 1)" } ?? "",
+                    // The epoch whose weights the file holds: the best one, or with --no-restore-best the last, which
+                    // `best_epoch` alone did not say (a file of epoch 5's weights read as epoch 3's).
+                    "weights_epoch": "\(run.weightsEpoch)",
                     "batch": "\(batch)", "learning_rate": "\(lr)", "weight_decay": "\(weightDecay)", "rows": "\(train.count)",
                 ])
             // A matrix's header, when it has one and no specification names the columns: `predict` checks a header
@@ -336,6 +339,10 @@ struct FitRun: Encodable {
     var stoppedEarly: Bool
     /// Whether the checkpoint holds the best epoch's weights (`--restore-best`, the default).
     var restoreBest: Bool
+
+    /// The 1-based epoch whose weights the checkpoint holds (0: the starting weights): the best validation epoch with
+    /// ``restoreBest``, otherwise (or without validation rows) the last epoch run.
+    var weightsEpoch: Int { restoreBest ? bestEpoch ?? epochsRun : epochsRun }
 
     /// Summarises a trainer's history.
     init(history: TrainingHistory, restoreBest: Bool) {

@@ -28,7 +28,8 @@ struct JobsCommand: AsyncParsableCommand {
             }
             CommandOutput.printLine("JOB        STATE      MODEL ROUND     LOSS      VERSION")
             for job in list.jobs {
-                let loss = job.loss.map { String(format: "%.4f", $0) } ?? "-"
+                // A diverged job's loss (1e308) printed as 309 digits across the table: past 10⁴ in exponent form.
+                let loss = job.loss.map(JobFollower.figure) ?? "-"
                 CommandOutput.printLine(
                     [job.job.padded(10), job.state.padded(10), job.model.padded(5), "\(job.round)/\(job.totalRounds)".padded(9),
                      loss.padded(9), job.modelVersion.map(String.init) ?? "-"].joined(separator: " "))
@@ -77,7 +78,7 @@ struct JobCommand: AsyncParsableCommand {
                             + m.keys.sorted().map { "\($0)=\(JobFollower.metric($0, m[$0] ?? nil, among: m))" }.joined(separator: " ")
                     } ?? ""
                     CommandOutput.printLine(
-                        "  round \(round.round): loss \(round.loss.map { String(format: "%.4f", $0) } ?? "undefined (no gradient step)"), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
+                        "  round \(round.round): loss \(round.loss.map(JobFollower.figure) ?? "undefined (no gradient step)"), \(round.samples) samples, \(round.replicas) replica(s), \(String(format: "%.2f", round.seconds)) s \(metrics)")
                 }
             }
         }
@@ -179,7 +180,7 @@ enum JobFollower {
         let eta =
             job.state == "running" && fraction < 1 && total > 0 && secondsPerRound != nil
             ? String(format: "ETA %.0fs", secondsPerRound! * Double(total - job.round)) : ""
-        let loss = job.loss.map { String(format: "loss %.4f", $0) } ?? ""
+        let loss = job.loss.map { "loss " + figure($0) } ?? ""
         let waiting = job.waiting.map { " (waiting: \($0))" } ?? ""
         return "\(job.job) [\(bar)] round \(job.round)/\(total > 0 ? String(total) : "?") epoch \(job.epoch) \(loss) \(eta)\(waiting)"
     }
@@ -197,7 +198,13 @@ enum JobFollower {
         // A count's name has a count word among its parts, before any segment suffix (`val_rows_cold`).
         let isCount = name.split(separator: "_").contains { ["rows", "clicks", "samples", "count", "episodes"].contains(String($0)) }
         if isCount, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(format: "%.4f", value)
+        return figure(value)
+    }
+
+    /// A loss or metric for a line of text: four decimals, or past 10⁴ in exponent form (a diverged job's loss of
+    /// 1e308 printed as 309 digits across `recpool jobs`' table).
+    static func figure(_ value: Double) -> String {
+        abs(value) < 10_000 ? String(format: "%.4f", value) : String(format: "%.4g", value)
     }
 
     /// Why metric `name` can be undefined, for its text: an AUC needs a click and a non-click among the rows it is
@@ -217,7 +224,7 @@ enum JobFollower {
     /// The one-line summary of a job: state, progress, loss, model version, validation metrics and error.
     static func describe(_ job: JobView) -> String {
         var parts = ["\(job.job): \(job.state)", "round \(job.round)/\(job.totalRounds)", "epoch \(job.epoch)", "step \(job.step)"]
-        if let loss = job.loss { parts.append(String(format: "loss %.4f", loss)) }
+        if let loss = job.loss { parts.append("loss " + figure(loss)) }
         if let version = job.modelVersion { parts.append("model version \(version)") }
         if let metrics = job.metrics, !metrics.isEmpty {
             // Which model the figures describe: the registered one once completed, else the newest average measured.

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Crypto
 import Foundation
+import RecClient
 import RecModel
 import RecTransport
 import RecWire
@@ -112,6 +114,10 @@ struct ImportCommand: AsyncParsableCommand {
         try PathOption.validateNamed([(model, "--model")], what: "a checkpoint file")
     }
 
+    /// How the broker's refusal of a file's content begins (`JobCoordinator.importModel`).
+    static let contentRefusal = "import needs a checkpoint a scoring replica can serve"
+
+
     func run() async throws {
         try await reportingFailures {
             // Checked here, as `catalogue upload` checks its file: a damaged checkpoint is named as the file it is
@@ -127,14 +133,30 @@ struct ImportCommand: AsyncParsableCommand {
             }
             // A model no replica can serve (a DQN) is refused --promote before anything is stored: the import went
             // through and the advice "promote once the cause is fixed" could never be followed.
+            // The advice was "import it without --promote to keep it in the registry", which the broker refuses too:
+            // the registry takes a file no replica can serve only as the content of a version it already holds (a
+            // DQN job's own checkpoint, imported again to repair its stored copy).
             if promote, let problem = checkpoint.interestModelProblem {
                 throw CommandFailure(
-                    "\(model): --promote: \(problem), so no replica can serve it; import it without --promote to keep it "
-                        + "in the registry", exitCode: .badInput)
+                    "\(model): --promote: \(problem), so no replica can serve it, and the registry takes such a file "
+                        + "only as a version it already holds (a training job's own checkpoint)", exitCode: .badInput)
             }
             let client = try await connection.connect()
             defer { client.close() }
-            let registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)
+            // The same content imported again is the version that holds it (one content hash, one version): said so,
+            // where "imported version N" read as a new registration each time.
+            let sha = DatasetUpload.hex(SHA256.hash(data: data))
+            let held = try await client.control(ControlRequest(.models), as: ModelListView.self).models.first {
+                $0.checkpointSha256 == sha
+            }
+            let registered: ModelView
+            do {
+                registered = try await client.control(ControlRequest(.importModel), bytes: [UInt8](data), as: ModelView.self)
+            } catch ClientError.server(.badRequest, let message, _) where message.hasPrefix(Self.contentRefusal) {
+                // The broker refuses the file's content (a model no replica serves): named as the file, as the
+                // checks above name it, not as a bare BAD_REQUEST. Its other refusals (no --state-dir) are its own.
+                throw CommandFailure("\(model): \(message)", exitCode: .badInput)
+            }
             if promote {
                 do {
                     _ = try await client.control(ControlRequest(.promote, version: registered.version), as: ModelView.self)
@@ -146,6 +168,11 @@ struct ImportCommand: AsyncParsableCommand {
                     throw error
                 }
                 CommandOutput.printLine("imported and promoted version \(registered.version)")
+            } else if held?.version == registered.version {
+                let unservable = checkpoint.interestModelProblem.map { " (\($0): no replica serves it)" } ?? ""
+                CommandOutput.printLine(
+                    "version \(registered.version) already holds this checkpoint\(unservable); nothing new is registered, "
+                        + "and its stored copy is verified (or repaired)")
             } else {
                 CommandOutput.printLine("imported version \(registered.version)")
             }

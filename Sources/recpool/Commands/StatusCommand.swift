@@ -119,8 +119,29 @@ enum StatusTable {
         return lines.joined(separator: "\n")
     }
 
-    /// Rows padded into columns as wide as their widest cell, two spaces apart.
+    /// `text` for one cell of a table: every control character (line feeds and tabs too) and every bidirectional or
+    /// line-layout control written as `\u{XX}`, so a cell can neither act on a terminal nor break the table's lines.
+    static func cell(_ text: String) -> String {
+        func isShownEscaped(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.properties.generalCategory == .control || WireText.isLayoutControl(scalar)
+        }
+        guard text.unicodeScalars.contains(where: isShownEscaped) else { return text }
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if isShownEscaped(scalar) {
+                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                escaped.append(scalar)
+            }
+        }
+        return String(escaped)
+    }
+
+    /// Rows padded into columns as wide as their widest cell, two spaces apart. A cell's control and layout characters
+    /// are written as `\u{XX}` (``cell(_:)``): the table prints what a broker reported, and a worker id holding an
+    /// escape sequence was printed raw to the terminal.
     static func aligned(_ rows: [[String]]) -> [String] {
+        let rows = rows.map { $0.map(cell) }
         let columns = rows.map(\.count).max() ?? 0
         let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
         return rows.map { cells in

@@ -36,7 +36,7 @@ enum StatusWatch {
                     screen += "\nJOB        STATE      ROUND     LOSS\n"
                     for job in jobs.jobs.suffix(8) {
                         screen += "\(job.job.padded(10)) \(job.state.padded(10)) \("\(job.round)/\(job.totalRounds)".padded(9)) "
-                            + (job.loss.map { String(format: "%.4f", $0) } ?? "-") + "\n"
+                            + (job.loss.map(JobFollower.figure) ?? "-") + "\n"
                     }
                 }
                 screen += "\nrefreshing every second; Ctrl-C exits"

@@ -39,9 +39,9 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
                     + "(docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .corruptDatabase:
                 "refusing to serve from a damaged state directory: \(error). Stop here, copy the whole state directory "
-                    + "aside, then restore recpool.sqlite with the blobs/ of the same backup, or salvage it with "
-                    + "sqlite3's .recover into a new "
-                    + "file (docs/OPERATIONS.md, \"Recovering the state directory\")"
+                    + "aside, then restore recpool.sqlite with the blobs/ of the same backup, or salvage it into a new "
+                    + "file with the sqlite3 shell's .recover, or its .dump where .recover fails (sqlite3 3.40 answers "
+                    + ".recover with \"SQL logic error\") (docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .noSpace:
                 "cannot open the state directory: \(error). Free space on its file system and start again"
             default:

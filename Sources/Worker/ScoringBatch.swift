@@ -142,6 +142,9 @@ enum ScoringBatch {
         var replies: [WireMessage]
         var rowsComputed: Int
         var rowsScored: Int
+        /// The forward pass's time in µs when one ran, whatever its replies' statuses (a batch whose only request
+        /// scored a non-finite value and was answered BAD_REQUEST still ran one).
+        var computeMicros: UInt32? = nil
     }
 
     /// Answers `requests` with `replica`. Every request gets exactly one reply, in order.
@@ -235,7 +238,9 @@ enum ScoringBatch {
             return reply
         }
         let scored = accepted.reduce(0) { $0 + (answered[$1.index].header.status == .ok ? $1.rows : 0) }
-        return Outcome(replies: answered, rowsComputed: totalRows, rowsScored: scored)
+        return Outcome(
+            replies: answered, rowsComputed: totalRows, rowsScored: scored,
+            computeMicros: accepted.first.map { answered[$0.index].header.computeMicros })
     }
 
     /// Answers each accepted request from its slice of `scores` (the batch's outputs, in the order

@@ -60,10 +60,12 @@ extension WorkerCore {
         // A forward pass ran when a request was valid; rows scored are the rows answered with scores (an invalid or
         // expired request's rows are not computed, and a request whose rows score a non-finite value is answered
         // BAD_REQUEST).
+        // The compute time is the pass's, recorded with every pass: taken from the first OK reply, a pass whose only
+        // request was answered BAD_REQUEST counted in `batches_total` and not in `compute_seconds_count`.
         if outcome.rowsComputed > 0 {
-            let compute = outcome.replies.first(where: { $0.header.status == .ok })?.header.computeMicros
             actions.append(
-                .batchScored(rows: outcome.rowsComputed, scoredRows: outcome.rowsScored, computeMicros: compute))
+                .batchScored(
+                    rows: outcome.rowsComputed, scoredRows: outcome.rowsScored, computeMicros: outcome.computeMicros))
         }
         for reply in outcome.replies {
             if reply.header.status != .ok {

@@ -16,6 +16,6 @@ struct BrokerErrorAdviceTests {
         #expect(!"\(wal)".contains(".recover") && !"\(wal)".contains("salvage"))
         let database = BrokerError.store(
             .corruptDatabase(path: "state/recpool.sqlite", problems: ["PRAGMA quick_check: page 3 is never used"]))
-        #expect("\(database)".contains("salvage it with sqlite3's .recover into a new file"))
+        #expect("\(database)".contains("salvage it into a new file with the sqlite3 shell's .recover, or its .dump where .recover fails"))
     }
 }

@@ -186,7 +186,7 @@ struct JobMachineTests {
                 identity: [1], message: JobMachine.result(round: 1, shard: 0, stateSHA: "", error: bad, attempt: 2)))
         let record = try #require(failed.persisted.first?.record)
         #expect(record.state == .failed)
-        #expect(record.error == "round 1, shard 0: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
+        #expect(record.error == "round 1, shard 0 on worker w-a: bad dataset: sha256:logs (shop.csv): no \"p\" column in the header")
     }
 
     /// A round that failed for a model too large for the dataset's width was logged as "worker no longer holds the
@@ -203,7 +203,7 @@ struct JobMachineTests {
         #expect(failed.shards.isEmpty)
         let record = try #require(failed.persisted.first?.record)
         #expect(record.state == .failed)
-        #expect(record.error == "round 1, shard 0: \(tooLarge)")
+        #expect(record.error == "round 1, shard 0 on worker w-a: \(tooLarge)")
         #expect(m.core.datasetHolders["logs"]?.contains([1]) == true)
     }
 

@@ -93,6 +93,8 @@ struct OnlineLearningTests {
         #expect(sync.stdout.contains("\"empty_syncs\":1"))
         let text = try runTool("recpool", ["online", "status", "--broker", broker])
         #expect(text.stdout.contains("syncs 0 accepted, 0 rejected, 1 with nothing to merge"), "\(text.stdout)")
+        // With nothing pending no sync starts on its own: said, never "next after N ms" as though a timer ran.
+        #expect(text.stdout.contains("; next once feedback arrives, then after "), "\(text.stdout)")
     }
 
     @Test("the command line: recommend, feedback and online --json print the documented keys; freeze toggles")

@@ -37,4 +37,19 @@ struct ScoringBatchNonFiniteTests {
         let scores = try Tensor(decoding: try replies[1].frame(0), maxRows: 10, maxCols: 10)
         #expect(scores.values.count == 1 && scores.values.allSatisfy(\.isFinite))
     }
+
+    /// The pass's time was taken from the first OK reply: a batch whose only request overflowed counted a forward pass
+    /// in `recpool_worker_batches_total` and none in `recpool_worker_compute_seconds_count`.
+    @Test("a forward pass whose only request is answered BAD_REQUEST still reports its compute time")
+    func computeTimeWithoutAnOKReply() {
+        let replica = ModelReplica.seeded(inputWidth: 4, seed: 42)
+        let outcome = ScoringBatch.answer([Self.request(1, [[3e38, 3e38, 0, 0]])], replica: replica, nowEpochMillis: 0)
+        #expect(outcome.replies.map(\.header.status) == [.badRequest])
+        #expect(outcome.rowsComputed == 1 && outcome.rowsScored == 0 && outcome.computeMicros != nil)
+        // A batch with nothing computed (an expired request) has no pass to time.
+        var expired = Self.request(2, [[0.1, 0.2, 0.3, 0.4]])
+        expired.message.header.deadlineMs = 1
+        let none = ScoringBatch.answer([expired], replica: replica, nowEpochMillis: 10)
+        #expect(none.rowsComputed == 0 && none.computeMicros == nil)
+    }
 }

@@ -137,7 +137,9 @@ extension JobCore {
                     jobs[report.job] = job
                     return resend(job, round: report.round, shard: 0, to: again, finalize: true, into: &actions)
                 }
-                return fail(report.job, "worker could not finalize: \(describe(error, of: job))", into: &actions)
+                return fail(
+                    report.job, "worker \(name(of: identity)) could not finalize: \(describe(error, of: job))",
+                    into: &actions)
             }
             // The checkpoint must be of the state sent: another state's would be registered under this job's metrics.
             guard Self.startedFrom(sent, report) else {
@@ -193,8 +195,12 @@ extension JobCore {
                     jobs[report.job] = job
                     return resend(job, round: round, shard: report.shard, to: again, finalize: false, into: &actions)
                 }
+                // Named with its worker: an error about the worker's own disk (the OBD sample it reads) said
+                // nothing of which host to look at.
                 return fail(
-                    report.job, "round \(round), shard \(report.shard): \(describe(error, of: job))", into: &actions)
+                    report.job,
+                    "round \(round), shard \(report.shard) on worker \(name(of: identity)): \(describe(error, of: job))",
+                    into: &actions)
             }
             guard Self.startedFrom(sent, report) else {
                 return rejectInconsistent(report, expected: sent, into: &actions)

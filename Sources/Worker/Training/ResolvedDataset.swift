@@ -93,7 +93,15 @@ public struct ResolvedDataset: Sendable {
             }
             logged = split
         } catch {
-            throw .badDataset("'\(name)': \(error.description)")
+            // The worker reads the sample from its own disk: a worker started elsewhere than the client failed the job
+            // naming a relative path, with no word of whose disk or how to point it at the data.
+            var hint = ""
+            if case .obd = specifier {
+                let absolute = URL(fileURLWithPath: obdDirectory).standardizedFileURL.path
+                hint = " (this worker reads the Open Bandit Dataset from \(absolute) on its own host; start it with "
+                    + "RECPOOL_DATA_DIR naming the folder that holds obd/, or upload the log instead)"
+            }
+            throw .badDataset("'\(name)': \(error.description)\(hint)")
         }
         return try fromLogs(logged, name: name, sha256: sha256Hex(Array(name.utf8)), seed: seed)
     }

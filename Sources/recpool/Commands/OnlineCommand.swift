@@ -121,7 +121,10 @@ enum OnlineViewText {
             "online learning \(view.frozen ? "FROZEN (serving, not learning)" : "on"), version \(view.version), weights \(hash)…, "
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),
             "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync "
-                + "\(lastSync); next after "
+                + "\(lastSync); next "
+                // A sync starts only once feedback is pending: with none, "next after 3000 ms" read as a stalled timer.
+                + (view.pendingEvents == 0 ? "once feedback arrives, then " : "")
+                + "after "
                 + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
                 + "\(view.syncEvents) event\(view.syncEvents == 1 ? "" : "s") (\(view.pendingEvents) pending)",
             "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates)"

@@ -142,18 +142,56 @@ struct OnlineSyncPartitionTests {
         #expect(m.core.view.pendingEvents == 1 && m.core.view.unlearntEvents == 0)
     }
 
-    @Test("a replica that does not answer before the sync times out: its events go to the replica that answered")
+    /// Feedback acknowledged during a freeze is stored as not to be learnt: it was in no counter, and the view said
+    /// "0 unlearnt" while those events were never learnt.
+    @Test("feedback that arrives while learning is frozen is counted as unlearnt, never delivered")
+    func frozenFeedbackIsCounted() throws {
+        var m = try OnlineMachine()
+        _ = m.feed(.workers([m.workerA, m.workerB]))
+        m.core.frozen = true
+        _ = m.feed(.impression(worker: "w-a", record: m.record("imp-f"), reply: nil))
+        _ = m.feed(.feedback(identity: [9], message: OnlineMachine.feedback("imp-f", item: 3)))
+        _ = m.feed(.flush)
+        let committed = m.feed(.committed(.success(.init(feedbackNew: [true]))))
+        #expect(committed.learnt.isEmpty)
+        #expect(m.core.view.unlearntEvents == 1 && m.core.view.pendingEvents == 0)
+    }
+
+    /// A live replica still to answer at the timeout is behind on learning (its pull waits behind its LEARN backlog):
+    /// the sync waits for it, up to `behindWaitFactor` timeouts, before resetting it and sending its events on.
+    @Test("a live replica that does not answer within the timeout is waited for; past the longest wait its events go on")
     func timedOutIsSentAgain() throws {
         var m = try Self.machineWithOneEvent()
         let interval = OnlineSettings().syncIntervalMs
+        let timeout = OnlineSettings().syncTimeoutMs
         let start = 1_000 + interval
         let sync = try Self.pull(&m, at: start)
         _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
-        let finished = m.feed(.tick, nowMs: start + OnlineSettings().syncTimeoutMs)
+        let waiting = m.feed(.tick, nowMs: start + timeout)
+        #expect(m.core.syncing && waiting.learnt.isEmpty && waiting.markedLearnt.isEmpty)
+        let finished = m.feed(.tick, nowMs: start + timeout * OnlineCore.behindWaitFactor)
         #expect(!m.core.syncing)
         #expect(finished.markedLearnt.isEmpty)
         #expect(finished.learnt.map(\.identity) == [m.workerB.identity])
         #expect(finished.learntKeys == [Self.key])
+    }
+
+    /// The fault: the replica behind was reset at the timeout and its backlog sent to the one that answered, which could
+    /// not learn it within the next sync's timeout either, so it was consumed without being learnt.
+    @Test("a replica behind that answers after the timeout, within the longest wait, is merged: nothing goes again")
+    func lateAnswerWithinTheWaitIsMerged() throws {
+        var m = try Self.machineWithOneEvent()
+        let interval = OnlineSettings().syncIntervalMs
+        let timeout = OnlineSettings().syncTimeoutMs
+        let start = 1_000 + interval
+        let sync = try Self.pull(&m, at: start)
+        // The event went to w-a (its impression's replica); w-b answers at once, w-a well after the timeout.
+        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
+        _ = m.feed(.tick, nowMs: start + timeout)
+        #expect(m.core.syncing)
+        let answered = Self.answer(&m, m.workerA, sync: sync, version: 1, events: 1, nowMs: start + 3 * timeout)
+        if case .pulling = m.core.phase { Issue.record("still pulling after every replica answered") }
+        #expect(answered.learntKeys.isEmpty && m.core.view.unlearntEvents == 0)
     }
 
     @Test("a sync no replica answers in time changes nothing: no install, no hand-on, and the next sync merges the events")

@@ -293,7 +293,14 @@ extension OnlineCore {
                 viewed: pending.record.viewed, item: request.item, position: pending.slot,
                 reward: Double(request.click), propensity: pending.record.propensities[pending.slot],
                 version: pending.record.version)
-            if !frozen { deliver(event, preferring: pending.worker) }
+            if frozen {
+                // Stored as not to be learnt (a freeze serves one version, and its feedback is never merged later):
+                // counted with the other acknowledged events no version learnt, where it was in no counter at all.
+                unlearntEvents += 1
+                viewDirty = true
+            } else {
+                deliver(event, preferring: pending.worker)
+            }
         }
     }
 

@@ -49,7 +49,10 @@ struct OnlineStatusCommand: AsyncParsableCommand {
 /// `recpool online freeze`.
 struct OnlineFreezeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "freeze", abstract: "Pause learning; replicas keep serving the current version.")
+        commandName: "freeze",
+        abstract: "Pause learning; replicas keep serving the current version.",
+        discussion: "Feedback that arrives while frozen is stored and exported but never learnt, even after unfreeze "
+            + "(counted in unlearnt_events).")
 
     @OptionGroup var options: OnlineOutputOptions
 

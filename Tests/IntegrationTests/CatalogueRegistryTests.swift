@@ -161,7 +161,8 @@ struct CatalogueRegistryTests {
         ) { cluster, _ in
             let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
             #expect(
-                status.code == 11 && status.stderr.contains("--online-catalogue 99")
+                status.code == 18 && status.stderr.contains("INTERNAL: online learning is off")
+                    && status.stderr.contains("--online-catalogue 99")
                     && status.stderr.contains("no catalogue version 99 is registered (the registry holds none)"),
                 "\(status.stderr)")
         }

@@ -90,8 +90,12 @@ struct ControlRouter {
     /// Why online learning is not running on this broker.
     private var offline: OnlineUnavailable { onlineOff.map(OnlineUnavailable.failed) ?? .notConfigured }
 
+    /// Refuses online work: BAD_REQUEST when the broker was not started to do it, INTERNAL when it was and its online
+    /// learning could not start (a full disk, an `--online-catalogue` that cannot be served): the broker's failure,
+    /// which a client's exit code (11, a client fault) blamed on the request.
     private func refuse(_ identity: [UInt8], _ header: Header) {
-        let reply = WireMessage.errorReply(to: header, status: .badRequest, message: offline.description)
+        let status: Status = onlineOff == nil ? .badRequest : .internal
+        let reply = WireMessage.errorReply(to: header, status: status, message: offline.description)
         jobs.emit(.toClient(identity: identity, frames: reply.frames()))
     }
 

@@ -42,6 +42,21 @@ final class OnlineCoordinator: ControlShell {
         sweepPrunedBlobs()
         core.frozen = try store.flag("online.frozen") ?? false
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
+        // A log larger than --impression-log-size (the setting lowered for this start) loses its oldest impressions
+        // and their feedback at the next write, acknowledged feedback among them: said once here, where it happened
+        // with no word (a bounded log's steady trimming of a few rows a write is not logged).
+        if core.impressionCount > core.settings.impressionLogSize {
+            logger.warning(
+                """
+                the impression log holds more than --impression-log-size: the oldest impressions and their feedback \
+                are deleted at the next write (export them first to keep them: recpool logs export)
+                """,
+                metadata: [
+                    "impressions": "\(core.impressionCount)", "feedback": "\(core.feedbackCount)",
+                    "impression_log_size": "\(core.settings.impressionLogSize)",
+                    "to_delete": "\(core.impressionCount - core.settings.impressionLogSize)",
+                ])
+        }
         var stored: UInt64 = 0
         var carried: OnlinePolicy?
         var beginsLineage = false

@@ -221,6 +221,19 @@ final class OnlineCoordinator: ControlShell {
         {
             throw StoredPolicyUnusable(version: row.version, error: error)
         }
+        if storedSpec.userFeatures != configuredUsers, relation == .unrelated {
+            // Another catalogue as well (the simulator world's policy, then a shop's): that is the reason said, not
+            // "the schema's user features are encoded otherwise" when the schema never changed.
+            let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
+            let storedCatalogue = row.catalogueVersion.map { String($0) } ?? "the simulator world's"
+            logger.warning(
+                "the stored online policy serves another catalogue version; starting a new lineage",
+                metadata: [
+                    "stored_version": "\(row.version)", "stored_catalogue": "\(storedCatalogue)",
+                    "configured_catalogue": "\(configuredCatalogue)",
+                ])
+            return .newLineage
+        }
         if storedSpec.userFeatures != configuredUsers {
             logger.warning(
                 "the schema's user features are encoded otherwise than the stored online policy's; starting a new lineage",
@@ -279,7 +292,6 @@ final class OnlineCoordinator: ControlShell {
         // are what this broker is configured to serve does it serve under the stored number. A catalogue
         // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
         // served version to each new catalogue version the same way, `moveToCatalogue`).
-        let configured = String(decoding: WireJSON.encode(configuredSpec), as: UTF8.self)
         // Read into locals, not inside the log's metadata closures: reading `core.catalogueVersion` there crashed
         // Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed optional) in the release build.
         let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
@@ -297,7 +309,8 @@ final class OnlineCoordinator: ControlShell {
                 logger.warning(
                     "the configured online policy differs from the stored version's; its statistics are served as a new version",
                     metadata: [
-                        "stored_version": "\(row.version)", "spec": "\(configured)",
+                        "stored_version": "\(row.version)",
+                        "differs_in": "\(Self.differingFields(storedSpec, configuredSpec).joined(separator: ", "))",
                         "configured_catalogue": "\(configuredCatalogue)",
                     ])
             }
@@ -312,6 +325,24 @@ final class OnlineCoordinator: ControlShell {
                 ])
         }
         return .newLineage
+    }
+
+    /// The top-level fields of the policy spec (as JSON, `exploration`, `learning`, `seed`, …) in which `stored` and
+    /// `configured` differ, sorted; `catalogue` when only the catalogue moved. The warning that a restart serves the
+    /// statistics as a new version logged the whole configured spec (about 3 KB) and named no field.
+    static func differingFields(_ stored: OnlinePolicySpec, _ configured: OnlinePolicySpec) -> [String] {
+        func object(_ spec: OnlinePolicySpec) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(WireJSON.encode(spec)))) as? [String: Any] ?? [:]
+        }
+        let (a, b) = (object(stored), object(configured))
+        let fields = Set(a.keys).union(b.keys).filter { key in
+            switch (a[key], b[key]) {
+            case (nil, nil): return false
+            case (let x?, let y?): return !NSDictionary(dictionary: ["v": x]).isEqual(to: ["v": y])
+            default: return true
+            }
+        }.sorted()
+        return fields.isEmpty ? ["catalogue"] : fields
     }
 
     /// The replicas a restarted broker registers are sent its served version, which drops what they learnt since

@@ -186,7 +186,7 @@ extension BrokerCore {
         }
         let services = Set(hello.services.compactMap { name in Command.allCases.first { $0.name == name } })
         workers[identity] = WorkerRecord(
-            identity: identity, hello: hello, address: peerAddress ?? hello.host,
+            identity: identity, hello: hello, address: Self.displayAddress(peerAddress) ?? hello.host,
             services: services.filter(\.isWorkerService), slots: max(0, hello.slots),
             modelVersion: hello.modelVersion, inputWidth: hello.inputWidth,
             modelSHA256: hello.modelSha256,  // the worker's claim, checked against the registry
@@ -278,5 +278,19 @@ extension BrokerCore {
             disconnectsSent[identity] = now.monotonicMicros
             actions.append(.sendToWorker(identity: identity, frames: [Header(command: .disconnect).encoded()]))
         }
+    }
+}
+
+extension BrokerCore {
+    /// Where a worker connects from, as `status` shows it: libzmq's `Peer-Address` for tcp (`127.0.0.1`), and for an
+    /// `ipc://` peer, whose `Peer-Address` is its credentials `localhost:UID:GID:PID` (read as a host and port by
+    /// whoever saw `localhost:0:0:14838`), `ipc (pid PID)`.
+    static func displayAddress(_ peer: String?) -> String? {
+        guard let peer else { return nil }
+        let parts = peer.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 4, parts[0] == "localhost", parts.dropFirst().allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            return "ipc (pid \(parts[3]))"
+        }
+        return peer
     }
 }

@@ -108,8 +108,8 @@ struct DataFaultTests {
         let bare = try runTool("recpool", ["predict", "--model", model, "--input", try Self.write("0.1,0.9\n", "p2.csv", in: temporary)])
         #expect(named.code == 0 && bare.code == 0 && named.stdout == bare.stdout, "\(named.stderr) \(bare.stderr)")
         for (header, says) in [
-            ("b,a", "header column 1 is 'b' (its column 2), the model's training columns' column 1 is 'a'"),
-            ("x,y", "header column 1 is 'x' (which it does not name)"),
+            ("b,a", "header column 1 is 'b', but column 1 of the model's training columns is 'a' ('b' is column 2 there)"),
+            ("x,y", "header column 1 is 'x', but column 1 of the model's training columns is 'a' ('x' is not named there)"),
             ("a,b,c", "the header names 3 feature columns, the model's training columns 2 (not in the model's training columns: 'c')"),
         ] {
             let values = header.split(separator: ",").map { _ in "0.5" }.joined(separator: ",")

@@ -181,12 +181,16 @@ enum RowsFile {
                 + (detail.isEmpty ? "" : " (\(detail.joined(separator: "; ")))") + hint
         }
         let at = names.indices.first { names[$0] != expected[$0] }!
-        let elsewhere = expected.firstIndex(of: names[at]).map { " (its column \($0 + 1))" } ?? " (which it does not name)"
+        // "header column 1 is 'b' (its column 2), the model's training columns' column 1 is 'a'" left unclear whose
+        // column 2 that was.
+        let elsewhere =
+            expected.firstIndex(of: names[at]).map { "'\(names[at])' is column \($0 + 1) there" }
+            ?? "'\(names[at])' is not named there"
         let order =
             against == "the feature specification"
             ? "the columns must be the specification's, in its order (as `recpool data features` writes them)"
             : "the columns must be those `recpool fit` was given, in their order"
-        return "\(source): header column \(at + 1) is '\(names[at])'\(elsewhere), \(against)' column \(at + 1) "
-            + "is '\(expected[at])': \(order)"
+        return "\(source): header column \(at + 1) is '\(names[at])', but column \(at + 1) of \(against) is "
+            + "'\(expected[at])' (\(elsewhere)): \(order)"
     }
 }

@@ -34,7 +34,22 @@ class RecPoolError(Exception):
 
     def __str__(self) -> str:
         name = self.status.name if self.status is not None else type(self).__name__
-        return f"{name}: {self.message}"
+        # A reply with no text said "BAD_REQUEST: " and nothing else; its control characters (an escape sequence from
+        # a faulty peer) would act on a terminal.
+        if not self.message:
+            return f"{name} (the reply carried no message)"
+        return f"{name}: {_escaping_controls(self.message)}"
+
+
+def _escaping_controls(text: str) -> str:
+    """``text`` with its C0 controls but tab and line feed, DEL and the C1 controls written as ``\\u{XX}``, as the
+    broker writes them in its own error texts (docs/PROTOCOL.md)."""
+    def shown(ch: str) -> str:
+        code = ord(ch)
+        if (code < 0x20 and ch not in "\n\t") or 0x7F <= code <= 0x9F:
+            return "\\u{%X}" % code
+        return ch
+    return "".join(shown(ch) for ch in text)
 
 
 class BadRequest(RecPoolError, ValueError):

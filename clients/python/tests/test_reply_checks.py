@@ -585,3 +585,10 @@ def test_a_timeout_longer_than_one_poll_can_wait_is_taken(fake, timeout):
     broker = fake(answer)
     with recpool.Client(broker.endpoint, timeout=timeout) as client:
         assert client.score(ROWS).probabilities.tolist() == [0.5, 0.5]
+
+
+def test_an_error_text_is_shown_escaped_and_an_empty_one_is_said():
+    """A reply with an empty text printed as "BAD_REQUEST: " alone; one with an escape sequence acted on a terminal."""
+    assert str(recpool.BadRequest("")) == "BAD_REQUEST (the reply carried no message)"
+    assert str(recpool.BadRequest("worker \x1b[31mw1\x1b[0m")) == "BAD_REQUEST: worker \\u{1B}[31mw1\\u{1B}[0m"
+    assert str(recpool.BadRequest("line\nnext\ttab")) == "BAD_REQUEST: line\nnext\ttab"

@@ -343,6 +343,7 @@ public final class BrokerReactor: Sendable {
                     case .rollout(let version, let frames, let inputWidth):
                         core.handle(.rollout(version: version, frames: frames, inputWidth: inputWidth), now: now, into: &actions)
                     case .online(let view): core.onlineView = view
+                    case .onlineOff(let why): core.onlineOff = why
                     case .policyReplicas(let replicas):
                         core.handle(.policyReplicas(replicas), now: now, into: &actions)
                     case .registry(let models): core.registeredModels = models

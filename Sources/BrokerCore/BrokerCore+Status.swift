@@ -32,10 +32,12 @@ extension BrokerCore {
             StatusDocument.Queue(
                 service: service.name, depth: queues[service]?.count ?? 0, capacity: configuration.queueCapacity)
         }
-        return StatusDocument(
+        var document = StatusDocument(
             protocolVersion: Int(Header.currentVersion),
             uptimeMs: (now.monotonicMicros &- startedAt) / 1000,
             workers: workerEntries, queues: queueEntries, inflight: inflight.count,
             counters: counters.values, online: onlineView, promotedVersion: rollout?.version)
+        document.onlineOff = onlineOff
+        return document
     }
 }

@@ -59,6 +59,8 @@ public struct BrokerCore: Sendable {
     public var registeredModels: [UInt64: String]?
     /// The control plane's latest view of online learning, for the status document.
     public var onlineView: OnlineView?
+    /// Why online learning is off on a broker started with `--online`, shown in the status document; nil otherwise.
+    public var onlineOff: String?
     /// While the broker runs online learning, the workers that reported an installed policy version: only they take
     /// RECOMMEND (``isEligible(_:for:serving:)``), so a slate always comes from the served policy and carries an
     /// impression, never from the model path of a replica still waiting for its first POLICY. `nil` when the broker

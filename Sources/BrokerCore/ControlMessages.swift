@@ -126,6 +126,9 @@ public enum ControlOutput: Sendable {
     /// The workers (routing identities) that reported an installed online policy version, or nil when online
     /// learning is off: the reactor hands it to the core as ``BrokerEvent/policyReplicas(_:)``.
     case policyReplicas(Set<[UInt8]>?)
+    /// The broker was started with `--online` and its online learning could not start: why, for the status document
+    /// (``StatusDocument/onlineOff``).
+    case onlineOff(String)
     /// Every registered model version and its checkpoint's SHA-256: a worker that claims a version
     /// is checked against it (sent at start and after each registration).
     case registry([UInt64: String])

@@ -162,6 +162,10 @@ public struct StatusDocument: Codable, Sendable, Hashable {
     public var counters: [String: UInt64]
     /// Online learning, when the broker runs it.
     public var online: OnlineView?
+    /// Why online learning is off on a broker started with `--online` (a full disk when its first version was stored,
+    /// an `--online-catalogue` it cannot serve); absent otherwise. Without it such a broker's status read as one
+    /// started without `--online`.
+    public var onlineOff: String?
     /// The model version promoted in the registry, which every scoring worker is brought to, or
     /// `null` when none is (or the broker has no `--state-dir`).
     public var promotedVersion: UInt64?
@@ -191,6 +195,7 @@ public struct StatusDocument: Codable, Sendable, Hashable {
         try container.encode(inflight, forKey: .inflight)
         try container.encode(counters, forKey: .counters)
         try container.encodeIfPresent(online, forKey: .online)
+        try container.encodeIfPresent(onlineOff, forKey: .onlineOff)
         try container.encode(promotedVersion, forKey: .promotedVersion)
     }
 }

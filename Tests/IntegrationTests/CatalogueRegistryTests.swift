@@ -165,6 +165,13 @@ struct CatalogueRegistryTests {
                     && status.stderr.contains("--online-catalogue 99")
                     && status.stderr.contains("no catalogue version 99 is registered (the registry holds none)"),
                 "\(status.stderr)")
+            // The broker's status says so too: it read as a broker started without --online.
+            let text = try runTool("recpool", ["status", "--broker", cluster.endpoints.frontend])
+            #expect(
+                text.code == 0 && text.stdout.contains("online learning is off: --online-catalogue 99 cannot be served"),
+                "\(text.stdout)")
+            let json = try runTool("recpool", ["status", "--broker", cluster.endpoints.frontend, "--json"])
+            #expect(json.stdout.contains("\"online_off\":\"--online-catalogue 99 cannot be served"), "\(json.stdout)")
         }
     }
 
@@ -238,7 +245,7 @@ struct CatalogueRegistryTests {
         ) { cluster, _ in
             let status = try runTool("recpool", ["online", "status", "--broker", cluster.endpoints.frontend])
             #expect(
-                status.code == 11
+                status.code == 18
                     && status.stderr.contains("no catalogue version 99 is registered (the registry holds versions 1 to 3)")
                     && !status.stderr.contains("catalogue upload"),
                 "\(status.stderr)")

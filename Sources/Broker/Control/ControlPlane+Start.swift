@@ -93,6 +93,7 @@ extension ControlPlane {
         }
         var router = ControlRouter(jobs: coordinator, online: learner, catalogues: catalogues)
         router.onlineOff = onlineOff
+        if let onlineOff { emit(.onlineOff("\(onlineOff); fix it and restart the broker")) }
         return (router, judgeThread)
     }
 

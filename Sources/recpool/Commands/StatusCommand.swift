@@ -76,6 +76,9 @@ enum StatusTable {
         lines.append(
             "broker up \(status.uptimeMs / 1000) s, protocol v\(status.protocolVersion), \(status.workers.count) live worker(s), \(status.inflight) in flight"
         )
+        if let why = status.onlineOff {
+            lines.append("online learning is off: \(cell(why))")
+        }
         if let online = status.online, online.enabled {
             lines.append(
                 "online learning \(online.frozen ? "frozen" : "on"): policy version \(online.version)"

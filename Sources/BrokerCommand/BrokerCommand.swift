@@ -112,7 +112,9 @@ struct BrokerCommand: AsyncParsableCommand {
         func tcp(_ endpoint: String) -> (host: String, port: String)? {
             guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":") else { return nil }
             let host = String(endpoint[endpoint.index(endpoint.startIndex, offsetBy: 6)..<colon])
-            let port = String(endpoint[endpoint.index(after: colon)...])
+            // The port as a number: `045121` is port 45121, which a text comparison took for another.
+            let text = String(endpoint[endpoint.index(after: colon)...])
+            let port = Int(text).map(String.init) ?? text
             let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
             // `localhost` is bound as 127.0.0.1 (docs/SECURITY.md), so it is that address.
             return (bare.lowercased() == "localhost" ? "127.0.0.1" : bare, port)
@@ -130,9 +132,15 @@ struct BrokerCommand: AsyncParsableCommand {
                 let same: Bool
                 if let x = tcp(a.endpoint), let y = tcp(b.endpoint) {
                     same = x.port == y.port && x.port != "*" && x.port != "0" && overlaps(x.host, y.host)
+                } else if a.endpoint.hasPrefix("ipc://"), b.endpoint.hasPrefix("ipc://") {
+                    // `ipc://*` picks a new path at each bind. Paths compare as the files they name: `f.ipc`,
+                    // `./f.ipc` and its absolute path are one socket file.
+                    func file(_ endpoint: String) -> String {
+                        URL(fileURLWithPath: String(endpoint.dropFirst("ipc://".count))).standardizedFileURL.path
+                    }
+                    same = a.endpoint != "ipc://*" && b.endpoint != "ipc://*" && file(a.endpoint) == file(b.endpoint)
                 } else {
-                    // `ipc://*` picks a new path at each bind.
-                    same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://") && a.endpoint != "ipc://*"
+                    same = a.endpoint == b.endpoint && !a.endpoint.hasPrefix("tcp://")
                 }
                 if same {
                     return "\(a.flag) \(a.endpoint) and \(b.flag) \(b.endpoint) are one address: the broker binds each, and "
@@ -193,6 +201,14 @@ struct BrokerCommand: AsyncParsableCommand {
             throw ValidationError("--max-attempts must be 1…\(UInt16.max), got \(maxAttempts)")
         }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
+        // An empty key or allow-list path was read as a file named "" ("recpool-broker: : cannot read", exit 66).
+        for (path, flag) in [(curveKey, "--curve-key"), (allowClients, "--allow-clients"),
+            (allowTrainers, "--allow-trainers"), (allowWorkers, "--allow-workers")]
+        {
+            if let path, path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw ValidationError("\(flag) must name a file, got \(path.isEmpty ? "an empty string" : "only white space")")
+            }
+        }
         if let stateDir, stateDir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--state-dir must name a folder, got \(stateDir.isEmpty ? "an empty string" : "only white space")")
         }

@@ -28,6 +28,14 @@ extension AsyncParsableCommand {
                     + "RecPool reads its arguments and paths as UTF-8; rename the file or pass a UTF-8 path\n").utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
+        // The environment too: `RECPOOL_STATE_DIR=$'\xff\xfe'` started a broker on a directory named "��", and
+        // `RECPOOL_CONFIG` of such a path said a file that exists does not.
+        if let (name, shown) = Self.nonUTF8RecPoolVariable() {
+            FileHandle.standardError.write(
+                Data(("\(configuration.commandName ?? "recpool"): the environment variable \(name) (\(shown)) is not "
+                    + "UTF-8 text: RecPool reads its settings and paths as UTF-8; set it to a UTF-8 value\n").utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         let arguments = configuration.subcommands.isEmpty ? arguments : ConfigResolver.configAfterSubcommand(arguments)
         let catalog: OptionCatalog
         let resolution: ConfigResolution
@@ -100,6 +108,25 @@ extension AsyncParsableCommand {
     /// The first of the process's arguments (after the program's name) that is not valid UTF-8, as its position (from
     /// 1) and its text with each invalid byte written `\xHH`; nil when every one is UTF-8. Read from the raw `argv`,
     /// which `CommandLine.arguments` has already repaired.
+    /// The first `RECPOOL_*` environment variable whose value is not UTF-8, with its bytes shown (`\xFF`); nil when
+    /// none. Read from `environ`, whose bytes Swift's `ProcessInfo` decodes leniently (into U+FFFD).
+    static func nonUTF8RecPoolVariable() -> (String, String)? {
+        var entry = environ
+        while let pointer = entry.pointee {
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: strlen(pointer)))
+            entry += 1
+            guard bytes.starts(with: Array("RECPOOL_".utf8)), let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else {
+                continue
+            }
+            let value = Array(bytes[(equals + 1)...])
+            guard String(validating: value, as: UTF8.self) == nil else { continue }
+            let name = String(decoding: bytes[..<equals], as: UTF8.self)
+            let shown = value.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
+            return (name, shown)
+        }
+        return nil
+    }
+
     static func nonUTF8Argument() -> (Int, String)? {
         let argv = CommandLine.unsafeArgv
         for index in 1..<Int(CommandLine.argc) {

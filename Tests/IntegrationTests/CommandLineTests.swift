@@ -335,6 +335,21 @@ struct NonUTF8ArgumentTests {
         #expect(run.stderr.contains("argument 7 (m\\xFF.ckpt) is not UTF-8 text"), "\(run.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path).isEmpty)
     }
+
+    /// `RECPOOL_STATE_DIR=$'\xff\xfe'` started a broker on a directory named "��" (Swift decodes the environment
+    /// leniently too), and `RECPOOL_ID` of such bytes named the worker `w�`.
+    @Test("a RECPOOL_ variable with bytes that are not UTF-8 is refused (exit 64) naming it, and nothing is created")
+    func refusedFromTheEnvironment() throws {
+        let temporary = try TemporaryDirectory("non-utf8-env")
+        defer { temporary.remove() }
+        let broker = ProcessCluster.executable("recpool-broker").path
+        let script = "cd \"$1\" && RECPOOL_STATE_DIR=\"$(printf '\\377\\376')\" exec \"$2\" --frontend tcp://127.0.0.1:0 "
+            + "--backend tcp://127.0.0.1:0"
+        let run = try runTool("/bin/sh", ["-c", script, "sh", temporary.path, broker])
+        #expect(run.code == 64, "\(run.code) \(run.stderr)")
+        #expect(run.stderr.contains("the environment variable RECPOOL_STATE_DIR (\\xFF\\xFE) is not UTF-8 text"), "\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary.path).isEmpty)
+    }
 }
 
 /// An exported `RECPOOL_DATA_DIR` (where OBD lives, for every command) refused every `loadtest` without `--dataset`:
@@ -501,7 +516,8 @@ struct UsageBeforeSendingTests {
         // A value starting with `-` was taken for a flag ("Missing value for '--events'"); a negative item id was sent.
         for (flag, value, says) in [
             ("--events", "-1:5", "--events: \"-1:5\" is not ITEM:SECONDS with an item id of 0 or more"),
-            ("--candidates", "-3", "--candidates: \"-3\" is not an item id (0 or more)"),
+            ("--candidates", "-3", "--candidates: \"-3\" is not an item id (a whole number, 0 or more)"),
+            ("--candidates", "18446744073709551615", "--candidates: \"18446744073709551615\" is more than any item id"),
             ("--candidates", "4,-3", "--candidates: \"-3\" is not an item id"),
             ("--events", "1.5:30", "--events: \"1.5:30\" is not ITEM:SECONDS"),
             ("--candidates", "2.5", "--candidates: \"2.5\" is not an item id"),
@@ -636,6 +652,15 @@ struct UsageBeforeSendingTests {
             ("recpool", ["data", "schema", "--infer", "log.csv", "--out", missing], "does not exist"),
             ("recpool", ["data", "ope", "--dataset", "synthetic:users=10", "--policy", "random", "--rewards-out", missing], "does not exist"),
             ("recpool", ["keygen", "--out", ""], "--out"),
+            // Key, model, schema and spec paths given empty were read as a file named "" (": cannot read", exit 2/66).
+            ("recpool", ["status", "--curve-server-key", "", "--curve-key", "k.key"] + broker, "--curve-server-key must name"),
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--curve-key", ""], "--curve-key must name"),
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--allow-clients", " "], "--allow-clients must name"),
+            ("recpool-worker", ["--model", ""], "--model must name"),
+            ("recpool", ["fit", "--dataset", "synthetic:users=10", "--out", "x.ckpt", "--feature-spec", ""], "--feature-spec must name"),
+            ("recpool", ["fit", "--dataset", "synthetic:users=10", "--out", "x.ckpt", "--schema", ""], "--schema must name"),
+            ("recpool", ["eval", "--model", "", "--dataset", "synthetic:users=10"], "--model must name"),
+            ("recpool", ["data", "schema", "--infer", ""], "--infer must name"),
             // A built-in dataset name that does not parse is a usage error before `train` connects, as for `fit`.
             ("recpool", ["train", "--dataset", "synthetic:foo=1"] + broker, "--dataset: invalid dataset specification"),
             ("recpool", ["train", "--dataset", "synthetic:users=0"] + broker, "--dataset: invalid dataset specification"),

@@ -26,6 +26,14 @@ struct NumberOptionRangeTests {
             ("recpool-broker", ["--frontend", "tcp://localhost:42630", "--backend", "tcp://127.0.0.1:42630"], "are one address"),
             ("recpool-broker", ["--frontend", "tcp://[::]:42630", "--backend", "tcp://127.0.0.1:42631", "--metrics", "127.0.0.1:42630", "--insecure"],
              "are one address"),
+            // Compared as text, a port with a leading zero and an ipc path spelled otherwise were other addresses (69).
+            ("recpool-broker", ["--frontend", "tcp://127.0.0.1:42630", "--backend", "tcp://127.0.0.1:042630"], "are one address"),
+            ("recpool-broker", ["--frontend", "ipc:///tmp/recpool-clash.ipc", "--backend", "ipc:///tmp/./recpool-clash.ipc"],
+             "are one address"),
+            // A port libzmq refuses at run time (EINVAL, exit 70 for a worker: restarted for ever) and a transport it
+            // does not support are named at once.
+            ("recpool-worker", ["--broker", "tcp://127.0.0.1:+42630"], "the port '+42630' is not 0…65535"),
+            ("recpool-worker", ["--broker", "wss://127.0.0.1:42630"], "expected tcp://HOST:PORT or ipc://PATH"),
             // A C int's range: ArgumentParser's bare "is invalid" named neither the rule nor the range.
             ("recpool-broker", ["--client-receive-hwm", "2147483648"],
              "--client-receive-hwm must be at most 2147483647 (libzmq's ZMQ_RCVHWM is a C int), got 2147483648"),

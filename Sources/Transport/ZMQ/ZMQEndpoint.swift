@@ -21,8 +21,10 @@ public struct ZMQEndpoint: Sendable, Hashable {
     /// The longest `ipc://` path, in bytes: a Unix socket address's `sun_path` less its terminating NUL (107 on Linux).
     public static let maximumIPCPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
-    /// The transports RecPool's ROUTER and DEALER sockets can use.
-    public static let transports: Set<String> = ["tcp", "ipc", "inproc", "ws", "wss", "vmci"]
+    /// The transports RecPool's ROUTER and DEALER sockets can use: those of the libzmq build RecPool runs on (4.3 as
+    /// Debian builds it). `ws`, `wss` and `vmci` passed this check and failed the bind or connect at run time ("Protocol
+    /// not supported", exit 70 or 69, which a supervisor restarts for ever).
+    public static let transports: Set<String> = ["tcp", "ipc", "inproc"]
 
     /// Why `endpoint` is not one libzmq can take, or nil: it must be `TRANSPORT://ADDRESS` with a transport of
     /// ``transports`` and an address, a `tcp://` one with `:PORT` (or `:*`), whose port ``portProblem(_:)`` accepts.
@@ -90,7 +92,10 @@ public struct ZMQEndpoint: Sendable, Hashable {
         guard let colon = target.lastIndex(of: ":") else { return nil }
         let port = target[target.index(after: colon)...]
         if port == "*" { return nil }
-        guard let number = Int(port), (0...65_535).contains(number) else {
+        // Digits only: `Int("+45101")` is 45101, and libzmq refuses `:+45101` at run time (EINVAL, exit 70).
+        guard !port.isEmpty, port.utf8.allSatisfy({ (48...57).contains($0) }), let number = Int(port),
+            (0...65_535).contains(number)
+        else {
             return "the port '\(port)' is not 0…65535 (or * to bind any free port)"
         }
         return nil

@@ -40,6 +40,8 @@ struct DatasetOptions: ParsableArguments {
     func validate() throws {
         // An empty --data-dir (an unset variable) was read as `/` (its obd/ child, `/obd`).
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
+        try PathOption.validateNamed([(schema, "--schema")], what: "a file")
         switch (positionalDataset, datasetOption) {
         case (nil, nil):
             throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")

@@ -45,6 +45,8 @@ struct DataSchemaCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
+        // An empty --infer resolved its default catalogue to the parent folder's and was refused as "no catalogue".
+        try PathOption.validateNamed([(infer, "--infer"), (catalogue, "--catalogue")], what: "a CSV file")
         try PathOption.validateOutputs([(out, "--out")])
         try PathOption.validateDistinct(outputs: [(out, "--out")], inputs: [(infer, "--infer"), (catalogue, "--catalogue")])
     }
@@ -53,13 +55,14 @@ struct DataSchemaCommand: AsyncParsableCommand {
         let catalogueFile =
             catalogue
             ?? URL(fileURLWithPath: infer).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
+        // The log first: a folder or an unreadable log was reported as a missing catalogue beside it.
+        let log = try DatasetOptions.reporting(infer) { () throws(DataError) in try CSVTable.read(path: infer) }
         if catalogue == nil, !FileManager.default.fileExists(atPath: catalogueFile) {
             throw CommandFailure(
                 "no catalogue: \(catalogueFile) (the default, beside the log) does not exist; pass the shop's item CSV "
                     + "with --catalogue FILE", exitCode: .badInput)
         }
         let draft = try DatasetOptions.reporting(infer) { () throws(DataError) in
-            let log = try CSVTable.read(path: infer)
             let items = try CSVTable.read(path: catalogueFile)
             // The loader reads the catalogue relative to the schema file: name it relative to where the draft goes.
             let base = URL(fileURLWithPath: out ?? "schema.toml").deletingLastPathComponent().standardized

@@ -47,6 +47,8 @@ struct EvalCommand: AsyncParsableCommand {
 
     func validate() throws {
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
+        try PathOption.validateNamed([(model, "--model"), (schema, "--schema")], what: "a file")
         try DatasetName.validate(dataset)
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(

@@ -176,7 +176,12 @@ struct RecommendCommand: AsyncParsableCommand {
                     if CSVNumber.double(String(text)) == nil {
                         throw CommandFailure(CatalogueRowText.notARow(text, option: "--candidates"), exitCode: .usage)
                     }
-                    throw CommandFailure("--candidates: \"\(text)\" is not an item id (0 or more)", exitCode: .usage)
+                    // 18446744073709551615 is 0 or more: it is past any whole number an item id holds.
+                    let why =
+                        text.first == "-" || CSVNumber.double(String(text)).map({ $0.rounded() != $0 }) == true
+                        ? "is not an item id (a whole number, 0 or more)"
+                        : "is more than any item id (at most \(Int.max))"
+                    throw CommandFailure("--candidates: \"\(text)\" \(why)", exitCode: .usage)
                 }
                 return item
             }

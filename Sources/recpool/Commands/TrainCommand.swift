@@ -104,6 +104,8 @@ struct TrainCommand: AsyncParsableCommand {
     /// problem names the flag (`--sync-every`, not `sync_every`), so a value from a file or the environment is traced.
     func validate() throws {
         try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
+        try PathOption.validateNamed([(schema, "--schema")], what: "a file")
         try DatasetName.validate(dataset)
         if model == "dqn" && !dataset.hasPrefix("synthetic:") {
             throw ValidationError("dqn jobs train in the simulator: --dataset must be synthetic:…")

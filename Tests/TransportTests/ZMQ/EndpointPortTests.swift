@@ -9,6 +9,8 @@ struct EndpointPortTests {
     @Test("ports outside 0…65535, or not a number, are named", arguments: [
         "tcp://127.0.0.1:99999", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:-1", "tcp://127.0.0.1:x",
         "tcp://[::1]:70000", "tcp://127.0.0.1:5000;127.0.0.1:99999",
+        // `Int` reads these; libzmq refuses them at run time (EINVAL, exit 70).
+        "tcp://127.0.0.1:+45101", "tcp://127.0.0.1: 5555", "tcp://127.0.0.1:",
     ])
     func refused(endpoint: String) {
         #expect(ZMQEndpoint.portProblem(endpoint)?.contains("is not 0…65535") == true)
@@ -27,6 +29,9 @@ struct EndpointPortTests {
               ("foo", "expected tcp://HOST:PORT"), ("ipc://", "expected tcp://HOST:PORT"),
               ("http://127.0.0.1:80", "expected tcp://HOST:PORT"), ("5", "expected tcp://HOST:PORT"),
               ("tcp://127.0.0.1", "a tcp endpoint needs a port"), ("tcp://127.0.0.1:99999", "is not 0…65535"),
+              // Transports this libzmq does not support passed and failed the bind or connect ("Protocol not supported").
+              ("ws://127.0.0.1:5555", "expected tcp://HOST:PORT"), ("wss://127.0.0.1:5555", "expected tcp://HOST:PORT"),
+              ("vmci://1:2", "expected tcp://HOST:PORT"),
           ])
     func malformed(endpoint: String, says: String) {
         #expect(ZMQEndpoint.problem(endpoint)?.contains(says) == true, "\(endpoint)")

@@ -47,8 +47,68 @@ struct CurveKeyFileTests {
         let paths = try CurveKeyFile.generate(directory: directory, name: "broker")
         #expect(try CurveKeyFile.readPublicKey(path: paths.key) == CurveKeyFile.readPublicKey(path: paths.pub))
         chmod(paths.key, 0o644)
-        #expect(throws: CurveKeyError.tooOpen(path: paths.key, mode: 0o644)) { try CurveKeyFile.readPublicKey(path: paths.key) }
+        // Named as a key pair given where the public file belongs: "too open … or pass --allow-open-key-file" advised
+        // a flag that applies to --curve-key only.
+        #expect(throws: CurveKeyError.secretInPublicFile(path: paths.key, mode: 0o644)) { try CurveKeyFile.readPublicKey(path: paths.key) }
+        #expect(!"\(CurveKeyError.secretInPublicFile(path: paths.key, mode: 0o644))".contains("--allow-open-key-file"))
         #expect(try CurveKeyFile.readPublicKey(path: paths.pub).count == 40)
+    }
+
+    /// The mode alone was checked: an allow-list owned by another user, or in a folder anyone may write, let another
+    /// user add a key that the next reload admitted.
+    @Test("an allow-list or key pair owned by another user, or in a folder others may write, is refused naming why")
+    func ownerAndFolder() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-owner-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "alice")
+        let list = directory + "/clients.allow"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: paths.pub))).write(to: URL(fileURLWithPath: list))
+        chmod(list, 0o644)
+        #expect(try CurveKeyFile.readAllowList(path: list).count == 1)
+        if geteuid() == 0 {
+            chown(list, 65_534, 65_534)
+            #expect(throws: CurveKeyError.foreignOwner(path: list, owner: 65_534, user: 0)) {
+                try CurveKeyFile.readAllowList(path: list)
+            }
+            chown(paths.key, 65_534, 65_534)
+            #expect(throws: CurveKeyError.foreignOwner(path: paths.key, owner: 65_534, user: 0)) {
+                try CurveKeyFile.readKeyPair(path: paths.key)
+            }
+            chown(list, 0, 0)
+            chown(paths.key, 0, 0)
+        }
+        chmod(directory, 0o777)
+        #expect(throws: CurveKeyError.writableFolder(path: list, folder: directory, mode: 0o777)) {
+            try CurveKeyFile.readAllowList(path: list)
+        }
+        // A sticky folder (as /tmp) lets no one else replace the file.
+        chmod(directory, 0o1777)
+        #expect(try CurveKeyFile.readAllowList(path: list).count == 1)
+        chmod(directory, 0o755)
+    }
+
+    /// `KEY  # alice` was refused as "not a CURVE key", which did not say the comment was the problem.
+    @Test("a key followed by a comment on its line is named as such")
+    func inlineComment() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-comment-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "alice")
+        let key = try CurveKeyFile.readPublicKey(path: paths.pub)
+        let list = directory + "/clients.allow"
+        try Data("# clients\n\(key)  # alice\n".utf8).write(to: URL(fileURLWithPath: list))
+        #expect(throws: CurveKeyError.inlineComment(path: list, line: 2)) { try CurveKeyFile.readAllowList(path: list) }
+    }
+
+    /// `RECPOOL_CURVE_KEY=$SECRET` (the key where its file's path belongs) printed the secret in the error and the log.
+    @Test("a key given where its file's path belongs is refused without showing it")
+    func keyGivenAsPath() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curve-value-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try CurveKeyFile.generate(directory: directory, name: "alice")
+        let secret = try CurveKeyFile.readKeyPair(path: paths.key).secretKey
+        #expect(throws: CurveKeyError.keyGivenAsPath) { try CurveKeyFile.readKeyPair(path: secret) }
+        #expect(throws: CurveKeyError.keyGivenAsPath) { try CurveKeyFile.readAllowList(path: secret) }
+        #expect(!"\(CurveKeyError.keyGivenAsPath)".contains(secret))
     }
 
     @Test("keygen writes a 0600 key pair and a .pub that read back and belong together")
@@ -101,7 +161,7 @@ struct CurveKeyFileTests {
         // A secret readable by others, given as an allow-list, is refused as a key file is (it was read for its public
         // half without a word).
         chmod(path, 0o644)
-        #expect(throws: CurveKeyError.tooOpen(path: path, mode: 0o644)) { try CurveKeyFile.readAllowList(path: path) }
+        #expect(throws: CurveKeyError.secretInPublicFile(path: path, mode: 0o644)) { try CurveKeyFile.readAllowList(path: path) }
         chmod(path, 0o600)
         // A secret alone is no one's public key: the list was read as empty, revoking every peer at a notice.
         #expect(throws: CurveKeyError.missing(path: path, what: "public-key")) { try CurveKeyFile.readAllowList(path: path) }

@@ -26,6 +26,12 @@ final class ZAPHandler: Sendable {
     let counts = LockedBox((accepted: 0, refused: 0))
     /// Refused handshakes not yet taken by ``takeRefused()``.
     private let refusedSinceTaken = LockedBox<UInt64>(0)
+    /// When the last "refused a peer" line was logged (monotonic ms, 0 never) and how many refusals went unlogged
+    /// since: anyone who can reach the port can make handshakes with fresh keys, and each wrote a line (4,070 lines in
+    /// 5 s from one process), so a line is written at most every ``refusalLogIntervalMs``, saying how many it stands for.
+    private let refusalLog = LockedBox((lastMs: UInt64(0), unlogged: 0))
+    /// The least time between two "refused a peer" lines, in ms.
+    static let refusalLogIntervalMs: UInt64 = 5_000
 
     init(context: ZMQContext, security: BrokerSecurity, logger: Logger) {
         self.context = context
@@ -119,9 +125,22 @@ final class ZAPHandler: Sendable {
         }
         guard let role = security.withLock({ $0.role(domain: domain, publicKey: key) }) else {
             refused()
-            logger.notice(
-                "refused a peer", metadata: ["domain": "\(domain)", "key": "\(key)",
-                "address": "\(String(decoding: frames[5], as: UTF8.self))"])
+            let now = Clocks.monotonicMicros() / 1000
+            let unlogged = refusalLog.withLock { log -> Int? in
+                guard log.lastMs == 0 || now >= log.lastMs + Self.refusalLogIntervalMs else {
+                    log.unlogged += 1
+                    return nil
+                }
+                defer { log = (now, 0) }
+                return log.unlogged
+            }
+            if let unlogged {
+                var metadata: Logger.Metadata = [
+                    "domain": "\(domain)", "key": "\(key)", "address": "\(String(decoding: frames[5], as: UTF8.self))",
+                ]
+                if unlogged > 0 { metadata["refused_unlogged_since_last_line"] = "\(unlogged)" }
+                logger.notice("refused a peer", metadata: metadata)
+            }
             return reply("400", "key not allowed")
         }
         counts.withLock { $0.accepted += 1 }

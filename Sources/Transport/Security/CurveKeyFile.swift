@@ -23,6 +23,19 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A key-pair file holds a second `what` (`public-key` or `secret-key`) at `line`, or a server's public-key file
     /// a second key: which one is meant cannot be told (two `.key` files concatenated; the last one used to win).
     case repeated(path: String, what: String, line: Int)
+    /// A public-key file (an allow-list, a server's `.pub`) holds a secret key that group or others may read: it is a
+    /// `.key` file given where the public one belongs.
+    case secretInPublicFile(path: String, mode: UInt32)
+    /// A key file owned by another user than the one running (uid `owner`, not `user` or root): that user can change
+    /// the keys it holds (ssh refuses such a file the same way).
+    case foreignOwner(path: String, owner: UInt32, user: UInt32)
+    /// A key file whose folder group or others may write (and that is not sticky): they can replace the file.
+    case writableFolder(path: String, folder: String, mode: UInt32)
+    /// A line holds a key followed by a `#` comment: comments must be on their own line.
+    case inlineComment(path: String, line: Int)
+    /// The value given as a key file's path is itself a CURVE key (40 Z85 characters) and names no file: the key was
+    /// given where its file's path belongs. The value is never shown.
+    case keyGivenAsPath
 
     public var description: String {
         switch self {
@@ -42,6 +55,20 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "file must not be writable by them (chmod go-w \(path))"
         case .repeated(let path, let what, let line):
             "\(path):\(line): a second \(what): the file must hold exactly one (is it two key files concatenated?)"
+        case .secretInPublicFile(let path, let mode):
+            "\(path): it holds a secret key (a `secret-key` line) that group or others may read (permissions "
+                + "\(String(format: "%04o", mode))): give the public-key file (NAME.pub) here, not the key pair NAME.key"
+        case .foreignOwner(let path, let owner, let user):
+            "\(path): it is owned by uid \(owner), not by this user (uid \(user)) or root, so that user can change the "
+                + "keys it holds: chown it to the user that runs RecPool"
+        case .writableFolder(let path, let folder, let mode):
+            "\(path): its folder \(folder) (permissions \(String(format: "%04o", mode))) lets group or others replace "
+                + "the file: keep key files in a folder only their owner may write (chmod go-w \(folder))"
+        case .inlineComment(let path, let line):
+            "\(path):\(line): a key followed by a `#` comment: a comment must be on a line of its own"
+        case .keyGivenAsPath:
+            "the value given as a key file's path is a CURVE key itself (40 Z85 characters; not shown) and names no file: "
+                + "give the path of the key file"
         }
     }
 }
@@ -143,6 +170,7 @@ public enum CurveKeyFile {
         // is that it is not a key pair (tightening its mode, as "too open" would advise, leads nowhere).
         guard let secretKey else { throw .missing(path: path, what: "secret-key") }
         if !allowOpenPermissions, let mode = openPermissions(path) { throw .tooOpen(path: path, mode: mode) }
+        if !allowOpenPermissions { try checkOwnership(path) }
         let derived: String
         do {
             derived = try ZMQContext.curvePublicKey(fromSecret: secretKey)
@@ -165,7 +193,7 @@ public enum CurveKeyFile {
         let keys = try readAllowList(path: path)
         guard let key = keys.first else { throw .empty(path: path) }
         if let mode = openPermissions(path), try read(path).contains(where: { assignment($0.1)?.0 == "secret-key" }) {
-            throw .tooOpen(path: path, mode: mode)
+            throw .secretInPublicFile(path: path, mode: mode)
         }
         if keys.count > 1 {
             let line = try read(path).filter { isKey($0.1) || assignment($0.1)?.0 == "public-key" }.dropFirst().first?.0 ?? 0
@@ -195,12 +223,16 @@ public enum CurveKeyFile {
         if stat(path, &info) == 0, UInt32(info.st_mode) & 0o022 != 0 {
             throw .writableByOthers(path: path, mode: UInt32(info.st_mode) & 0o7777)
         }
+        // Its mode alone let another user who owns it, or who may write its folder, add a key that the next reload
+        // admitted (ssh checks the owner and the folder too).
+        try checkOwnership(path)
         var keys: [String] = []
         let lines = try read(path)
         // A `.key` file given as an allow-list holds a secret: readable by its group or others, it is refused as a key
-        // file is (ssh's rule), not read for its public half without a word.
+        // file is (ssh's rule), not read for its public half without a word; the advice is the public file, not
+        // --allow-open-key-file, which applies to --curve-key only.
         if let mode = openPermissions(path), lines.contains(where: { assignment($0.1)?.0 == "secret-key" }) {
-            throw .tooOpen(path: path, mode: mode)
+            throw .secretInPublicFile(path: path, mode: mode)
         }
         for (number, line) in lines {
             if case let (name, value)? = assignment(line) {
@@ -211,7 +243,16 @@ public enum CurveKeyFile {
                 guard isKey(value) else { throw .badKey(path: path, line: number) }
                 keys.append(value)
             } else {
-                guard isKey(line) else { throw .badKey(path: path, line: number) }
+                guard isKey(line) else {
+                    // `#` is a Z85 digit too: the comment is what follows white space after the key.
+                    let parts = line.split(maxSplits: 1, whereSeparator: \.isWhitespace)
+                    if parts.count == 2, isKey(String(parts[0])),
+                        parts[1].trimmingCharacters(in: .whitespaces).hasPrefix("#")
+                    {
+                        throw .inlineComment(path: path, line: number)
+                    }
+                    throw .badKey(path: path, line: number)
+                }
                 keys.append(line)
             }
         }
@@ -247,8 +288,31 @@ public enum CurveKeyFile {
         }
     }
 
+    /// Refuses a key file owned by another user than the one running or root (``CurveKeyError/foreignOwner(path:owner:user:)``),
+    /// or in a folder group or others may write that is not sticky (``CurveKeyError/writableFolder(path:folder:mode:)``),
+    /// as ssh's StrictModes does; a file that cannot be inspected is left to the read, which names the problem.
+    private static func checkOwnership(_ path: String) throws(CurveKeyError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let user = UInt32(geteuid())
+        if UInt32(info.st_uid) != user && info.st_uid != 0 {
+            throw .foreignOwner(path: path, owner: UInt32(info.st_uid), user: user)
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var folderInfo = stat()
+        guard stat(folder, &folderInfo) == 0 else { return }
+        let mode = UInt32(folderInfo.st_mode) & 0o7777
+        // A sticky folder (/tmp) lets no one but the owner rename or remove the file.
+        if mode & 0o022 != 0 && mode & UInt32(S_ISVTX) == 0 {
+            throw .writableFolder(path: path, folder: folder, mode: mode)
+        }
+    }
+
     /// Non-blank, non-comment lines with their 1-based numbers, trimmed.
     private static func read(_ path: String) throws(CurveKeyError) -> [(Int, String)] {
+        // A key given where its file's path belongs (`RECPOOL_CURVE_KEY=$SECRET`) was echoed into errors and logs as
+        // "<the secret>: cannot read".
+        if isKey(path), !FileManager.default.fileExists(atPath: path) { throw .keyGivenAsPath }
         let data: [UInt8]
         do {
             data = try AtomicFile.read(path)

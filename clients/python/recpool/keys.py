@@ -111,6 +111,10 @@ def read_key_pair(path) -> KeyPair:
         InvalidRequest: unreadable file, no secret key, a second key pair, halves that do not belong together, or
             a file its group or others may access (mode bits 0o077; ``chmod 600``).
     """
+    # A secret given where its file's path belongs (``client_key=os.environ["SECRET"]``) was echoed into the error.
+    if isinstance(path, (bytes, str)) and not os.path.exists(os.fsdecode(path)) and _is_key(os.fsdecode(path)):
+        raise InvalidRequest("the value given as a key file's path is a CURVE key itself (40 Z85 characters; not shown) "
+                             "and names no file: give the path of the key file")
     keys = _assignments(path)
     if "secret-key" not in keys:
         raise InvalidRequest(f"{path} holds no secret-key (is it a .pub file?)")

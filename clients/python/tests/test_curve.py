@@ -182,6 +182,12 @@ def test_bad_key_arguments_are_refused_before_connecting(keys):
         recpool.Client("tcp://127.0.0.1:1", server_key=keys / "broker.pub")
     with pytest.raises(recpool.InvalidRequest, match="secret-key"):
         recpool.Client("tcp://127.0.0.1:1", server_key=keys / "broker.pub", client_key=keys / "alice.pub")
+    # The secret itself where its file's path belongs: refused without showing it (it was echoed into the error).
+    secret = next(line.split("=", 1)[1].strip() for line in (keys / "alice.key").read_text().splitlines()
+                  if line.startswith("secret-key"))
+    with pytest.raises(recpool.InvalidRequest, match="CURVE key itself") as caught:
+        recpool.Client("tcp://127.0.0.1:1", server_key=keys / "broker.pub", client_key=secret)
+    assert secret not in str(caught.value)
 
 
 def test_feedback_after_the_window_is_expired(secure, keys):

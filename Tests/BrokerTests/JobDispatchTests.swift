@@ -378,31 +378,61 @@ struct JobDispatchTests {
         #expect(finalOne.worker != finalTwo.worker)
     }
 
-    /// The fault: ties rotated round the pool, so a one-shard job on two idle workers went to the other worker every
-    /// round, and its DQN replica (replay buffer, ε schedule) started again every round and never filled a batch.
-    @Test("a job's shard goes back to its worker every round while that worker is live, whatever the rotation")
-    func shardsStayOnTheirWorker() throws {
-        var m = DispatchMachine()
-        var out = m.start("job-1", shards: 1)
-        let home = try #require(out.shards.first?.worker)
-        // Another job's request in between moves the rotation on.
-        _ = m.start("job-2", shards: 1)
-        for round in 1...3 {
-            let sent = try #require(out.shards.first)
-            #expect(sent.worker == home && sent.assignment.round == round && !sent.assignment.finalize)
+    /// Answers every shard of `out`'s round `round` of job-1 and stores it; returns the next round's requests.
+    static func answerRound(_ m: inout DispatchMachine, _ out: [JobAction], round: Int) -> [JobAction] {
+        for sent in out.shards where sent.assignment.job == "job-1" {
             _ = m.feed(
                 .roundResult(
                     identity: sent.worker,
                     message: DispatchMachine.result(
-                        round: round, shard: 0, stateSHA: round == 1 ? "" : "s\(round - 1)", attempt: sent.attempt,
-                        totalSteps: 20)))
-            out = m.feed(.roundStored(job: "job-1", .success("s\(round)")))
+                        round: round, shard: sent.assignment.shard, stateSHA: round == 1 ? "" : "s\(round - 1)",
+                        attempt: sent.attempt, totalSteps: 50)))
+        }
+        return m.feed(.roundStored(job: "job-1", .success("s\(round)")))
+    }
+
+    /// The fault: ties rotated round the pool, so a one-shard DQN job on two idle workers went to the other worker
+    /// every round, and its replica (replay buffer, ε schedule) started again every round and never filled a batch.
+    @Test("a DQN job's shard goes back to its worker every round while that worker is live")
+    func dqnShardsStayOnTheirWorker() throws {
+        var m = DispatchMachine()
+        var out = m.start("job-1", shards: 1, model: "dqn")
+        let home = try #require(out.shards.first?.worker)
+        for round in 1...3 {
+            let sent = try #require(out.shards.first)
+            #expect(sent.worker == home && sent.assignment.round == round && !sent.assignment.finalize)
+            out = Self.answerRound(&m, out, round: round)
         }
         // Its worker gone, the shard moves to the live one and stays there.
         let other = try #require(m.machine.workers.first { $0.identity != home })
         out = m.feed(.workers([other]))
         let moved = try #require(out.shards.first { $0.assignment.job == "job-1" })
         #expect(moved.worker == other.identity)
+    }
+
+    /// With more shards than workers a shard whose home held another shard was placed by load, and moved every round.
+    @Test("a DQN job of three shards on two workers keeps every shard on its worker")
+    func moreShardsThanWorkers() throws {
+        var m = DispatchMachine()
+        var out = m.start("job-1", shards: 3, model: "dqn")
+        let homes = Dictionary(uniqueKeysWithValues: out.shards.map { ($0.assignment.shard, $0.worker) })
+        #expect(homes.count == 3 && Set(homes.values).count == 2)
+        for round in 1...4 {
+            #expect(Dictionary(uniqueKeysWithValues: out.shards.map { ($0.assignment.shard, $0.worker) }) == homes)
+            out = Self.answerRound(&m, out, round: round)
+        }
+    }
+
+    /// An MLP round carries its whole state: its shards go by load, so a worker that joins takes a share at once.
+    @Test("an MLP job's shards go by load: a worker that joins takes shards from the next round")
+    func mlpShardsGoByLoad() throws {
+        var m = DispatchMachine()
+        let first = try #require(m.machine.workers.first)
+        var out = m.start("job-1", shards: 2, model: "mlp", live: [first])
+        #expect(out.shards.count == 2 && out.shards.allSatisfy { $0.worker == first.identity })
+        _ = m.feed(.workers(m.machine.workers))
+        out = Self.answerRound(&m, out, round: 1)
+        #expect(Set(out.shards.map(\.worker)).count == 2)
     }
 
     @Test("a retried request moves to another live worker, and the failure names the final request and its workers")

@@ -36,7 +36,7 @@ struct RoundReportBoundaryTests {
         #expect(!actions.contains { if case .register = $0 { true } else { false } })
         let record = try #require(actions.persisted.first?.record)
         #expect(record.state == .failed)
-        #expect(record.error?.contains("the final report is invalid") == true && record.error?.contains(says) == true)
+        #expect(record.error?.contains("is invalid") == true && record.error?.contains(says) == true)
     }
 
     @Test("a ROUND_RESULT whose report does not decode is logged naming why, and changes nothing")

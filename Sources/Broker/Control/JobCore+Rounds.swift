@@ -3,8 +3,8 @@ import RecStore
 import RecWire
 
 extension JobCore {
-    /// Sends round `record.round + 1` to the live workers, one shard each: a shard to the worker it was last sent to
-    /// while that worker is live and answering (``RunningJob/shardHomes``), the others by load
+    /// Sends round `record.round + 1` to the live workers, one shard each: a DQN shard to the worker it was last sent
+    /// to while that worker is live and answering (``RunningJob/shardHomes``), the others by load
     /// (``pickWorker(avoiding:load:)``).
     mutating func startRound(_ id: String, nowMs: UInt64, into actions: inout [JobAction]) {
         guard var job = jobs[id], !workers.isEmpty else { return }
@@ -16,15 +16,20 @@ extension JobCore {
         var load = outstanding()
         let attempt = job.nextAttempt()
         var pending: [Int: Dispatch] = [:]
-        // A shard goes back to the worker it was last sent to while that worker is live and answering (its DQN
-        // replica's replay buffer is there: ``RunningJob/shardHomes``); the others are placed by load.
-        let live = Set(workers.map(\.identity))
-        for shard in 0..<job.spec.workers {
-            guard let home = job.shardHomes[shard], live.contains(home), !job.silent.contains(home),
-                !pending.values.contains(where: { $0.worker == home })
-            else { continue }
-            load[home, default: 0] += 1
-            pending[shard] = Dispatch(worker: home, attempt: attempt, stateSHA: job.stateSHA)
+        // A DQN shard goes back to the worker it was last sent to while that worker is live and answering (its
+        // replica's replay buffer is there: ``RunningJob/shardHomes``), up to its share of the job's shards (several
+        // shards share a worker when the job has more shards than live workers); the others, and an MLP job's shards
+        // (whose whole state travels with the round, so a home buys nothing and load balance does), are placed by load.
+        if job.spec.model == "dqn" {
+            let live = Set(workers.map(\.identity))
+            let share = (job.spec.workers + max(workers.count, 1) - 1) / max(workers.count, 1)
+            for shard in 0..<job.spec.workers {
+                guard let home = job.shardHomes[shard], live.contains(home), !job.silent.contains(home),
+                    pending.values.filter({ $0.worker == home }).count < share
+                else { continue }
+                load[home, default: 0] += 1
+                pending[shard] = Dispatch(worker: home, attempt: attempt, stateSHA: job.stateSHA)
+            }
         }
         for shard in 0..<job.spec.workers where pending[shard] == nil {
             guard let worker = pickWorker(avoiding: job.silent, load: &load) else { return }
@@ -148,7 +153,8 @@ extension JobCore {
             // Checked like a training round's report: a final report with a negative count or a loss that is not
             // finite would be registered as the model's metrics.
             if let problem = report.problem {
-                return fail(report.job, "the final report is invalid: \(problem)", into: &actions)
+                return fail(
+                    report.job, "the final report of worker \(name(of: identity)) is invalid: \(problem)", into: &actions)
             }
             if job.spec.restoreBest != false, let best = job.best, let final = report.metrics?["val_loss"] ?? nil,
                 final.isFinite, best.loss < final
@@ -206,7 +212,9 @@ extension JobCore {
                 return rejectInconsistent(report, expected: sent, into: &actions)
             }
             if let problem = report.problem {
-                return fail(report.job, "round \(round), shard \(report.shard): \(problem)", into: &actions)
+                return fail(
+                    report.job, "round \(round), shard \(report.shard) on worker \(name(of: identity)): \(problem)",
+                    into: &actions)
             }
             pending[report.shard] = nil
             results[report.shard] = ShardResult(report: report, pack: body)

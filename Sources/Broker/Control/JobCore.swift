@@ -82,9 +82,9 @@ struct JobCore: ControlCore {
         /// from the stored rounds when a job resumes.
         var stepped = false
         /// The worker each shard was last sent to. A DQN replica keeps its replay buffer and exploration schedule on
-        /// its worker between rounds (docs/TRAINING.md), so a shard goes back to the same live worker while it answers:
-        /// handed round the pool by load, a job of fewer shards than workers met a fresh agent (empty buffer, ε at its
-        /// start) every round, and a DQN shard never filled a batch.
+        /// its worker between rounds (docs/TRAINING.md), so a DQN shard goes back to the same live worker while it
+        /// answers: handed round the pool by load, a job of fewer shards than workers met a fresh agent (empty buffer,
+        /// ε at its start) every round, and a DQN shard never filled a batch.
         var shardHomes: [Int: [UInt8]] = [:]
 
         /// A new dispatch attempt for the current round (saturating: a round is sent a handful of times at most).

@@ -195,28 +195,32 @@ extension BrokerCore {
     /// replies, so shedding every request would keep it high for good).
     ///
     /// A SCORE goes only to workers of its width, so with `columns` (its rows' features) only the workers taking that
-    /// width, what they hold and, when the fleet serves several widths, the queued SCOREs of that width count: summed
+    /// width, each at its own mean pace, what they hold and, when the fleet serves several widths, the queued SCOREs of
+    /// that width count: summed
     /// over every width, a slow width-7 worker's backlog was weighed against a fast width-8 fleet's slots, and a
     /// width-7 request was admitted and answered EXPIRED. Without `columns` in a fleet of several widths the wait is
     /// unknown (nil): the request is judged once its shape is read (``accept(identity:message:held:now:into:)``).
     func expectedQueueWaitMs(_ service: Command, columns: Int? = nil) -> Double? {
         guard let latency = latencies[service]?.meanMicros, latency > 0 else { return nil }
-        var slots = 0
+        var perSecond = 0.0
         var held = 0
         var width: Int?
         var mixed = false
-        // Slots come from the workers' READY and HEARTBEAT: summed without trapping.
-        for worker in workers.values where worker.services.contains(service) && !worker.draining {
+        // Slots come from the workers' READY and HEARTBEAT. A SCORE worker drains at its own pace (its own mean), and
+        // the fleet is of several widths when any worker offering SCORE, a draining one too (its queued requests wait
+        // for its replacement), takes another width.
+        for worker in workers.values where worker.services.contains(service) {
             if service == .score {
                 if let seen = width, seen != worker.inputWidth { mixed = true } else { width = worker.inputWidth }
                 if let columns, worker.inputWidth != columns { continue }
             }
-            slots = slots.addingSaturating(worker.slots)
+            guard !worker.draining, worker.slots > 0 else { continue }
+            let own = service == .score ? worker.scoreLatency.meanMicros : 0
+            perSecond += Double(worker.slots) / ((own > 0 ? own : latency) / 1_000_000)
             held += worker.inflight.count
         }
         if mixed && columns == nil { return nil }
-        guard slots > 0 else { return nil }
-        let perSecond = Double(slots) / (latency / 1_000_000)
+        guard perSecond > 0 else { return nil }
         var queued = queues[service]?.count ?? 0
         if mixed, let columns {
             queued = queues[service]?.reduce(0) { $1.columns == columns ? $0 + 1 : $0 } ?? 0

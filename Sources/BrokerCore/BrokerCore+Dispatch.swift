@@ -298,7 +298,8 @@ extension BrokerCore {
                 draining > 0
                 ? "; \(draining) worker\(draining == 1 ? "" : "s") of that width \(draining == 1 ? "is" : "are") draining"
                 : request.widthJudged
-                    ? "; the workers of that width live when it was accepted have drained or left" : ""
+                    ? "; it was accepted while a worker of that width was live or one was expected (a rollout to "
+                        + "that width), and none is now" : ""
             return "no live worker serves rows of \(columns) features (served widths: \(widths))\(gone)"
         }
         let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }

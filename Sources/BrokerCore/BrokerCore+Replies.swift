@@ -15,13 +15,15 @@ extension BrokerCore {
         inflight[dispatchId] = nil
         release(entry.request)
         // The worker is registered (handleWorker checked); one hash of its identity for the three updates.
+        let elapsed = now.monotonicMicros &- entry.dispatchedAt
         if let index = workers.index(forKey: identity) {
             workers.values[index].inflight.remove(dispatchId)
             workers.values[index].completed += 1
             if message.header.status != .ok { workers.values[index].errors += 1 }
+            if entry.request.service == .score { workers.values[index].scoreLatency.record(elapsed) }
         }
-        if replyLatencies.count < 100_000 { replyLatencies.append(now.monotonicMicros &- entry.dispatchedAt) }
-        latencies[entry.request.service, default: ServiceLatency()].record(now.monotonicMicros &- entry.dispatchedAt)
+        if replyLatencies.count < 100_000 { replyLatencies.append(elapsed) }
+        latencies[entry.request.service, default: ServiceLatency()].record(elapsed)
         if entry.clientAnswered {
             counters.add(.droppedLateReplies)
         } else if let problem = replyProblem(message, to: entry.request, from: identity) {

@@ -116,6 +116,9 @@ struct WorkerRecord: Sendable {
         modelVersion != 0 ? "registry" : (modelSHA256 == nil ? "seeded" : "file")
     }
     var lastSeen: UInt64
+    /// Its own mean dispatch-to-reply time for SCORE: a request's wait ahead counts the workers of its width at their
+    /// own pace (``BrokerCore/expectedQueueWaitMs(_:columns:)``), not at the mean over every width.
+    var scoreLatency = ServiceLatency()
     /// Its place in the order of registrations (from 1): the longest-registered worker on a version number decides
     /// which model that number names (``BrokerCore/servingIdentities(for:)``).
     var registration: UInt64 = 0

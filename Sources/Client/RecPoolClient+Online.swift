@@ -67,11 +67,19 @@ extension RecPoolClient {
         try await control(ControlRequest(.online), as: OnlineView.self, timeoutMs: timeoutMs)
     }
 
+    /// The least an `online_sync` or `online_freeze` waits by default, in ms: 150 s, past two syncs that each wait
+    /// the broker's longest for a replica behind on learning (12 × its default 5 s sync timeout), so a sync the broker
+    /// goes on to finish is not reported as failed. A broker run with a longer `--online-sync-timeout-ms` needs a
+    /// longer `--timeout-ms`.
+    public static let onlineSyncWaitMs: UInt64 = 150_000
+
     /// Pauses learning; replicas keep serving the current version (CONTROL `online_freeze`).
     public func onlineFreeze(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
-        // A freeze waits for a sync under way (its pull, up to 5 s, then the guard): at least 30 s, as a sync.
+        // A freeze waits for a sync under way (its pull, up to 12 × the broker's 5 s while a replica is behind on
+        // learning, then the guard): as long as a sync.
         try await control(
-            ControlRequest(.onlineFreeze), as: OnlineView.self, timeoutMs: timeoutMs ?? max(options.timeoutMs, 30_000))
+            ControlRequest(.onlineFreeze), as: OnlineView.self,
+            timeoutMs: timeoutMs ?? max(options.timeoutMs, Self.onlineSyncWaitMs))
     }
 
     /// Resumes learning (CONTROL `online_unfreeze`).
@@ -85,12 +93,13 @@ extension RecPoolClient {
     /// injection during a sync, or too many requests waiting) is asked again for up to 60 s.
     /// - Parameters:
     ///   - corrupt: fault injection (`"noise"`), honoured only by a broker run with `--allow-fault-injection`.
-    ///   - timeoutMs: per attempt; by default the client's timeout but at least 30 s (a sync waits up to 5 s for each
-    ///     replica, and a request may wait for the sync already out).
+    ///   - timeoutMs: per attempt; by default the client's timeout but at least ``onlineSyncWaitMs`` (a sync waits up
+    ///     to 12 × the broker's sync timeout, 60 s at its default 5 s, for a live replica behind on learning, and a
+    ///     request may wait for the sync already out).
     /// - Throws: ``ClientError``; CONFLICT when a sync is still in progress after 60 s, or learning is frozen.
     public func onlineSync(corrupt: String? = nil, timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
         let giveUp = ContinuousClock.now + .seconds(60)
-        let attemptMs = timeoutMs ?? max(options.timeoutMs, 30_000)
+        let attemptMs = timeoutMs ?? max(options.timeoutMs, Self.onlineSyncWaitMs)
         while true {
             do {
                 return try await control(

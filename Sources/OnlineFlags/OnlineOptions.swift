@@ -25,9 +25,10 @@ public struct OnlineOptions: ParsableArguments {
     /// How long a sync waits for the replicas' learnt states, ms.
     @Option(
         help: """
-            How long a sync waits for the replicas' learnt states, in ms; a replica that answers later is in no merge \
-            of that sync (its feedback goes to the replicas again). Raise it when bursts of feedback keep replicas \
-            learning past it.
+            How long a sync waits for the replicas' learnt states, in ms. A live replica that has not answered by then, \
+            while others have, is behind on learning and is waited for up to 12 times as long; a replica that answers \
+            later still, or has left, is in no merge of that sync (its feedback goes to the replicas again). Raise it \
+            when bursts of feedback keep replicas learning past that.
             """)
     public var onlineSyncTimeoutMs: UInt64 = 5_000
 

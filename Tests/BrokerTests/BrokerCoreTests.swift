@@ -157,14 +157,21 @@ struct BrokerRoutingTests {
 
     /// The wait ahead was summed over every worker offering SCORE: a slow width-2 worker's backlog was weighed
     /// against a fast width-3 worker's 64 slots, so a width-2 request was admitted and answered EXPIRED later.
-    @Test("in a fleet of two widths, a request's wait ahead counts only the workers and queue of its width")
-    func admissionByDeadlinePerWidth() {
+    @Test("in a fleet of two widths, a request's wait ahead counts only the workers, pace and queue of its width")
+    func admissionByDeadlinePerWidth() throws {
         var h = CoreHarness()
         h.registerWorker(workerA, slots: 1)
         h.score(from: client, id: 1, deadlineMs: h.now.epochMillis + 10_000)
         h.advance(ms: 100)
         h.answer(h.dispatches[0])  // 100 ms a request on the width-2 worker's one slot
         h.registerWorker(workerB, slots: 64, inputWidth: 3)
+        // The width-3 worker answers in 1 ms, many times: the mean over every SCORE reply falls near 1 ms, which is
+        // no measure of the width-2 worker's pace (the reviewer's case: admitted, then EXPIRED).
+        for id in 100..<130 {
+            h.score(from: client, id: UInt64(id), deadlineMs: h.now.epochMillis + 10_000, cols: 3)
+            h.advance(ms: 1)
+            h.answer(try #require(h.dispatches.last))
+        }
         h.score(from: client, id: 2, deadlineMs: h.now.epochMillis + 10_000)  // held by the width-2 worker
         h.score(from: client, id: 3, deadlineMs: h.now.epochMillis + 10_000)  // queued behind it
         // About 200 ms ahead of a width-2 request; the width is not known from the header alone.
@@ -197,7 +204,8 @@ struct BrokerRoutingTests {
         #expect(refused.map(\.header.status) == [.conflict])
         #expect(
             refused.first?.errorText?.hasSuffix(
-                "(served widths: 3); the workers of that width live when it was accepted have drained or left") == true,
+                "(served widths: 3); it was accepted while a worker of that width was live or one was expected (a "
+                    + "rollout to that width), and none is now") == true,
             "\(refused.first?.errorText ?? "")")
     }
 

@@ -174,6 +174,13 @@ struct OnlineSyncPartitionTests {
         #expect(finished.markedLearnt.isEmpty)
         #expect(finished.learnt.map(\.identity) == [m.workerB.identity])
         #expect(finished.learntKeys == [Self.key])
+        // w-a heartbeats but never answered the longest wait (a wedged learner): the next sync waits for it only the
+        // plain timeout, not another minute with every new event held.
+        let next = start + timeout * OnlineCore.behindWaitFactor + interval + 1_000
+        let second = try Self.pull(&m, at: next)
+        _ = Self.answer(&m, m.workerB, sync: second, version: 1, nowMs: next + 10)
+        _ = m.feed(.tick, nowMs: next + timeout)
+        #expect(!m.core.syncing)
     }
 
     /// The fault: the replica behind was reset at the timeout and its backlog sent to the one that answered, which could

@@ -88,6 +88,7 @@ extension OnlineCore {
                 pending.contains(identity)
             else { return }
             pending.remove(identity)
+            unansweredLongWait.remove(identity)
             if let problem = report.problem {
                 actions.append(
                     .log(

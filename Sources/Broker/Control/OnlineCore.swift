@@ -154,6 +154,10 @@ struct OnlineCore: ControlCore {
     var unlearntEvents = 0
     /// Syncs that timed out with no replica's answer and changed nothing (``abandonSync(nowMs:into:)``).
     var abandonedSyncs = 0
+    /// Live replicas that did not answer within a sync's longest wait (``behindWaitFactor`` timeouts): a replica that
+    /// heartbeats but never answers (a wedged learner) is waited for only the plain timeout until it answers a pull
+    /// again, so it does not stretch every sync, and hold every event meanwhile, for a minute.
+    var unansweredLongWait: Set<[UInt8]> = []
     /// No sync starts before this (epoch ms): one timed out unanswered, and the replicas get as long again to catch up.
     var syncRetryAfterMs: UInt64 = 0
     var impressionCount = 0
@@ -265,6 +269,7 @@ struct OnlineCore: ControlCore {
     /// its unsynced feedback to another replica.
     mutating func forget(_ gone: [UInt8], into actions: inout [OnlineAction]) {
         replicas[gone] = nil
+        unansweredLongWait.remove(gone)
         installedBases[gone] = nil
         outgoing[gone] = nil
         catalogueShipments[gone] = nil
@@ -349,7 +354,7 @@ struct OnlineCore: ControlCore {
             // (5,132 of 9,000 acknowledged events under `recpool simulate --concurrency 4` on 2 cores). The pull waits
             // up to `behindWaitFactor` timeouts for it; a replica that leaves is no longer waited for.
             let live = Set(workers.map(\.identity))
-            let behind = !pending.isEmpty && pending.allSatisfy(live.contains)
+            let behind = !pending.isEmpty && pending.allSatisfy { live.contains($0) && !unansweredLongWait.contains($0) }
             let longest = round.startedMs.addingSaturating(
                 settings.syncTimeoutMs.multipliedReportingOverflow(by: Self.behindWaitFactor).partialValue)
             if !round.corrupt, !round.registration, !results.isEmpty, behind, nowMs < longest {
@@ -368,6 +373,7 @@ struct OnlineCore: ControlCore {
                 // sync, which installs the served version on that replica).
                 abandonSync(nowMs: nowMs, into: &actions)
             } else {
+                if round.waitingForBehind { unansweredLongWait.formUnion(pending) }
                 actions.append(
                     .log(
                         .warning, "online sync timed out; merging the replicas that answered",

@@ -82,9 +82,10 @@ struct OnlineSyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Sync now: merge the replicas' learning, run the guard, and serve the result if it passes.",
         discussion: """
-            A sync pulls every replica and judges the candidate on the logged impressions, so the command waits at \
-            least 30 s for it, whatever --timeout-ms says (a shorter wait would report a sync the broker goes on to \
-            finish as a failure).
+            A sync pulls every replica (waiting up to 12 sync timeouts for a live replica behind on learning) and \
+            judges the candidate on the logged impressions, so the command waits at least 150 s for it, whatever \
+            --timeout-ms says (a shorter wait would report a sync the broker goes on to finish as a failure); a \
+            broker with a longer --online-sync-timeout-ms needs a longer --timeout-ms.
             """)
 
     @OptionGroup var options: OnlineOutputOptions

@@ -378,6 +378,28 @@ struct DataFaultTests {
         #expect(!text.stdout.contains("no validation rows") && !text.stdout.contains("rows rows"))
     }
 
+    /// A user feature named like a column the specification makes: `data features` wrote a matrix with two `label`
+    /// columns, which `fit` refused, and a model fitted from the log could not be given a header by `predict`.
+    @Test("a feature named like a generated column (label, has_history) is refused naming it, before a file is written")
+    func collidingFeatureNames() throws {
+        let temporary = try TemporaryDirectory("data-fault-collide")
+        defer { temporary.remove() }
+        let (log, schema) = try Self.revenueLog(in: temporary)
+        for name in ["label", "has_history"] {
+            let text = try String(contentsOfFile: schema, encoding: .utf8).replacingOccurrences(of: "u1 = ", with: "\(name) = ")
+            let renamed = try Self.write(text, "\(name).toml", in: temporary)
+            let logText = try String(contentsOfFile: log, encoding: .utf8).replacingOccurrences(of: ",u1\n", with: ",\(name)\n")
+            let renamedLog = try Self.write(logText, "\(name).csv", in: temporary)
+            let out = temporary.file("\(name)-f.csv").path
+            let features = try runTool(
+                "recpool", ["data", "features", renamedLog, "--schema", renamed, "--feature-set", "extended", "--out", out])
+            #expect(
+                features.code != 0 && features.stderr.contains("the feature columns would hold '\(name)'"),
+                "\(name): \(features.code) \(features.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+
     @Test("a DQN checkpoint is refused by predict, eval and data ope naming the command and the model it needs")
     func dqnCheckpoint() throws {
         let temporary = try TemporaryDirectory("data-fault")

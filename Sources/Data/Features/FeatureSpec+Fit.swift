@@ -103,6 +103,12 @@ extension FeatureSpec {
         spec.itemIds = train.itemIds
         spec.positionValues = train.positionValues
         spec.columns = spec.columnNames()
+        // Every column a name of its own, and none named `label`: the matrix `data features` writes must be one `fit`
+        // and `predict` read by its header.
+        var seen = Set<String>()
+        for name in spec.columns {
+            if name == "label" || !seen.insert(name).inserted { throw .collidingColumn(name: name) }
+        }
         return spec
     }
 

@@ -448,6 +448,10 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// The spec cannot be written: it holds a value JSON cannot encode (a statistic that is not finite), or its
     /// shape is one ``FeatureSpec/decode(_:)`` would refuse.
     case notEncodable(String)
+    /// Two of the spec's columns get one name (`name`), or a column is named `label`: a feature named like a generated
+    /// column (`label`, `has_history`, `device=ios` beside a categorical `device`). `data features` wrote a matrix
+    /// `fit` then refused ("the header names column 'label' twice"), and `predict` could read no header.
+    case collidingColumn(name: String)
 }
 
 extension FeatureSpecError: CustomStringConvertible {
@@ -466,6 +470,11 @@ extension FeatureSpecError: CustomStringConvertible {
             "the categorical item feature '\(feature)' has \(values) distinct values, more than the \(limit) a feature "
                 + "specification encodes (one input each): declare it numeric in the schema's [catalogue.item_features] "
                 + "if its values are numbers, or group its values"
+        case .collidingColumn(let name):
+            "the feature columns would hold '\(name)' "
+                + (name == "label" ? "as a feature, the name the label column has" : "twice")
+                + ": a user or item feature is named like a column the specification makes (label, has_history, "
+                + "item_continuous, NAME=VALUE one-hot columns, …); rename the feature in the schema"
         case .noTrainingValues(let feature):
             "the numeric user feature '\(feature)' is blank on every training row: there is nothing to scale it by; "
                 + "fill it, or leave it out of the schema's [logs.user_features]"

@@ -55,13 +55,16 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
     public var effectiveSampleSizeUndefined: String?
     /// DM, IPW, SNIPW and DR, always all four (an undefined one says why).
     public var estimates: [EstimateFigures]
-    /// Plain warnings: an effective sample size below `OffPolicyEvaluation.minimumEffectiveSampleSize`, or undefined.
+    /// Plain warnings: an effective sample size below `OffPolicyEvaluation.minimumEffectiveSampleSize`, or undefined;
+    /// importance weights whose mean correct propensities could not give (``OPETerms/implausibleWeightsReason``).
     public var warnings: [String]
 
     /// Creates the figures of a segment; the ESS warning is derived from `effectiveSampleSize`.
+    /// `implausibleWeights` (``OPETerms/implausibleWeightsReason``) is added to the warnings.
     public init(
         segment: Segment, rows: Int, behaviourValue: Double?, behaviourValueUndefined: String? = nil,
-        effectiveSampleSize: Double?, effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures]
+        effectiveSampleSize: Double?, effectiveSampleSizeUndefined: String? = nil, estimates: [EstimateFigures],
+        implausibleWeights: String? = nil
     ) {
         let floor = OffPolicyEvaluation.minimumEffectiveSampleSize
         if let ess = effectiveSampleSize, ess < floor {
@@ -75,6 +78,7 @@ public struct SegmentEstimates: Sendable, Codable, Equatable {
         } else {
             warnings = []
         }
+        if let implausibleWeights { warnings.append(implausibleWeights) }
         self.segment = segment
         self.rows = rows
         self.behaviourValue = behaviourValue
@@ -196,7 +200,8 @@ public enum OffPolicyEvaluation {
                     segment: segment, rows: rows.count, behaviourValue: part.meanReward,
                     behaviourValueUndefined: part.meanRewardUndefinedReason,
                     effectiveSampleSize: part.effectiveSampleSize,
-                    effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates))
+                    effectiveSampleSizeUndefined: part.effectiveSampleSizeUndefinedReason, estimates: estimates,
+                    implausibleWeights: part.implausibleWeightsReason))
         }
         return (
             OffPolicyReport(dataset: data.name, policy: policyName, segments: segments, notes: notes),

@@ -8,6 +8,10 @@ public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible 
     case catalogueMismatch(logItems: Int, catalogueItems: Int)
     /// The logs have no rows to train on (or to evaluate on).
     case noRows(String)
+    /// None of the `rows` rows evaluated is in the first slot, the one the check weighs; `numbering` names the log's
+    /// slots. Said as "the logs have no first-slot evaluation (the log's slots are 1, 2, 3; …) rows", which listed
+    /// slot 1 as present while refusing for want of it (it was in the training part only).
+    case noFirstSlotRows(rows: Int, numbering: String)
     /// No logged row could be learnt from (every row's context or item was refused by the policy).
     case nothingLearnt(rows: Int, firstProblem: String)
     /// The policy's learner is not the contextual bandit, whose logistic last layer a warm start trains (the session
@@ -16,6 +20,10 @@ public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible 
     case notContextualBandit(OnlineLearnerKind)
     /// The policy could not be built from the learnt statistics.
     case policy(PolicyError)
+    /// The off-policy check cannot score an evaluation row (`row`, 1-based among `of` first-slot rows of the evaluation
+    /// part) of `dataset`: the policy refuses its context. Training counts and skips such rows; the check needs every
+    /// one, and said only "unknown user feature 'region'", with no row or phase.
+    case evaluationRow(dataset: String, row: Int, of: Int, PolicyError)
 
     /// A one-line message for people.
     public var description: String {
@@ -23,12 +31,19 @@ public enum WarmStartError: Error, Sendable, Equatable, CustomStringConvertible 
         case .catalogueMismatch(let logs, let catalogue):
             "the logs name \(logs) items, the policy's catalogue has \(catalogue) rows: warm-start on the catalogue the logs were logged from"
         case .noRows(let which): "the logs have no \(which) rows"
+        case .noFirstSlotRows(let rows, let numbering):
+            "none of the \(rows) rows evaluated (the part of the logs the check weighs, after the training part) is in "
+                + "the first slot, the only one the check weighs (\(numbering))"
         case .nothingLearnt(let rows, let problem): "none of the \(rows) logged rows could be learnt from: \(problem)"
         case .notContextualBandit(let learner):
             "a warm start trains the contextual bandit's logistic last layer; this pool's learner is \(learner.rawValue), "
                 + "whose statistics are Q-values learnt from whole sessions: warm-start a pool started with "
                 + "--online-learner contextual_bandit (the default)"
         case .policy(let error): "\(error)"
+        case .evaluationRow(let dataset, let row, let of, let error):
+            "the off-policy evaluation cannot score its row \(row) of \(of) (\(dataset), first-slot rows): \(error); "
+                + "every evaluated row needs a context the policy takes (a warm start refuses and counts such rows only "
+                + "when training): leave the feature out of the schema, or use a policy whose catalogue has it"
         }
     }
 }
@@ -219,7 +234,7 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
         let firstSlot = data.firstSlotRows
         guard !firstSlot.isEmpty else {
             // Named as `data ope --online` names it: the first slot by value, so a log of lower slots only has none.
-            throw .noRows("first-slot evaluation (\(data.slotNumberingText))")
+            throw .noFirstSlotRows(rows: data.rows, numbering: data.slotNumberingText)
         }
         // Rows drawn from a candidate set are weighed against no policy: the candidate, the start and the logging
         // policy are all judged on the others.
@@ -269,7 +284,7 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
                     policy.scores(z: try policy.userVector(data.userContext(row), viewed: data.viewedItems(row)), items: pool),
                     items: pool)
             } catch {
-                throw .policy(error)
+                throw .evaluationRow(dataset: data.name, row: row + 1, of: data.rows, error)
             }
             for (index, item) in pool.enumerated() {
                 if item < k { out[row * k + item] = p[index] } else { outside[row] += p[index] }

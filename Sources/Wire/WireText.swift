@@ -31,14 +31,18 @@ extension WireText {
     /// `text` with every C0 control character but the line feed and the tab, DEL and every C1 control character
     /// written as `\u{XX}` (Swift's escape), so that it prints as text and never acts on a terminal.
     public static func escapingControls(_ text: String) -> String {
-        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        escaping(text) { scalar in
             let value = scalar.value
             return (value < 0x20 && value != 0x0A && value != 0x09) || (0x7F...0x9F).contains(value)
         }
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+    }
+
+    /// `text` with every scalar `isEscaped` picks written as `\u{XX}` (Swift's escape); `text` itself when none is.
+    public static func escaping(_ text: String, where isEscaped: (Unicode.Scalar) -> Bool) -> String {
+        guard text.unicodeScalars.contains(where: isEscaped) else { return text }
         var escaped = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            if isControl(scalar) {
+            if isEscaped(scalar) {
                 escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
             } else {
                 escaped.append(scalar)

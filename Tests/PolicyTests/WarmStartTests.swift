@@ -203,6 +203,20 @@ struct WarmStartTests {
         #expect(clean.refused == 0 && clean.firstRefusal == nil)
     }
 
+    /// The check stopped at "unknown user feature 'region'" with no row and no word of which phase failed.
+    @Test("an evaluation row whose context the policy refuses is named with its row and the evaluation")
+    func evaluationRowRefused() throws {
+        let start = try oneHotPolicy()
+        let trained = try WarmStart.train(start, on: handMadeLog(rows: 400))
+        let log = handMadeLog(rows: 40, country: "region")
+        let error = #expect(throws: WarmStartError.self) {
+            _ = try WarmStartEvaluation.evaluate(trained: trained.policy, start: start, on: log, resamples: 0)
+        }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.hasPrefix("the off-policy evaluation cannot score its row 1 of 40 (hand-made"), "\(text)")
+        #expect(text.contains("region"), "\(text)")
+    }
+
     /// A log of the lower slots only had "no first-slot evaluation rows", without the slots that said why.
     @Test("a log without the first slot is refused naming its slots")
     func lowerSlotsNamed() throws {

@@ -43,8 +43,8 @@ struct DataDescribeCommand: AsyncParsableCommand {
               positions       \(d.positions)
               context width   \(d.contextWidth) (obp one-hot, first category dropped); action context \(d.actionContextWidth)
               feature widths  \(featureWidths)
-              cold start      \(d.coldStartRows) rows (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(segmentCTR(d.coldStartCTR))
-              warm            \(d.warmRows) rows, CTR \(segmentCTR(d.warmCTR))
+              cold start      \(CountText.of(d.coldStartRows, "row")) (\(pct(Double(d.coldStartRows) / Double(max(d.rows, 1))))), CTR \(segmentCTR(d.coldStartCTR))
+              warm            \(CountText.of(d.warmRows, "row")), CTR \(segmentCTR(d.warmCTR))
               pscore          \(figureText(d.pscoreMin, "%.6g")) … \(figureText(d.pscoreMax, "%.6g"))
             """)
         if d.unobservedRows > 0 {

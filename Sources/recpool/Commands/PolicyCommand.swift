@@ -138,7 +138,8 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 firstRefusal: trained.firstRefusal,
                 evaluatedRows: evaluation.candidate.segment(.all)?.rows ?? 0, resamples: resamples, evaluation: evaluation,
                 verdict: evaluation.verdict,
-                noIntervalReason: evaluation.verdict == .noIntervals ? evaluation.noIntervalReason : nil,
+                // Whatever the verdict: a too-few-clicks verdict with every interval missing said null here.
+                noIntervalReason: evaluation.noIntervalReason,
                 registeredVersion: registered?.version)
             CommandOutput.printLine(json ? try JSONOutput.encode(output) : Self.text(output))
         }
@@ -181,7 +182,11 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
                 + "the first 60% by time" + (o.firstRefusal.map { "; first refused: \($0)" } ?? ""),
             "off-policy check on the \(o.evaluatedRows) first-slot rows of the last 30% by time, clicks per shown item, "
                 + (o.resamples > 0 ? "95% bootstrap intervals from \(o.resamples) resamples:" : "no intervals (--resamples 0):"),
-            "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval),
+            "  logging policy (mean logged click) " + String(format: "%.5f", e.loggingValue) + ci(e.loggingInterval)
+                // Its missing interval said why, as every other figure's is (it was left blank under the heading
+                // "95% bootstrap intervals").
+                + (e.loggingInterval == nil && o.resamples > 0
+                    ? " (no interval: \(e.loggingIntervalUndefined ?? "the bootstrap gave none"))" : ""),
             "  warm-started policy:",
         ]
         lines += OffPolicyText.lines(e.candidate, indent: "    ")

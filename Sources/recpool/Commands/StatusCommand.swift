@@ -125,19 +125,7 @@ enum StatusTable {
     /// `text` for one cell of a table: every control character (line feeds and tabs too) and every bidirectional or
     /// line-layout control written as `\u{XX}`, so a cell can neither act on a terminal nor break the table's lines.
     static func cell(_ text: String) -> String {
-        func isShownEscaped(_ scalar: Unicode.Scalar) -> Bool {
-            scalar.properties.generalCategory == .control || WireText.isLayoutControl(scalar)
-        }
-        guard text.unicodeScalars.contains(where: isShownEscaped) else { return text }
-        var escaped = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if isShownEscaped(scalar) {
-                escaped.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
-            } else {
-                escaped.append(scalar)
-            }
-        }
-        return String(escaped)
+        WireText.escaping(text) { $0.properties.generalCategory == .control || WireText.isLayoutControl($0) }
     }
 
     /// Rows padded into columns as wide as their widest cell, two spaces apart. A cell's control and layout characters

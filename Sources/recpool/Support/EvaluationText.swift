@@ -7,7 +7,7 @@ enum EvaluationText {
     /// The lines to print.
     static func lines(_ result: EvaluationReport) -> [String] {
         let f = { (v: Double?) in figureText(v, "%.4f") }
-        var out = ["\(result.model) on \(result.dataset): \(result.rows) rows, width \(result.featureWidth)"]
+        var out = ["\(result.model) on \(result.dataset): \(CountText.of(result.rows, "row")), width \(result.featureWidth)"]
         out.append(thresholdLine(result.threshold, undefined: result.thresholdUndefined))
         for s in result.segments {
             guard let c = s.classification, let calibration = s.calibration else {
@@ -15,7 +15,7 @@ enum EvaluationText {
                 continue
             }
             out.append(
-                "  \(s.segment.rawValue): \(s.rows) rows, \(s.clicks) clicks (reward > 0), mean reward \(f(s.meanReward))")
+                "  \(s.segment.rawValue): \(CountText.of(s.rows, "row")), \(CountText.of(s.clicks, "click")) (reward > 0), mean reward \(f(s.meanReward))")
             out += metricLines(
                 c, intervals: s.intervals, ece: calibration.ece, atChosen: s.atChosenThreshold,
                 note: s.intervals == nil ? "(no intervals: \(s.intervalsUndefined ?? "not computed"))" : nil)
@@ -52,7 +52,7 @@ enum EvaluationText {
     /// The text form of `recpool fit`'s validation figures: the rows and clicks, the threshold, the metric lines
     /// and the warnings.
     static func lines(_ v: ValidationMetrics) -> [String] {
-        ["validation: \(v.rows) rows, \(v.clicks) clicks", thresholdLine(v.threshold, undefined: v.thresholdUndefined)]
+        ["validation: \(CountText.of(v.rows, "row")), \(CountText.of(v.clicks, "click"))", thresholdLine(v.threshold, undefined: v.thresholdUndefined)]
             + metricLines(v.classification, intervals: nil, ece: v.calibration.ece, atChosen: v.atChosenThreshold)
             + v.warnings.map { "    warning: \($0)" }
     }

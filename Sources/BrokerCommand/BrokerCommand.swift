@@ -227,7 +227,8 @@ struct BrokerCommand: AsyncParsableCommand {
 
     /// The allow-list files, read at start and on SIGHUP.
     private var allowListFiles: AllowListFiles {
-        AllowListFiles(clients: allowClients, trainers: allowTrainers, workers: allowWorkers)
+        AllowListFiles(
+            clients: allowClients, trainers: allowTrainers, workers: allowWorkers, allowForeignOwner: allowOpenKeyFile)
     }
 
     /// Reads the key pair and allow-lists, or `nil` when CURVE is not configured. An empty list is

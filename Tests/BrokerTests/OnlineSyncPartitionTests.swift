@@ -181,6 +181,9 @@ struct OnlineSyncPartitionTests {
         _ = Self.answer(&m, m.workerB, sync: second, version: 1, nowMs: next + 10)
         _ = m.feed(.tick, nowMs: next + timeout)
         #expect(!m.core.syncing)
+        // Its late answer to the first sync shows it learns: it is waited for again.
+        _ = Self.answer(&m, m.workerA, sync: sync, version: 1, nowMs: next + timeout + 10)
+        #expect(m.core.unansweredLongWait.isEmpty)
     }
 
     /// The fault: the replica behind was reset at the timeout and its backlog sent to the one that answered, which could

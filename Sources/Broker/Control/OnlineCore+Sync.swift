@@ -84,6 +84,8 @@ extension OnlineCore {
                 version: report.version, sha256: report.weightsSha256, catalogue: report.catalogue)
             viewDirty = true
         case .sync:
+            // Any answer shows the replica learns, a late one to an earlier round too: it is waited for again.
+            unansweredLongWait.remove(identity)
             guard case .pulling(var round, var pending, var results) = phase, round.id == report.sync,
                 pending.contains(identity)
             else { return }

@@ -28,11 +28,16 @@ public struct AllowListFiles: Sendable, Hashable {
     /// The `--allow-workers` file.
     public var workers: String?
 
+    /// Whether a list owned by another user than the broker's (or root) is read (`--allow-open-key-file`, as for the
+    /// broker's own key): a container running as root with lists bind-mounted from a host user's folder.
+    public var allowForeignOwner = false
+
     /// Creates the set of paths.
-    public init(clients: String?, trainers: String?, workers: String?) {
+    public init(clients: String?, trainers: String?, workers: String?, allowForeignOwner: Bool = false) {
         self.clients = clients
         self.trainers = trainers
         self.workers = workers
+        self.allowForeignOwner = allowForeignOwner
     }
 
     /// Reads every list. A given file that is missing or holds a line that is not a key is an error;
@@ -41,7 +46,7 @@ public struct AllowListFiles: Sendable, Hashable {
     public func load() throws(CurveKeyError) -> AllowLists {
         func keys(_ path: String?) throws(CurveKeyError) -> Set<String> {
             guard let path else { return [] }
-            return Set(try CurveKeyFile.readAllowList(path: path))
+            return Set(try CurveKeyFile.readAllowList(path: path, checkOwner: !allowForeignOwner))
         }
         return AllowLists(clients: try keys(clients), trainers: try keys(trainers), workers: try keys(workers))
     }

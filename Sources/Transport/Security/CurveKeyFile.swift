@@ -33,8 +33,8 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
     case writableFolder(path: String, folder: String, mode: UInt32)
     /// A line holds a key followed by a `#` comment: comments must be on their own line.
     case inlineComment(path: String, line: Int)
-    /// The value given as a key file's path is itself a CURVE key (40 Z85 characters) and names no file: the key was
-    /// given where its file's path belongs. The value is never shown.
+    /// The value given as a key file's path names no file and is 40 Z85 characters: it may be a CURVE key given where
+    /// its file's path belongs, so it is never shown (a mistyped path of that form is refused the same way).
     case keyGivenAsPath
 
     public var description: String {
@@ -67,8 +67,9 @@ public enum CurveKeyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .inlineComment(let path, let line):
             "\(path):\(line): a key followed by a `#` comment: a comment must be on a line of its own"
         case .keyGivenAsPath:
-            "the value given as a key file's path is a CURVE key itself (40 Z85 characters; not shown) and names no file: "
-                + "give the path of the key file"
+            "the path given for a key file names no file, and is not shown: it is 40 Z85 characters, so it may be a "
+                + "CURVE key itself given where its file's path belongs (RECPOOL_CURVE_KEY=$SECRET); give the path of "
+                + "the key file"
         }
     }
 }
@@ -190,7 +191,7 @@ public enum CurveKeyFile {
     ///   A `.key` file (it holds a secret) that its group or others may access is refused as ``readKeyPair(path:allowOpenPermissions:)``
     ///   refuses it (``CurveKeyError/tooOpen(path:mode:)``): given as a server key, its secret sat readable by everyone.
     public static func readPublicKey(path: String) throws(CurveKeyError) -> String {
-        let keys = try readAllowList(path: path)
+        let keys = try readAllowList(path: path, checkOwner: false)
         guard let key = keys.first else { throw .empty(path: path) }
         if let mode = openPermissions(path), try read(path).contains(where: { assignment($0.1)?.0 == "secret-key" }) {
             throw .secretInPublicFile(path: path, mode: mode)
@@ -217,7 +218,11 @@ public enum CurveKeyFile {
     /// - Throws: ``CurveKeyError``, naming the first line that is not a key, an unreadable file, a file group or
     ///   others may write (``CurveKeyError/writableByOthers(path:mode:)``), or a file holding a secret key that group
     ///   or others may read (``CurveKeyError/tooOpen(path:mode:)``).
-    public static func readAllowList(path: String) throws(CurveKeyError) -> [String] {
+    /// - Parameter checkOwner: refuse a list owned by another user than the one running or root
+    ///   (``CurveKeyError/foreignOwner(path:owner:user:)``): the broker's allow-lists, which it trusts to admit peers.
+    ///   A server's `.pub` read by ``readPublicKey(path:)`` is the service user's file, read by operators: only who may
+    ///   write it, and its folder, is checked.
+    public static func readAllowList(path: String, checkOwner: Bool = true) throws(CurveKeyError) -> [String] {
         try checkRegularFile(path)
         var info = stat()
         if stat(path, &info) == 0, UInt32(info.st_mode) & 0o022 != 0 {
@@ -225,7 +230,7 @@ public enum CurveKeyFile {
         }
         // Its mode alone let another user who owns it, or who may write its folder, add a key that the next reload
         // admitted (ssh checks the owner and the folder too).
-        try checkOwnership(path)
+        try checkOwnership(path, owner: checkOwner)
         var keys: [String] = []
         let lines = try read(path)
         // A `.key` file given as an allow-list holds a secret: readable by its group or others, it is refused as a key
@@ -291,11 +296,11 @@ public enum CurveKeyFile {
     /// Refuses a key file owned by another user than the one running or root (``CurveKeyError/foreignOwner(path:owner:user:)``),
     /// or in a folder group or others may write that is not sticky (``CurveKeyError/writableFolder(path:folder:mode:)``),
     /// as ssh's StrictModes does; a file that cannot be inspected is left to the read, which names the problem.
-    private static func checkOwnership(_ path: String) throws(CurveKeyError) {
+    private static func checkOwnership(_ path: String, owner: Bool = true) throws(CurveKeyError) {
         var info = stat()
         guard stat(path, &info) == 0 else { return }
         let user = UInt32(geteuid())
-        if UInt32(info.st_uid) != user && info.st_uid != 0 {
+        if owner && UInt32(info.st_uid) != user && info.st_uid != 0 {
             throw .foreignOwner(path: path, owner: UInt32(info.st_uid), user: user)
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path

@@ -43,5 +43,10 @@ struct ImplausibleWeightsTests {
             reward: [Double](repeating: 0, count: 30), action: (0..<30).map { $0 < 2 ? 0 : 1 + $0 % 39 },
             pscore: [Double](repeating: 1.0 / 40, count: 30), policy: policy, estimatedRewards: nil)
         #expect(terms.implausibleWeightsReason == nil)
+        // No match at all: every weight 0, so the spread is 0 and the mean 0 "three standard errors" from 1 (a
+        // reviewer's simulation: 78% false warnings on 20 correct rows of 80 items). Ten weighted rows are needed.
+        var none = terms
+        none.weight = [Double](repeating: 0, count: 30)
+        #expect(none.implausibleWeightsReason == nil)
     }
 }

@@ -202,16 +202,11 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         if online.online && stateDir == nil { throw ValidationError("--online needs --state-dir") }
         // An empty key or allow-list path was read as a file named "" ("recpool-broker: : cannot read", exit 66).
-        for (path, flag) in [(curveKey, "--curve-key"), (allowClients, "--allow-clients"),
-            (allowTrainers, "--allow-trainers"), (allowWorkers, "--allow-workers")]
-        {
-            if let path, path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                throw ValidationError("\(flag) must name a file, got \(path.isEmpty ? "an empty string" : "only white space")")
-            }
-        }
-        if let stateDir, stateDir.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw ValidationError("--state-dir must name a folder, got \(stateDir.isEmpty ? "an empty string" : "only white space")")
-        }
+        try PathName.validate(
+            [(curveKey, "--curve-key"), (allowClients, "--allow-clients"), (allowTrainers, "--allow-trainers"),
+             (allowWorkers, "--allow-workers")],
+            what: "a file")
+        try PathName.validate([(stateDir, "--state-dir")], what: "a folder")
         _ = try online.settings()  // the online settings' own checks, named by flag
         if curveKey == nil && (allowClients != nil || allowTrainers != nil || allowWorkers != nil) {
             throw ValidationError("--allow-clients, --allow-trainers and --allow-workers need --curve-key")

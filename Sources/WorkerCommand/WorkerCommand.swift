@@ -96,11 +96,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         try EndpointSyntax.validate(broker, flag: "--broker", connecting: true)
         // An empty path was read as a file named "" ("cannot load model: cannot open : No such file", exit 66).
-        for (path, flag) in [(model, "--model"), (curveServerKey, "--curve-server-key"), (curveKey, "--curve-key")] {
-            if let path, path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                throw ValidationError("\(flag) must name a file, got \(path.isEmpty ? "an empty string" : "only white space")")
-            }
-        }
+        try PathName.validate(
+            [(model, "--model"), (curveServerKey, "--curve-server-key"), (curveKey, "--curve-key")], what: "a file")
         // As a start would: --print-config exits 0 only for what a start accepts.
         if let metrics = daemon.metrics, let problem = MetricsEndpoint.addressProblem(metrics) {
             throw ValidationError(problem)

@@ -47,6 +47,16 @@ struct OnlineSyncPartitionTests {
         return m
     }
 
+    /// ``machineWithOneEvent()`` with a sync started one interval in (at `start`, its id `sync`), which w-b answered at
+    /// once with nothing learnt while w-a, holding the event, has not answered.
+    static func syncWithWorkerBAnswered() throws -> (m: OnlineMachine, sync: UInt64, start: UInt64) {
+        var m = try machineWithOneEvent()
+        let start = 1_000 + OnlineSettings().syncIntervalMs
+        let sync = try pull(&m, at: start)
+        _ = answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
+        return (m, sync, start)
+    }
+
     /// Starts a sync with a tick at `nowMs` and returns its id.
     static func pull(_ m: inout OnlineMachine, at nowMs: UInt64) throws -> UInt64 {
         _ = m.feed(.tick, nowMs: nowMs)
@@ -161,12 +171,10 @@ struct OnlineSyncPartitionTests {
     /// the sync waits for it, up to `behindWaitFactor` timeouts, before resetting it and sending its events on.
     @Test("a live replica that does not answer within the timeout is waited for; past the longest wait its events go on")
     func timedOutIsSentAgain() throws {
-        var m = try Self.machineWithOneEvent()
-        let interval = OnlineSettings().syncIntervalMs
-        let timeout = OnlineSettings().syncTimeoutMs
-        let start = 1_000 + interval
-        let sync = try Self.pull(&m, at: start)
-        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
+        let setup = try Self.syncWithWorkerBAnswered()
+        var m = setup.m
+        let (sync, start) = (setup.sync, setup.start)
+        let (interval, timeout) = (OnlineSettings().syncIntervalMs, OnlineSettings().syncTimeoutMs)
         let waiting = m.feed(.tick, nowMs: start + timeout)
         #expect(m.core.syncing && waiting.learnt.isEmpty && waiting.markedLearnt.isEmpty)
         let finished = m.feed(.tick, nowMs: start + timeout * OnlineCore.behindWaitFactor)
@@ -190,13 +198,11 @@ struct OnlineSyncPartitionTests {
     /// not learn it within the next sync's timeout either, so it was consumed without being learnt.
     @Test("a replica behind that answers after the timeout, within the longest wait, is merged: nothing goes again")
     func lateAnswerWithinTheWaitIsMerged() throws {
-        var m = try Self.machineWithOneEvent()
-        let interval = OnlineSettings().syncIntervalMs
-        let timeout = OnlineSettings().syncTimeoutMs
-        let start = 1_000 + interval
-        let sync = try Self.pull(&m, at: start)
+        let setup = try Self.syncWithWorkerBAnswered()
+        var m = setup.m
+        let (sync, start) = (setup.sync, setup.start)
         // The event went to w-a (its impression's replica); w-b answers at once, w-a well after the timeout.
-        _ = Self.answer(&m, m.workerB, sync: sync, version: 1, nowMs: start + 10)
+        let timeout = OnlineSettings().syncTimeoutMs
         _ = m.feed(.tick, nowMs: start + timeout)
         #expect(m.core.syncing)
         let answered = Self.answer(&m, m.workerA, sync: sync, version: 1, events: 1, nowMs: start + 3 * timeout)

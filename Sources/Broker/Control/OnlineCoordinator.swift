@@ -43,13 +43,15 @@ final class OnlineCoordinator: ControlShell {
         core.frozen = try store.flag("online.frozen") ?? false
         (core.impressionCount, core.feedbackCount) = try store.onlineCounts()
         // A log larger than --impression-log-size (the setting lowered for this start) loses its oldest impressions
-        // and their feedback at the next write, acknowledged feedback among them: said once here, where it happened
-        // with no word (a bounded log's steady trimming of a few rows a write is not logged).
+        // and their feedback at the next write, acknowledged feedback among them (all but what no sync consumed yet,
+        // which stays until one has): said once here, where it happened with no word (a bounded log's steady trimming
+        // of a few rows a write is not logged).
         if core.impressionCount > core.settings.impressionLogSize {
             logger.warning(
                 """
                 the impression log holds more than --impression-log-size: the oldest impressions and their feedback \
-                are deleted at the next write (export them first to keep them: recpool logs export)
+                are deleted at the next write, once a sync has learnt it (export them first to keep them: recpool logs \
+                export)
                 """,
                 metadata: [
                     "impressions": "\(core.impressionCount)", "feedback": "\(core.feedbackCount)",
@@ -224,14 +226,7 @@ final class OnlineCoordinator: ControlShell {
         if storedSpec.userFeatures != configuredUsers, relation == .unrelated {
             // Another catalogue as well (the simulator world's policy, then a shop's): that is the reason said, not
             // "the schema's user features are encoded otherwise" when the schema never changed.
-            let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
-            let storedCatalogue = row.catalogueVersion.map { String($0) } ?? "the simulator world's"
-            logger.warning(
-                "the stored online policy serves another catalogue version; starting a new lineage",
-                metadata: [
-                    "stored_version": "\(row.version)", "stored_catalogue": "\(storedCatalogue)",
-                    "configured_catalogue": "\(configuredCatalogue)",
-                ])
+            warnAnotherCatalogue(row)
             return .newLineage
         }
         if storedSpec.userFeatures != configuredUsers {
@@ -292,10 +287,6 @@ final class OnlineCoordinator: ControlShell {
         // are what this broker is configured to serve does it serve under the stored number. A catalogue
         // that extends the stored one's rows counts as the same (rows never move; a running broker moves the
         // served version to each new catalogue version the same way, `moveToCatalogue`).
-        // Read into locals, not inside the log's metadata closures: reading `core.catalogueVersion` there crashed
-        // Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed optional) in the release build.
-        let configuredCatalogue = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
-        let storedCatalogue = row.catalogueVersion.map { String($0) } ?? "the simulator world's"
         if relation == .extends && storedSpec == configuredSpec && highestLogged <= row.version {
             core.adopt(resumed, version: row.version, pack: bytes, sha: row.weightsSHA)
             logger.info("online policy resumed", metadata: ["version": "\(row.version)"])
@@ -306,6 +297,7 @@ final class OnlineCoordinator: ControlShell {
             // (the statistics are per feature and per id bucket), under the next number, so impressions
             // logged under the old number keep meaning what its stored row says.
             if relation != .extends || storedSpec != configuredSpec {
+                let configuredCatalogue = catalogueNames(of: row).configured
                 logger.warning(
                     "the configured online policy differs from the stored version's; its statistics are served as a new version",
                     metadata: [
@@ -316,15 +308,31 @@ final class OnlineCoordinator: ControlShell {
             }
             return .carried(resumed)
         } else {
-            logger.warning(
-                "the stored online policy serves another catalogue version; starting a new lineage",
-                metadata: [
-                    "stored_version": "\(row.version)",
-                    "stored_catalogue": "\(storedCatalogue)",
-                    "configured_catalogue": "\(configuredCatalogue)",
-                ])
+            warnAnotherCatalogue(row)
         }
         return .newLineage
+    }
+
+    /// The catalogue version the stored version `row` serves and the one configured now, as the logs name them (a
+    /// number, or "the simulator world's" for none). Read into locals, never inside a log's metadata closure: reading
+    /// `core.catalogueVersion` there crashed Swift 6.3.1's optimiser (an ownership-verifier failure on the borrowed
+    /// optional) in the release build.
+    private func catalogueNames(of row: PolicyVersionRow) -> (stored: String, configured: String) {
+        let configured = Self.read(core) { $0.catalogueVersion }.map { String($0) } ?? "the simulator world's"
+        return (row.catalogueVersion.map { String($0) } ?? "the simulator world's", configured)
+    }
+
+    /// Logs that the stored version `row` serves another catalogue version than the configured one, so a new lineage
+    /// starts.
+    @inline(never)
+    private func warnAnotherCatalogue(_ row: PolicyVersionRow) {
+        let (stored, configured) = catalogueNames(of: row)
+        let version = row.version
+        logger.warning(
+            "the stored online policy serves another catalogue version; starting a new lineage",
+            metadata: [
+                "stored_version": "\(version)", "stored_catalogue": "\(stored)", "configured_catalogue": "\(configured)",
+            ])
     }
 
     /// The top-level fields of the policy spec (as JSON, `exploration`, `learning`, `seed`, …) in which `stored` and

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RecConfig
 import RecData
 import RecTransport
 
@@ -39,9 +40,9 @@ struct DatasetOptions: ParsableArguments {
     /// - Throws: `ValidationError` (exit 64) naming `--dataset` when it is missing or given twice.
     func validate() throws {
         // An empty --data-dir (an unset variable) was read as `/` (its obd/ child, `/obd`).
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
         // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
-        try PathOption.validateNamed([(schema, "--schema")], what: "a file")
+        try PathName.validate([(schema, "--schema")], what: "a file")
         switch (positionalDataset, datasetOption) {
         case (nil, nil):
             throw ValidationError("missing --dataset NAME (or the dataset as the first argument)")

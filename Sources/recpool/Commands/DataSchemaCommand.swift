@@ -30,6 +30,13 @@ struct DataSchemaCommand: AsyncParsableCommand {
     @Option(help: "Write the draft here instead of standard output.")
     var out: String?
 
+    /// `table`, when it holds at least one row under its header.
+    /// - Throws: `DataError.file(.empty)` naming the file when it holds only a header, as for an empty file.
+    static func withRows(_ table: CSVTable) throws(DataError) -> CSVTable {
+        guard !table.rows.isEmpty else { throw .file(.empty(path: table.path)) }
+        return table
+    }
+
     /// `target`'s path relative to the folder `base` (with `..` steps), or its absolute path when they share no
     /// folder but the root.
     static func relativePath(of target: URL, from base: URL) -> String {
@@ -46,7 +53,7 @@ struct DataSchemaCommand: AsyncParsableCommand {
 
     func validate() throws {
         // An empty --infer resolved its default catalogue to the parent folder's and was refused as "no catalogue".
-        try PathOption.validateNamed([(infer, "--infer"), (catalogue, "--catalogue")], what: "a CSV file")
+        try PathName.validate([(infer, "--infer"), (catalogue, "--catalogue")], what: "a CSV file")
         try PathOption.validateOutputs([(out, "--out")])
         try PathOption.validateDistinct(outputs: [(out, "--out")], inputs: [(infer, "--infer"), (catalogue, "--catalogue")])
     }
@@ -56,14 +63,18 @@ struct DataSchemaCommand: AsyncParsableCommand {
             catalogue
             ?? URL(fileURLWithPath: infer).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
         // The log first: a folder or an unreadable log was reported as a missing catalogue beside it.
-        let log = try DatasetOptions.reporting(infer) { () throws(DataError) in try CSVTable.read(path: infer) }
+        let log = try DatasetOptions.reporting(infer) { () throws(DataError) in
+            // A draft's kinds come from the values: a header alone gave every column a guess from nothing (a
+            // propensity "categorical"), which `data describe` then refused as a log of no rows.
+            try Self.withRows(CSVTable.read(path: infer))
+        }
         if catalogue == nil, !FileManager.default.fileExists(atPath: catalogueFile) {
             throw CommandFailure(
                 "no catalogue: \(catalogueFile) (the default, beside the log) does not exist; pass the shop's item CSV "
                     + "with --catalogue FILE", exitCode: .badInput)
         }
         let draft = try DatasetOptions.reporting(infer) { () throws(DataError) in
-            let items = try CSVTable.read(path: catalogueFile)
+            let items = try Self.withRows(CSVTable.read(path: catalogueFile))
             // The loader reads the catalogue relative to the schema file: name it relative to where the draft goes.
             let base = URL(fileURLWithPath: out ?? "schema.toml").deletingLastPathComponent().standardized
             let relative = Self.relativePath(of: URL(fileURLWithPath: catalogueFile).standardized, from: base)

@@ -46,9 +46,9 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
         // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
-        try PathOption.validateNamed([(model, "--model"), (schema, "--schema")], what: "a file")
+        try PathName.validate([(model, "--model"), (schema, "--schema")], what: "a file")
         try DatasetName.validate(dataset)
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(

@@ -64,9 +64,9 @@ struct FitCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
         // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
-        try PathOption.validateNamed([(schema, "--schema"), (featureSpec, "--feature-spec")], what: "a file")
+        try PathName.validate([(schema, "--schema"), (featureSpec, "--feature-spec")], what: "a file")
         try DatasetName.validate(dataset)
         // Parsed here too, so a bad list is this command's usage error (with `recpool fit`'s usage line).
         if let hidden { _ = try parseWidths(hidden) }

@@ -25,7 +25,7 @@ struct KeygenCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        try PathOption.validateNamed([(out, "--out")], what: "a folder")
+        try PathName.validate([(out, "--out")], what: "a folder")
         if let problem = WireText.nameProblem(name, field: "--name", maxBytes: 250) { throw ValidationError(problem) }
         guard name != ".", name != "..", !name.contains("/") else {
             throw ValidationError("--name must be a plain file name, got \"\(name)\"")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecClient
+import RecConfig
 import RecData
 import RecLoad
 import RecModel
@@ -120,8 +121,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         try PathOption.validateOutputs([(report, "--report")])
         try PathOption.validateDistinct(
             outputs: [(report, "--report")], inputs: [(dataset, "--dataset")] + PathOption.schemaInputs(schema))
-        try PathOption.validateNamed([(dataset, "--dataset"), (schema, "--schema")], what: "a dataset or file")
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(dataset, "--dataset"), (schema, "--schema")], what: "a dataset or file")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
         if rate != nil && concurrency != nil { throw ValidationError("give --rate or --concurrency, not both") }
         // Every number is bounded here, so the schedule's arithmetic (intervals in µs, start + duration, the sweep's
         // levels and windows, rows × width) cannot overflow further on.

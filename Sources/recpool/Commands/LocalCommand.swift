@@ -41,7 +41,7 @@ struct LocalCommand: AsyncParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        try PathOption.validateNamed([(stateDir, "--state-dir")], what: "a folder")
+        try PathName.validate([(stateDir, "--state-dir")], what: "a folder")
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1…64, got \(workers)") }
         // Checked here as the broker and the workers check them, so a value they would refuse stops this command
         // with their usage error instead of leaving a broker with no worker.

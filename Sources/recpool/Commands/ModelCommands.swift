@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import RecClient
+import RecConfig
 import RecModel
 import RecTransport
 import RecWire
@@ -111,7 +112,7 @@ struct ImportCommand: AsyncParsableCommand {
     var promote = false
 
     func validate() throws {
-        try PathOption.validateNamed([(model, "--model")], what: "a checkpoint file")
+        try PathName.validate([(model, "--model")], what: "a checkpoint file")
     }
 
     /// How the broker's refusal of a file's content begins (`JobCoordinator.importModel`).

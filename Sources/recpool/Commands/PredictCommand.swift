@@ -31,7 +31,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 
     func validate() throws {
-        try PathOption.validateNamed(
+        try PathName.validate(
             [(model, "--model"), (input, "--input")], what: "a file (--input: or - for standard input)")
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecClient
+import RecConfig
 import RecTransport
 import RecWire
 
@@ -24,7 +25,7 @@ struct ScoreCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        try PathOption.validateNamed([(input, "--input")], what: "a file (or - for standard input)")
+        try PathName.validate([(input, "--input")], what: "a file (or - for standard input)")
         if exact && modelVersion == nil { throw ValidationError("--exact needs --model-version: the version to require") }
         // Versions are numbered from 1: `--model-version 0` is refused when parsed (``VersionNumber``).
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecClient
+import RecConfig
 import RecData
 import RecPolicy
 import RecSimulation
@@ -98,9 +99,9 @@ struct SimulateCommand: AsyncParsableCommand {
         try PathOption.validateDistinct(
             outputs: [(report, "--report")],
             inputs: [(world, "--world")] + PathOption.schemaInputs(worldSchema, flag: "--world-schema"))
-        try PathOption.validateNamed([(world, "--world"), (worldSchema, "--world-schema")], what: "a world or file")
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
-        try PathOption.validateNamed([(exportCatalogue, "--export-catalogue")], what: "a folder")
+        try PathName.validate([(world, "--world"), (worldSchema, "--world-schema")], what: "a world or file")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(exportCatalogue, "--export-catalogue")], what: "a folder")
         if sessions && (world != nil || baselinesOnly || deterministic || report != nil) {
             throw ValidationError(
                 "--sessions runs the built-in simulator against a pool: no --world, --baselines-only, --deterministic or --report")

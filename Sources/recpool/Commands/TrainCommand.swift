@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import RecClient
+import RecConfig
 import RecData
 import RecModel
 import RecTransport
@@ -103,9 +104,9 @@ struct TrainCommand: AsyncParsableCommand {
     /// uploaded, so `--print-config` refuses what a run refuses and a run refuses them before loading its dataset. The
     /// problem names the flag (`--sync-every`, not `sync_every`), so a value from a file or the environment is traced.
     func validate() throws {
-        try PathOption.validateNamed([(dataDirectory, "--data-dir")], what: "a folder")
+        try PathName.validate([(dataDirectory, "--data-dir")], what: "a folder")
         // An empty path was read as a file named "" ("cannot open : No such file", after loading the dataset).
-        try PathOption.validateNamed([(schema, "--schema")], what: "a file")
+        try PathName.validate([(schema, "--schema")], what: "a file")
         try DatasetName.validate(dataset)
         if model == "dqn" && !dataset.hasPrefix("synthetic:") {
             throw ValidationError("dqn jobs train in the simulator: --dataset must be synthetic:…")

@@ -53,7 +53,7 @@ struct BrokerOptions: ParsableArguments {
             throw ValidationError("--curve-server-key and --curve-key go together")
         }
         // An empty path was read as a file named "" ("recpool: : cannot read", exit 2).
-        try PathOption.validateNamed([(curveServerKey, "--curve-server-key"), (curveKey, "--curve-key")], what: "a key file")
+        try PathName.validate([(curveServerKey, "--curve-server-key"), (curveKey, "--curve-key")], what: "a key file")
         // Exactly the run's syntactic checks, so `--print-config` refuses what a run refuses (it printed
         // `tcp://127.0.0.1:0`, `tcp://host`, `inproc://x` and "" as valid), and a value from the environment or a file
         // is traced to it. No network lookup here: a name is resolved when the command connects.

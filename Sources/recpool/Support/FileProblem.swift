@@ -1,5 +1,6 @@
-import Foundation
 import ArgumentParser
+import Foundation
+import RecConfig
 import RecData
 import RecFiles
 
@@ -99,7 +100,7 @@ enum PathOption {
     /// directory, or its folder does not exist (or is not a folder).
     /// - Parameter createsFolder: the command creates the file's folder itself, so only emptiness is checked.
     static func outputProblem(_ path: String, flag: String, createsFolder: Bool = false) -> String? {
-        if let problem = nameProblem(path, flag: flag, what: "a file") { return problem }
+        if let problem = PathName.problem(path, flag: flag, what: "a file") { return problem }
         guard !createsFolder else { return nil }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -111,12 +112,6 @@ enum PathOption {
         }
         guard isDirectory.boolValue else { return "\(flag) \(path): \(folder) is not a folder" }
         return nil
-    }
-
-    /// Why `path` (the value of `flag`) names nothing, or nil: it is empty or only white space.
-    static func nameProblem(_ path: String, flag: String, what: String) -> String? {
-        path.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-            ? "\(flag) must name \(what), got \(path.isEmpty ? "an empty string" : "only white space")" : nil
     }
 
     /// Throws a `ValidationError` (exit 64) for ``outputProblem(_:flag:createsFolder:)`` of each given path.
@@ -158,13 +153,5 @@ enum PathOption {
         guard stat(schema, &info) == 0, info.st_mode & S_IFMT == S_IFREG, let parsed = try? DataSchema.read(path: schema)
         else { return [(schema, flag)] }
         return [(schema, flag), (DatasetResolver.catalogueFile(parsed, schemaPath: schema), "catalogue (\(flag)'s [catalogue] file)")]
-    }
-
-    /// Throws a `ValidationError` (exit 64) for ``nameProblem(_:flag:what:)`` of each given path.
-    static func validateNamed(_ paths: [(path: String?, flag: String)], what: String) throws {
-        for (path, flag) in paths {
-            guard let path else { continue }
-            if let problem = nameProblem(path, flag: flag, what: what) { throw ValidationError(problem) }
-        }
     }
 }

@@ -146,7 +146,9 @@ extension RecStore {
     }
 
     /// Appends impressions (trimming the log to `keep`) and records feedback, all in one transaction (a group
-    /// commit: one fsync for everything that arrived together). An impression whose id the log already holds is not
+    /// commit: one fsync for everything that arrived together). The trim keeps, past `keep`, the impressions whose
+    /// feedback no finished sync has consumed yet (``markLearnt(_:)``), until one has: an acknowledged event is never
+    /// deleted before it is learnt. An impression whose id the log already holds is not
     /// stored (the stored one keeps its slate) and is named in the result, so its slate is never reported logged.
     /// - Returns: the impressions refused for a repeated id, and for each feedback event whether it was recorded.
     public func commitOnline(
@@ -188,7 +190,16 @@ extension RecStore {
             var evicted = 0
             if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
                 let named = Set(feedback.map(\.impressionId))
-                let old = try String.fetchAll(db, sql: "SELECT id FROM impressions WHERE seq <= ?", arguments: [cutoff])
+                // An impression whose feedback no sync has consumed yet (`unlearnt` 1) stays past the bound until one
+                // has: a restarted broker hands only stored feedback to the replicas again, and the trim deleted
+                // acknowledged events a sync had not learnt (20 of 20, with no count and no log line).
+                let old = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM impressions WHERE seq <= ? AND NOT EXISTS
+                            (SELECT 1 FROM feedback WHERE feedback.impression_id = impressions.id AND feedback.unlearnt = 1)
+                        """,
+                    arguments: [cutoff])
                 for id in old where !named.contains(id) {
                     try db.execute(sql: "DELETE FROM feedback WHERE impression_id = ?", arguments: [id])
                     evicted += db.changesCount

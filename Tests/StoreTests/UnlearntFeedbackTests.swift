@@ -34,7 +34,9 @@ struct UnlearntFeedbackTests {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM feedback WHERE impression_id NOT IN (SELECT id FROM impressions)")
         }
         #expect(orphans == 0)
-        // A later write that names none of them trims the log to its size, the feedback with its impression.
+        // Once a sync has consumed the feedback, a later write that names none of them trims the log to its size, the
+        // feedback with its impression.
+        try store.markLearnt([RecStore.FeedbackKey(impressionId: "i1", item: 3)])
         let later = try store.commitOnline(impressions: [Self.impression("i5")], keep: 2, feedback: [])
         #expect(try store.onlineCounts().impressions == 2)
         #expect(try store.impression("i1") == nil && later.feedbackEvicted == 1)
@@ -96,6 +98,31 @@ struct UnlearntFeedbackTests {
         // A new lineage clears the damaged flag with the rest: it is not named again at every start.
         try store.markAllLearnt()
         #expect(try store.unlearntFeedback() == RecStore.UnlearntScan())
+    }
+
+    /// A helper's loss: 20 acknowledged events, their impressions then pushed out of a log of 20 by 25 more slates
+    /// before a sync, and a broker restart: the trim had deleted them with their impressions, and the restart, which
+    /// hands on only stored feedback, learnt none of them, with no count and no log line.
+    @Test("the trim keeps an impression whose feedback no sync consumed, past the bound, until a sync has")
+    func trimKeepsUnconsumedFeedback() throws {
+        let temporary = try TemporaryDirectory("store-trim-unlearnt")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        let learnt = RecStore.FeedbackEvent(impressionId: "i0", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)
+        let frozen = RecStore.FeedbackEvent(impressionId: "i1", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: false)
+        _ = try store.commitOnline(impressions: [Self.impression("i0"), Self.impression("i1")], keep: 2, feedback: [learnt, frozen])
+        for i in 2..<6 {
+            _ = try store.commitOnline(impressions: [Self.impression("i\(i)")], keep: 2, feedback: [])
+        }
+        // i0's event is still to learn: it and its impression stay; i1's (frozen, never to be learnt) went with it.
+        #expect(try store.impression("i0")?.clicks == [1: 1] && store.impression("i1") == nil)
+        #expect(try store.unlearntFeedback().rows.map(\.impressionId) == ["i0"])
+        #expect(try store.onlineCounts().impressions == 3)
+        // A sync consumed it: the next write trims the log to its size.
+        try store.markLearnt([RecStore.FeedbackKey(impressionId: "i0", item: 1)])
+        let next = try store.commitOnline(impressions: [Self.impression("i6")], keep: 2, feedback: [])
+        #expect(try next.feedbackEvicted == 1 && store.impression("i0") == nil)
+        #expect(try store.onlineCounts().impressions == 2)
     }
 
     @Test("a trim reports the feedback it deleted with its impressions, so a running count matches the stored one")

@@ -23,6 +23,14 @@ extension BanditDataset {
     /// The rows shown in the first slot (``slotFromTop(_:)`` 0), in order.
     public var firstSlotRows: [Int] { (0..<rows).filter { slotFromTop($0) == 0 } }
 
+    /// How a message names position `position`: `slot 7` by the log's own slot value, or `position 2` for generated
+    /// data, whose positions are the slots counted from 0. A note that numbered positions by rank said "position 1"
+    /// for a log's slot 2.
+    public func slotName(_ position: Int) -> String {
+        guard let values = positionValues, values.indices.contains(position) else { return "position \(position)" }
+        return "slot \(values[position])"
+    }
+
     /// The slot values the log holds, for a message (`2, 3`), or nil for generated data.
     public var slotValuesText: String? { positionValues.map { $0.map(String.init).joined(separator: ", ") } }
 

@@ -46,16 +46,24 @@ extension CheckpointEvaluation {
     /// their slot values (``FeatureSpec/positionValues``, ``BanditDataset/positionValues``), each row's position is
     /// renumbered by its slot value; otherwise `data` is returned as it is (positions are the slots, or the spec is
     /// older than its slot values).
-    /// - Throws: `CheckpointEvaluationError.unknownSlot` when the data logs a slot the model was not fitted on.
+    /// - Throws: `CheckpointEvaluationError.unknownSlot` when a row of `data` is in a slot the model was not fitted on.
     public static func aligned(_ data: BanditDataset, to spec: FeatureSpec) throws(CheckpointEvaluationError)
         -> BanditDataset
     {
         guard let known = spec.positionValues, let logged = data.positionValues, known != logged else { return data }
         let index = Dictionary(known.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        // A split keeps its whole log's slot values: a slot only the training rows hold is not this split's (the test
+        // split was refused for a slot 3 logged once, in the oldest 60%).
+        let held = Set(data.position)
         var renumbered: [Int] = []
-        for slot in logged {
-            guard let position = index[slot] else { throw .unknownSlot(dataset: data.name, slot: slot, known: known) }
-            renumbered.append(position)
+        for (rank, slot) in logged.enumerated() {
+            if let position = index[slot] {
+                renumbered.append(position)
+            } else if held.contains(rank) {
+                throw .unknownSlot(dataset: data.name, slot: slot, known: known)
+            } else {
+                renumbered.append(0)  // no row reads it
+            }
         }
         var out = data
         out.position = data.position.map { renumbered[$0] }

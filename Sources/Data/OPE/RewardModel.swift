@@ -3,8 +3,10 @@ import RecModel
 
 /// How `q̂(x, a, position)` is estimated for DM and DR.
 public enum RewardModelKind: Sendable, Equatable {
-    /// L2-regularised logistic regression on [context one-hot, item one-hot, affinity of the item, has-history],
-    /// fitted by full-batch Nesterov gradient descent on the mean log-loss + `l2/(2n)·‖w‖²`.
+    /// L2-regularised logistic regression on [context, item one-hot, affinity of the item, has-history], fitted by
+    /// full-batch Nesterov gradient descent on the mean log-loss + `l2/(2n)·‖w‖²`. Each context column enters by its
+    /// value over the column's largest magnitude in the log: a one-hot column as 0 or 1, a numeric user feature by
+    /// its value in [−1, 1].
     ///
     /// A reward that is not 0 or 1 (revenue, a rating) is first scaled into [0, 1] by the training fold's range,
     /// `s = (r − min) / (max − min)`; the model is fitted to `s` with the same Bernoulli log-loss and its estimate is
@@ -70,7 +72,7 @@ public enum RewardModel {
                 let train = nFolds == 1 ? rows : rows.filter { !testSet.contains($0) }
                 fit(
                     data, features: features, kind: kind, train: train, test: test,
-                    label: "position \(position) fold \(fold + 1)/\(nFolds)", into: &q, notes: &notes)
+                    label: "\(data.slotName(position)) fold \(fold + 1)/\(nFolds)", into: &q, notes: &notes)
             }
         }
         // Many positions of one row each (a long tail of slots) share one model fitted on the other positions' rows,
@@ -96,11 +98,11 @@ public enum RewardModel {
             }
             let position = data.position[row]
             notes.append(
-                "position \(position) has one row: its reward estimate is fitted on the other \(train.count) rows "
+                "\(data.slotName(position)) has one row: its reward estimate is fitted on the other \(train.count) rows "
                     + "(other positions), as cross-fitting needs a model that has not seen it")
             fit(
                 data, features: features, kind: kind, train: train, test: [row],
-                label: "position \(position) (its one row)", into: &q, notes: &notes)
+                label: "\(data.slotName(position)) (its one row)", into: &q, notes: &notes)
         }
         return RewardModelFit(estimatedRewards: q, notes: notes)
     }
@@ -168,19 +170,51 @@ struct RewardScale {
     func unscaled(_ s: Double) -> Double { low + (high - low) * s }
 }
 
-/// Sparse features of a logged row: nonzero context columns, then per-action item and affinity features.
+/// Sparse features of a logged row: its nonzero context columns with their values, then per-action item and affinity
+/// features.
+///
+/// A context column enters by its value, divided by the column's largest magnitude over the log, so every value lies
+/// in [−1, 1]: a one-hot column is unchanged, and a numeric user feature (appended to the context raw, docs/DATA.md)
+/// keeps its value, on a scale at which the descent's fixed step is stable whatever the feature's units. Kept as
+/// "the column is not 0", a numeric feature was a hidden on/off flag and DM was the same to every digit whether
+/// `amount` was scaled by 1 or 1e30.
 struct RowFeatures {
     let contextColumns: Int
     let nActions: Int
+    /// Per row, its nonzero context columns, ascending.
     let active: [[Int32]]
+    /// Per row, the scaled value of each column in ``active``, in the same order.
+    let values: [[Double]]
     let affinity: SparseRows
 
     init(_ data: BanditDataset) {
         contextColumns = data.context.columns
         nActions = data.nActions
-        active = (0..<data.rows).map { row in
-            (0..<data.context.columns).compactMap { data.context[row, $0] != 0 ? Int32($0) : nil }
+        var scale = [Double](repeating: 0, count: data.context.columns)
+        for row in 0..<data.rows {
+            for column in 0..<data.context.columns {
+                let value = Double(data.context[row, column])
+                if value.isFinite { scale[column] = max(scale[column], abs(value)) }
+            }
         }
+        var active: [[Int32]] = []
+        var values: [[Double]] = []
+        active.reserveCapacity(data.rows)
+        values.reserveCapacity(data.rows)
+        for row in 0..<data.rows {
+            var columns: [Int32] = []
+            var scaled: [Double] = []
+            for column in 0..<data.context.columns {
+                let value = Double(data.context[row, column])
+                guard value != 0, value.isFinite, scale[column] > 0 else { continue }
+                columns.append(Int32(column))
+                scaled.append(value / scale[column])
+            }
+            active.append(columns)
+            values.append(scaled)
+        }
+        self.active = active
+        self.values = values
         affinity = data.affinity
     }
 
@@ -193,7 +227,7 @@ struct LogisticModel {
 
     func sharedLogit(_ f: RowFeatures, row: Int) -> Double {
         var z = w[0]
-        for c in f.active[row] { z += w[1 + Int(c)] }
+        for (c, value) in zip(f.active[row], f.values[row]) { z += w[1 + Int(c)] * value }
         if !f.affinity.isEmpty(row) { z += w[f.width - 1] }
         return z
     }
@@ -267,7 +301,7 @@ struct LogisticModel {
                 let p = ahead.probability(f, row: i, action: a, sharedLogit: ahead.sharedLogit(f, row: i))
                 let g = (p - target[t]) / n
                 gradient[0] += g
-                for c in f.active[i] { gradient[1 + Int(c)] += g }
+                for (c, value) in zip(f.active[i], f.values[i]) { gradient[1 + Int(c)] += g * value }
                 gradient[1 + f.contextColumns + a] += g
                 gradient[f.width - 2] += g * affinity
                 if !f.affinity.isEmpty(i) { gradient[f.width - 1] += g }

@@ -49,6 +49,28 @@ struct SlotAlignmentTests {
         #expect("\(error.map { "\($0)" } ?? "")".contains("logs slot 99, which the model was not fitted on (its training log's slots: 1, 2, 3)"))
     }
 
+    /// A split keeps its whole log's slot values: the test split was refused for a slot 3 that only one training row
+    /// logged, naming the test split.
+    @Test("a slot only another split's rows hold is not refused: the split's own rows are renumbered")
+    func slotOfAnotherSplit() throws {
+        let spec = try FeatureSpec.fit(on: SplitDataset(try Self.log(slots: [1, 2])).train)
+        // Row 0 (the oldest, in the training part) in slot 3; every other row in slot 1 or 2.
+        var text = "ts,item,pos,click,prop,device\n"
+        for row in 0..<60 {
+            text += "\(row),\(row % 3),\(row == 0 ? 3 : 1 + row % 2),\(row % 4 == 0 ? 1 : 0),0.5,\(row % 2 == 0 ? "ios" : "web")\n"
+        }
+        let log = try SmallLog.build(text, userFeatures: ["device": "categorical"], items: 3, name: "slot3.csv")
+        #expect(log.positionValues == [1, 2, 3])
+        let test = SplitDataset(log).test
+        let aligned = try CheckpointEvaluation.aligned(test, to: spec)
+        #expect(aligned.positionValues == [1, 2])
+        for row in 0..<test.rows {
+            #expect(aligned.position[row] == test.position[row])
+        }
+        // The whole log holds the slot: refused, as before.
+        #expect(throws: CheckpointEvaluationError.self) { _ = try CheckpointEvaluation.aligned(log, to: spec) }
+    }
+
     @Test("a spec's slot values survive encoding, and a spec whose slot values do not match its positions is refused")
     func encoded() throws {
         let spec = try FeatureSpec.fit(on: SplitDataset(try Self.log(slots: [1, 2, 3])).train)

@@ -23,7 +23,7 @@ struct CrossFitHoldOutTests {
         #expect(fit.unavailable == nil)
         let row = 6
         for a in 0..<data.nActions { #expect(fit.estimatedRewards[row * data.nActions + a] == 0) }
-        #expect(fit.notes.contains { $0.contains("position 1 has one row") })
+        #expect(fit.notes.contains { $0.contains("slot 1 has one row") })
     }
 
     @Test("a one-row log has no cross-fitted reward model: DM and DR are undefined and say why")

@@ -132,7 +132,24 @@ struct LogTable {
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return [] }
         var pairs: [(Int, Double)] = []
-        for pair in text.split(separator: ";", omittingEmptySubsequences: false) {
+        let pieces = text.split(separator: ";", omittingEmptySubsequences: false)
+        var next = 0
+        while next < pieces.count {
+            var pair = pieces[next]
+            next += 1
+            // An item id may hold ';' too (`c;d`, which `c;d:30` names): a piece that names no item is joined with the
+            // pieces after it, up to ``viewedIdPieces`` in all, while the join names one.
+            if resolvedItem(pair) == nil {
+                var joined = String(pair)
+                for end in next..<min(pieces.count, next + Self.viewedIdPieces - 1) {
+                    joined += ";" + pieces[end]
+                    if resolvedItem(Substring(joined)) != nil {
+                        pair = Substring(joined)
+                        next = end + 1
+                        break
+                    }
+                }
+            }
             // An item id may itself hold ':' (SKU:123): the seconds are after the last one.
             let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count >= 2 else {
@@ -156,6 +173,16 @@ struct LogTable {
             pairs.append((item, seconds))
         }
         return pairs
+    }
+
+    /// How many `;`-separated pieces of a `viewed` field one item id may span (an id holding up to 15 `;`): the bound
+    /// keeps a malformed field's parse linear.
+    static let viewedIdPieces = 16
+
+    /// The item a `viewed` pair (`ITEM:SECONDS`) names, or nil when it has no `:` or its id names no catalogue item.
+    private func resolvedItem(_ pair: Substring) -> Int? {
+        guard let colon = pair.lastIndex(of: ":") else { return nil }
+        return items.item(named: pair[..<colon])
     }
 
     /// A row's logging propensity: a probability in (0, 1], and at least ``BanditDataset/minimumPropensity``.

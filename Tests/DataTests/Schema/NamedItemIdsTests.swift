@@ -106,6 +106,19 @@ struct NamedItemIdsTests {
         #expect(affinity.affinity.value(0, 1) == 2 && affinity.affinity.value(0, 0) == 0)
     }
 
+    /// An id holding `;` (the pairs' separator) was refused: `c;d:30` was read as `c` and `d:30`.
+    @Test("a viewed pair names an id that holds ';' or ':', beside other pairs")
+    func separatorInAnId() throws {
+        let viewed = try load(
+            ids: ["c;d", "a:b", "c"], logItems: ["c", "a:b"], viewed: ["c;d:30;c:12;a:b:40", ""])
+        #expect(viewed.viewedSeconds?.entries(0).map(\.column) == [0, 1, 2])
+        #expect(viewed.viewedSeconds?.entries(0).map(\.value) == [30, 40, 12])
+        // `c;d;c:20`: `c;d` names no pair (no seconds), and `d;c` no item, so the pair refused is named.
+        #expect {
+            _ = try load(ids: ["c;d", "a:b", "c"], logItems: ["c", "a:b"], viewed: ["", "c;d;c:20"])
+        } throws: { "\($0)".contains("holds 'c'") }
+    }
+
     @Test("a log naming no catalogue item is refused, naming the file, line and id")
     func unknownId() throws {
         #expect {

@@ -153,12 +153,15 @@ public struct LoadSummary: Sendable, Hashable, Codable {
     /// Every request is accounted for: sent = completed + errors + lost.
     public var isConsistent: Bool { sent == completed + errorCount + lost }
 
-    /// Samples a histogram's percentile curve (in ms) for plotting.
+    /// Samples a histogram's percentile curve (in ms) for plotting. Each point lies within the recorded latencies, as
+    /// ``p50Ms`` and the other percentiles do: the iterator gives each bucket's top edge, and with one reply of 5.144
+    /// ms the curve began at 5.147 ms, above its own median.
     static func distribution(of h: Histogram<UInt64>) -> [Point] {
         guard h.totalCount > 0 else { return [] }
         var points: [Point] = []
         for v in h.percentiles(ticksPerHalfDistance: 4) {
-            points.append(Point(percentile: min(v.percentileLevelIteratedTo, 100), ms: Double(v.value) / 1000))
+            let value = Swift.max(Swift.min(v.value, h.maxRecorded), h.min)
+            points.append(Point(percentile: min(v.percentileLevelIteratedTo, 100), ms: Double(value) / 1000))
             if v.percentileLevelIteratedTo >= 99.9999 { break }
         }
         return points

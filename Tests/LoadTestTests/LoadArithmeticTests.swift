@@ -53,6 +53,27 @@ struct LoadArithmeticTests {
         #expect(abs(s.breakdown.clientBrokerMs - (50.5 - 0.6)) < 1e-9)
     }
 
+    /// The histogram's `max`, `mean` and percentile iterator read bucket edges: one reply of 5.144 ms gave a max of
+    /// 5.147 ms and a curve starting above its own p50.
+    @Test("with few replies the max, the mean, every percentile and the curve are the latencies recorded")
+    func exactAtFewReplies() {
+        let r = LoadRecorder(startMicros: 0, objectiveMicros: 50_000)
+        let t = ServerTimings(brokerQueueMicros: 0, workerQueueMicros: 0, computeMicros: 0)
+        r.sent(0)
+        r.finished(0, intendedMicros: 0, at: 5_144, outcome: .ok(rows: 1, timings: t))
+        let one = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        for figure in [one.p50Ms, one.p999Ms, one.maxMs, one.meanMs] + one.distribution.map(\.ms) {
+            #expect(figure == 5.144, "\(one)")
+        }
+        r.sent(1)
+        r.finished(1, intendedMicros: 0, at: 7_777, outcome: .ok(rows: 1, timings: t))
+        let two = r.summary(label: "x", level: 1, batch: 1, sendEndMicros: 1_000_000)
+        #expect(two.maxMs == 7.777 && abs(two.meanMs - (5.144 + 7.777) / 2) < 1e-12)
+        #expect(two.distribution.allSatisfy { $0.ms >= 5.144 && $0.ms <= 7.777 }, "\(two.distribution)")
+        let window = r.closeWindow(at: 1_000_000)
+        #expect(window.meanMicros == 6_460.5)
+    }
+
     @Test("the JSON summary carries the documented keys")
     func jsonKeys() throws {
         let r = LoadRecorder(startMicros: 0, objectiveMicros: 1_000)

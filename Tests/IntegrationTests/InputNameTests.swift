@@ -23,6 +23,9 @@ struct InputNameTests {
             let run = try runTool("recpool", arguments)
             #expect(run.code == 64 && run.stderr.contains(says), "\(option): \(run.stderr)")
         }
+        // An item id that looks like a negative number: the refusal says how to pass it as text.
+        let retire = try runTool("recpool", ["catalogue", "retire", "-5", "--broker", "tcp://127.0.0.1:1"])
+        #expect(retire.code == 64 && retire.stderr.contains("give it after '--'"), "\(retire.stderr)")
         // A numeric host needs no lookup, and a closed port is a timeout as before (exit 3), not a usage error.
         let closed = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "200"])
         #expect(closed.code == 3, "\(closed.stderr)")

@@ -79,6 +79,11 @@ struct WorkerCore: Sendable {
         intervalMicros.multipliedSaturating(by: brokerHeartbeat?.liveness ?? configuration.liveness)
     }
 
+    /// ``wantedWeights`` as the compute thread compares builds with it (nil: any).
+    var wantedWeightsKey: BackgroundWork.WeightsKey? {
+        wantedWeights.map { BackgroundWork.WeightsKey(version: $0.version, sha256: $0.sha256) }
+    }
+
     /// Whether `built` is what the broker last asked for (true before any WEIGHTS notice).
     func wants(_ built: ModelReplica) -> Bool {
         guard let wantedWeights else { return true }

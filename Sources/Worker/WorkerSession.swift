@@ -159,10 +159,12 @@ public final class WorkerSession: Sendable {
         try socket.connect(configuration.broker)
         let shell = Shell(session: self, socket: socket, handshakes: handshakes, parent: parent)
         if let exit = try shell.perform(core.handle(.connected, now: .now)) { return exit }
+        background.want(core.wantedWeightsKey)
         // What the background threads finished while the session waited to reconnect: that wait drained the wake-up
         // they signalled, so nothing else would apply it (a ROUND_RESULT held back until an unrelated message).
         try applyBackgroundOutcomes(&core, socket: socket)
 
+        var wantedSent = core.wantedWeightsKey
         var poller = ZMQPoller([PollItem(socket: socket), PollItem(fileDescriptor: wakeup.fileDescriptor)])
         while true {
             if shouldStop && !core.isStopping {
@@ -177,6 +179,12 @@ public final class WorkerSession: Sendable {
                 let event = WorkerEvent.message(message.frames, held: message.held, frameCount: message.frameCount)
                 if let exit = try shell.perform(core.handle(event, now: .now)) {
                     return exit
+                }
+                // A WEIGHTS or a new registration changes what the broker wants: a queued build of anything else is
+                // skipped (one lock, only when it changed).
+                if core.wantedWeightsKey != wantedSent {
+                    wantedSent = core.wantedWeightsKey
+                    background.want(wantedSent)
                 }
             }
             if let exit = try shell.perform(core.handle(.tick, now: .now)) { return exit }

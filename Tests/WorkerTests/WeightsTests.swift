@@ -14,6 +14,31 @@ struct WeightsTests {
 
     static func sha(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
 
+    /// Each WEIGHTS copy was built in turn: the broker sends WEIGHTS again every two heartbeats while a worker still
+    /// reports the old version, so a rollout at 20,000 items built its version four times, and a rollback right after
+    /// it waited 31 s behind builds of the replaced version.
+    @Test("a WEIGHTS sent again while its build is under way is not queued again; a replaced build is skipped")
+    func buildsOnceAndSkipsReplaced() {
+        typealias Key = BackgroundWork.WeightsKey
+        let (a, b) = (Key(version: 10, sha256: "aa"), Key(version: 9, sha256: "bb"))
+        var builds = BackgroundWork.WeightsBuilds()
+        #expect(builds.builds(a))  // before any WEIGHTS, anything
+        let admitted = [builds.admit(a), builds.admit(a), builds.admit(a)]
+        #expect(admitted == [true, false, false])
+        // A rollback to 9 while 10 is queued: 9 is queued, 10 is skipped when the compute thread reaches it.
+        let rollback = builds.admit(b)
+        #expect(rollback)
+        #expect(!builds.builds(a) && builds.builds(b))
+        builds.finished(a)
+        builds.finished(b)
+        // Done (built, refused on a bad checksum, or skipped): the next copy is built again.
+        let again = builds.admit(b)
+        #expect(again)
+        // The broker asks for the version served now (a rollback to it): the queued build is skipped.
+        builds.wanted = Key(version: 8, sha256: "cc")
+        #expect(!builds.builds(b))
+    }
+
     @Test("a WEIGHTS message with a matching checksum yields a replica of the announced version")
     func accepts() throws {
         let bytes = Self.checkpointBytes()

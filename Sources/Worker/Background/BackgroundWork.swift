@@ -29,7 +29,40 @@ final class BackgroundWork: Sendable {
         case send([[UInt8]])
     }
 
+    /// A model version as WEIGHTS name it: its number and its checkpoint's SHA-256.
+    struct WeightsKey: Hashable, Sendable {
+        var version: UInt64
+        var sha256: String
+    }
+
+    /// The WEIGHTS builds queued or running, and the weights the broker last asked for (nil: any).
+    struct WeightsBuilds: Sendable {
+        var queued: Set<WeightsKey> = []
+        var wanted: WeightsKey?
+
+        /// Admits a build of `key`, which the broker now asks for: false when one is queued or running already.
+        mutating func admit(_ key: WeightsKey) -> Bool {
+            // The core asks for these weights as it queues them: the compute thread, which may take the task before
+            // the session calls ``BackgroundWork/want(_:)``, must not skip it as replaced.
+            wanted = key
+            return queued.insert(key).inserted
+        }
+
+        /// Whether the compute thread, reaching the build of `key`, builds it: not when the broker has asked for other
+        /// weights since.
+        func builds(_ key: WeightsKey) -> Bool { wanted == nil || wanted == key }
+
+        /// The build of `key` is done (built, refused or skipped): the next WEIGHTS for it is built again.
+        mutating func finished(_ key: WeightsKey) { queued.remove(key) }
+    }
+
     private let mailbox: MailboxThread<Task, Outcome>
+    /// Shared with the session thread: a WEIGHTS the broker sends again while its build is queued or running (every
+    /// two heartbeats while the worker still reports the old version) is not queued again, and a build the broker
+    /// has replaced by the time the compute thread reaches it is skipped, not built. Each copy was built in turn: a
+    /// rollout at 20,000 items built its version four times, a rollback right after one waited 31 s behind three
+    /// builds of the replaced version, and a training round behind them timed out.
+    private let builds = LockedBox(WeightsBuilds())
     private let logger: Logger
     private let trainer: RoundTrainer
     private let metrics: WorkerMetrics
@@ -42,8 +75,24 @@ final class BackgroundWork: Sendable {
         mailbox.start { [self] task in self.perform(task) }
     }
 
-    /// Queues a task. Called by the session thread.
-    func submit(_ task: Task) { mailbox.post(task) }
+    /// Queues a task, unless it is a WEIGHTS whose build (the same version and SHA-256) is queued or running already.
+    /// Called by the session thread.
+    func submit(_ task: Task) {
+        if case .weights(let notice, _, _) = task {
+            let key = WeightsKey(version: notice.version, sha256: notice.sha256)
+            guard builds.withLock({ $0.admit(key) }) else {
+                logger.debug("WEIGHTS sent again while its build is under way", metadata: ["model_version": "\(notice.version)"])
+                return
+            }
+        }
+        mailbox.post(task)
+    }
+
+    /// Records the weights the broker last asked for (``WorkerCore/wantedWeights``; nil: any), so a queued build of
+    /// other weights is skipped. Called by the session thread.
+    func want(_ key: WeightsKey?) {
+        builds.withLock { if $0.wanted != key { $0.wanted = key } }
+    }
 
     /// Takes finished work. Called by the session thread.
     func drain() -> [Outcome] { mailbox.drain() }
@@ -68,6 +117,14 @@ final class BackgroundWork: Sendable {
     private func perform(_ task: Task) -> Outcome? {
         switch task {
         case .weights(let notice, let bytes, let receivedAt):
+            let key = WeightsKey(version: notice.version, sha256: notice.sha256)
+            defer { builds.withLock { $0.finished(key) } }
+            guard builds.withLock({ $0.builds(key) }) else {
+                logger.info(
+                    "skipped building a model version the broker has since replaced",
+                    metadata: ["model_version": "\(notice.version)"])
+                return nil
+            }
             do {
                 let replica = try Self.replica(from: notice, bytes: bytes)
                 logger.info(

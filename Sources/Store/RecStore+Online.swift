@@ -136,19 +136,33 @@ extension RecStore {
         /// Stored feedback events deleted with the impressions the log trimmed (`keep`): the stored count falls by
         /// this many.
         public var feedbackEvicted: Int
+        /// Of ``feedbackEvicted``, the events no sync had consumed: deleted with impressions past twice the bound.
+        public var unlearntEvicted: Int
 
         /// Creates a result.
-        public init(repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = [], feedbackEvicted: Int = 0) {
+        public init(
+            repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = [], feedbackEvicted: Int = 0,
+            unlearntEvicted: Int = 0
+        ) {
             self.repeatedImpressions = repeatedImpressions
             self.feedbackNew = feedbackNew
             self.feedbackEvicted = feedbackEvicted
+            self.unlearntEvicted = unlearntEvicted
         }
     }
 
+    /// The impressions a trim deletes, given the cutoff and the ceiling sequence numbers: those at or below the cutoff
+    /// with no feedback a sync has yet to consume, and all those at or below the ceiling.
+    static let trimmedImpressions = """
+        SELECT id FROM impressions WHERE seq <= ? AND (seq <= ? OR NOT EXISTS
+            (SELECT 1 FROM feedback WHERE feedback.impression_id = impressions.id AND +feedback.unlearnt = 1))
+        """
+
     /// Appends impressions (trimming the log to `keep`) and records feedback, all in one transaction (a group
     /// commit: one fsync for everything that arrived together). The trim keeps, past `keep`, the impressions whose
-    /// feedback no finished sync has consumed yet (``markLearnt(_:)``), until one has: an acknowledged event is never
-    /// deleted before it is learnt. An impression whose id the log already holds is not
+    /// feedback no finished sync has consumed yet (``markLearnt(_:)``), until one has, or until they are `2 × keep`
+    /// impressions old: an acknowledged event to learn is deleted unconsumed only then, and counted
+    /// (``OnlineCommitResult/unlearntEvicted``). An impression whose id the log already holds is not
     /// stored (the stored one keeps its slate) and is named in the result, so its slate is never reported logged.
     /// - Returns: the impressions refused for a repeated id, and for each feedback event whether it was recorded.
     public func commitOnline(
@@ -187,26 +201,32 @@ extension RecStore {
             }
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
             let cutoff = newest - Int64(keep)
+            // Past twice the bound an impression goes even with feedback no sync consumed (syncs failing for hours, a
+            // damaged row no sync reads): the log stays bounded, and the events deleted unlearnt are counted.
+            let ceiling = newest - 2 * Int64(keep)
             var evicted = 0
+            var unlearntEvicted = 0
             if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
                 let named = Set(feedback.map(\.impressionId))
                 // An impression whose feedback no sync has consumed yet (`unlearnt` 1) stays past the bound until one
                 // has: a restarted broker hands only stored feedback to the replicas again, and the trim deleted
                 // acknowledged events a sync had not learnt (20 of 20, with no count and no log line).
-                let old = try String.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id FROM impressions WHERE seq <= ? AND NOT EXISTS
-                            (SELECT 1 FROM feedback WHERE feedback.impression_id = impressions.id AND feedback.unlearnt = 1)
-                        """,
-                    arguments: [cutoff])
+                // `+unlearnt` keeps SQLite on the primary key (impression_id, item): through the partial index on
+                // `unlearnt` it scanned every unlearnt row per impression (1 s a write at 5,000 of each).
+                let old = try String.fetchAll(db, sql: Self.trimmedImpressions, arguments: [cutoff, ceiling])
                 for id in old where !named.contains(id) {
+                    unlearntEvicted +=
+                        try Int.fetchOne(
+                            db, sql: "SELECT COUNT(*) FROM feedback WHERE impression_id = ? AND +unlearnt = 1",
+                            arguments: [id]) ?? 0
                     try db.execute(sql: "DELETE FROM feedback WHERE impression_id = ?", arguments: [id])
                     evicted += db.changesCount
                     try db.execute(sql: "DELETE FROM impressions WHERE id = ?", arguments: [id])
                 }
             }
-            return OnlineCommitResult(repeatedImpressions: repeated, feedbackNew: recorded, feedbackEvicted: evicted)
+            return OnlineCommitResult(
+                repeatedImpressions: repeated, feedbackNew: recorded, feedbackEvicted: evicted,
+                unlearntEvicted: unlearntEvicted)
         }
     }
 

@@ -111,7 +111,7 @@ struct UnlearntFeedbackTests {
         let learnt = RecStore.FeedbackEvent(impressionId: "i0", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)
         let frozen = RecStore.FeedbackEvent(impressionId: "i1", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: false)
         _ = try store.commitOnline(impressions: [Self.impression("i0"), Self.impression("i1")], keep: 2, feedback: [learnt, frozen])
-        for i in 2..<6 {
+        for i in 2..<4 {
             _ = try store.commitOnline(impressions: [Self.impression("i\(i)")], keep: 2, feedback: [])
         }
         // i0's event is still to learn: it and its impression stay; i1's (frozen, never to be learnt) went with it.
@@ -123,6 +123,29 @@ struct UnlearntFeedbackTests {
         let next = try store.commitOnline(impressions: [Self.impression("i6")], keep: 2, feedback: [])
         #expect(try next.feedbackEvicted == 1 && store.impression("i0") == nil)
         #expect(try store.onlineCounts().impressions == 2)
+        // Held no longer than twice the bound: the log stays bounded when no sync consumes anything, and what it
+        // deleted unconsumed is counted.
+        let held = RecStore.FeedbackEvent(impressionId: "i7", item: 2, click: 0, dwell: nil, createdMs: 3_000, toLearn: true)
+        _ = try store.commitOnline(impressions: [Self.impression("i7")], keep: 2, feedback: [held])
+        var dropped = 0
+        for i in 8..<14 {
+            dropped += try store.commitOnline(impressions: [Self.impression("i\(i)")], keep: 2, feedback: []).unlearntEvicted
+        }
+        #expect(try store.impression("i7") == nil && dropped == 1)
+        #expect(try store.onlineCounts().impressions == 2)
+    }
+
+    /// A reviewer's measure: through the partial index on `unlearnt` the trim's check scanned every unlearnt row per
+    /// impression; by the primary key it reads one impression's rows.
+    @Test("the trim's check of unconsumed feedback reads the primary key, not every unlearnt row")
+    func trimUsesThePrimaryKey() throws {
+        let temporary = try TemporaryDirectory("store-trim-plan")
+        defer { temporary.remove() }
+        _ = try RecStore(directory: temporary.path)
+        let rows = try DatabaseQueue(path: temporary.path + "/recpool.sqlite").read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + RecStore.trimmedImpressions, arguments: [5, 3]).map { "\($0["detail"] ?? "")" }.joined(separator: "\n")
+        }
+        #expect(rows.contains("(impression_id=?)") && !rows.contains("feedback_unlearnt"), "\(rows)")
     }
 
     @Test("a trim reports the feedback it deleted with its impressions, so a running count matches the stored one")

@@ -4,9 +4,8 @@ import RecModel
 /// How `q̂(x, a, position)` is estimated for DM and DR.
 public enum RewardModelKind: Sendable, Equatable {
     /// L2-regularised logistic regression on [context, item one-hot, affinity of the item, has-history], fitted by
-    /// full-batch Nesterov gradient descent on the mean log-loss + `l2/(2n)·‖w‖²`. Each context column enters by its
-    /// value over the column's largest magnitude in the log: a one-hot column as 0 or 1, a numeric user feature by
-    /// its value in [−1, 1].
+    /// full-batch Nesterov gradient descent on the mean log-loss + `l2/(2n)·‖w‖²`. A one-hot context column enters as
+    /// 0 or 1; a numeric user feature centred on its median, over its robust spread (1.4826 × MAD), clipped to ±5.
     ///
     /// A reward that is not 0 or 1 (revenue, a rating) is first scaled into [0, 1] by the training fold's range,
     /// `s = (r − min) / (max − min)`; the model is fitted to `s` with the same Bernoulli log-loss and its estimate is
@@ -173,29 +172,40 @@ struct RewardScale {
 /// Sparse features of a logged row: its nonzero context columns with their values, then per-action item and affinity
 /// features.
 ///
-/// A context column enters by its value, divided by the column's largest magnitude over the log, so every value lies
-/// in [−1, 1]: a one-hot column is unchanged, and a numeric user feature (appended to the context raw, docs/DATA.md)
-/// keeps its value, on a scale at which the descent's fixed step is stable whatever the feature's units. Kept as
-/// "the column is not 0", a numeric feature was a hidden on/off flag and DM was the same to every digit whether
-/// `amount` was scaled by 1 or 1e30.
+/// A column of 0s and 1s (a one-hot category) enters as it is. Any other column (a numeric user feature, appended to
+/// the context raw, docs/DATA.md) is centred on its median and divided by its scaled median absolute deviation
+/// (1.4826 × MAD, the standard deviation's robust estimate; the standard deviation when the MAD is 0), then clipped
+/// to ±5: its units, its offset (a year, a temperature in kelvin) and a few outliers do not matter, and the descent's
+/// fixed step stays stable. Kept as "the column is not 0", a numeric feature was a hidden on/off flag, and DM was the
+/// same to every digit whether `amount` was scaled by 1 or 1e30.
 struct RowFeatures {
     let contextColumns: Int
     let nActions: Int
     /// Per row, its nonzero context columns, ascending.
     let active: [[Int32]]
-    /// Per row, the scaled value of each column in ``active``, in the same order.
+    /// Per row, the value of each column in ``active``, scaled, in the same order.
     let values: [[Double]]
     let affinity: SparseRows
+
+    /// The bound a scaled value is clipped to.
+    static let clip = 5.0
 
     init(_ data: BanditDataset) {
         contextColumns = data.context.columns
         nActions = data.nActions
-        var scale = [Double](repeating: 0, count: data.context.columns)
-        for row in 0..<data.rows {
-            for column in 0..<data.context.columns {
-                let value = Double(data.context[row, column])
-                if value.isFinite { scale[column] = max(scale[column], abs(value)) }
-            }
+        // Per column, (centre, scale), or nil for a 0/1 column read as it is.
+        var scaling = [(centre: Double, scale: Double)?](repeating: nil, count: data.context.columns)
+        for column in 0..<data.context.columns {
+            let values = (0..<data.rows).map { Double(data.context[$0, column]) }.filter(\.isFinite)
+            guard values.contains(where: { $0 != 0 && $0 != 1 }) else { continue }
+            let sorted = values.sorted()
+            let median = Self.median(sorted)
+            let deviation = 1.4826 * Self.median(sorted.map { abs($0 - median) }.sorted())
+            let mean = values.reduce(0, +) / Double(values.count)
+            let spread = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
+            let scale = deviation > 0 ? deviation : spread
+            // A constant column carries nothing: left out (a scale of 0 would divide by it).
+            scaling[column] = scale > 0 && scale.isFinite ? (median, scale) : (median, .infinity)
         }
         var active: [[Int32]] = []
         var values: [[Double]] = []
@@ -205,10 +215,18 @@ struct RowFeatures {
             var columns: [Int32] = []
             var scaled: [Double] = []
             for column in 0..<data.context.columns {
-                let value = Double(data.context[row, column])
-                guard value != 0, value.isFinite, scale[column] > 0 else { continue }
+                let raw = Double(data.context[row, column])
+                guard raw.isFinite else { continue }
+                let value: Double
+                if let scaled = scaling[column] {
+                    guard scaled.scale.isFinite else { continue }
+                    value = min(max((raw - scaled.centre) / scaled.scale, -Self.clip), Self.clip)
+                } else {
+                    value = raw
+                }
+                guard value != 0 else { continue }
                 columns.append(Int32(column))
-                scaled.append(value / scale[column])
+                scaled.append(value)
             }
             active.append(columns)
             values.append(scaled)
@@ -216,6 +234,13 @@ struct RowFeatures {
         self.active = active
         self.values = values
         affinity = data.affinity
+    }
+
+    /// The median of ascending `sorted` (0 for none).
+    static func median(_ sorted: [Double]) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// Weight layout: [bias, context..., item one-hot..., affinity, has-history].

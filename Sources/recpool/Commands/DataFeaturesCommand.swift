@@ -76,10 +76,13 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 fitted = try FeatureSpec.decode(bytes)
                 do {
                     // A given spec numbers positions by its training log's slots: this log's are read as those.
+                    // Only the parts the split reads: `--split test` was refused for a slot only the training part held.
                     rows = try CheckpointEvaluation.aligned(rows, to: fitted)
-                    train = try CheckpointEvaluation.aligned(train, to: fitted)
-                    validation = try CheckpointEvaluation.aligned(validation, to: fitted)
-                    test = try CheckpointEvaluation.aligned(test, to: fitted)
+                    if split == "all" {
+                        train = try CheckpointEvaluation.aligned(train, to: fitted)
+                        validation = try CheckpointEvaluation.aligned(validation, to: fitted)
+                        test = try CheckpointEvaluation.aligned(test, to: fitted)
+                    }
                     try CheckpointEvaluation.check(spec: fitted, data: rows)
                 } catch {
                     throw CommandFailure("\(path): \(error.description)", exitCode: .badInput)

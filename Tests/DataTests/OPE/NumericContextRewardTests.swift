@@ -8,13 +8,15 @@ import Testing
 @Suite("Reward model: numeric user features")
 struct NumericContextRewardTests {
     /// 600 rows over 2 items, one slot, uniform logging; `amount` = sin(1.7 i) (never 0 here), and a click exactly
-    /// when `amount` > 0, flipped on every tenth row. `scale` multiplies every amount as written.
-    static func log(scale: Double) throws -> BanditDataset {
+    /// when `amount` > 0, flipped on every tenth row. Each amount is written as `amount × scale + offset`, and row
+    /// 5's as `outlier` when given.
+    static func log(scale: Double, offset: Double = 0, outlier: Double? = nil) throws -> BanditDataset {
         var log = "ts,item,pos,click,prop,amount\n"
         for i in 0..<600 {
             let amount = sin(1.7 * Double(i))
             let click = (amount > 0) != (i % 10 == 0)
-            log += "\(i),\(["A", "B"][i % 2]),1,\(click ? 1 : 0),0.5,\(amount * scale)\n"
+            let written = i == 5 ? outlier ?? amount * scale + offset : amount * scale + offset
+            log += "\(i),\(["A", "B"][i % 2]),1,\(click ? 1 : 0),0.5,\(written)\n"
         }
         let schema = try DataSchema.parse(
             """
@@ -56,6 +58,15 @@ struct NumericContextRewardTests {
         let (high, low) = Self.meanEstimates(data, fit)
         // About 0.9 of high-amount rows click and 0.1 of low-amount ones; a flag "not 0" gave both about 0.5.
         #expect(high > 0.7 && low < 0.3, "high \(high), low \(low)")
+    }
+
+    /// A reviewer's cases: scaled by the largest magnitude, an offset of 1,000 (a year, kelvin) or one outlier of 1e4
+    /// left every amount near one value and the signal was gone again.
+    @Test("q̂ follows a numeric feature with an offset, or with an outlier", arguments: [(1000.0, nil), (-3.0, nil), (0.0, 1e4)] as [(Double, Double?)])
+    func offsetAndOutlier(offset: Double, outlier: Double?) throws {
+        let data = try Self.log(scale: 1, offset: offset, outlier: outlier)
+        let (high, low) = Self.meanEstimates(data, RewardModel.crossFitted(data))
+        #expect(high > 0.7 && low < 0.3, "offset \(offset), outlier \(String(describing: outlier)): high \(high), low \(low)")
     }
 
     @Test("q̂ does not depend on a numeric feature's units: amounts × 1e30 give the same estimates")

@@ -235,7 +235,8 @@ public final class RecStore: Sendable {
             if let index = try? AtomicFile.read(indexPath, limit: WriteAheadLog.indexPrefixSize),
                 let truncation = WriteAheadLog.truncation(log: nil, index: index)
             {
-                throw .corruptDatabase(path: indexPath, problems: [truncation.description])
+                // Named by the log, the file that is gone: the index is intact (it named recpool.sqlite-shm as corrupt).
+                throw .corruptDatabase(path: path, problems: [truncation.description])
             }
             return
         }

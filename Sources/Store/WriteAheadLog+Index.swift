@@ -15,6 +15,12 @@ extension WriteAheadLog {
         var frames: Int
         /// The frames the index records as copied into the database file (`nBackfill`).
         var backfilled: Int
+        /// The frames from the first that verify, in a chain (their salts and checksums): ``readable`` and any after it
+        /// that verify but that no commit frame follows. Equal to ``frames`` when every whole frame in the file
+        /// verifies, so the file was cut short, within a transaction or at its end, not damaged in place.
+        var verified = 0
+        /// Whether the log file does not exist (its index still records commits not copied into the database).
+        var missing = false
         /// Whether the log is not the one the index describes: it holds no frame of the index's salts and no header
         /// SQLite accepts (overwritten whole, with zeros or garbage). Opened, SQLite would read none of it and drop
         /// the commits the index records.
@@ -32,13 +38,17 @@ extension WriteAheadLog {
             }
             let read =
                 readable == 0
-                ? "SQLite can read none of the log (it is missing, empty or its header does not verify), and the index "
+                ? "SQLite can read none of the log (\(missing ? "recpool.sqlite-wal is missing" : "it is empty or its header does not verify")), and the index "
                     + "records only \(backfilled) of them as copied into recpool.sqlite"
-                : frames > readable
-                    ? "SQLite can read only the first \(readable) (the file holds \(frames) whole frames, but the one after "
-                        + "frame \(readable) does not verify: damaged in place or overwritten)"
-                    : "SQLite can read only the first \(readable) (the file holds only \(frames) whole frames: the log was "
-                        + "cut short)"
+                : verified < frames
+                    ? "SQLite can read only the first \(readable) (the file holds \(frames) whole frames, but frame "
+                        + "\(verified + 1) does not verify: damaged in place or overwritten)"
+                    : frames > readable
+                        ? "SQLite can read only the first \(readable) (the file holds \(frames) whole frames, each of which "
+                            + "verifies, but none after frame \(readable) ends a transaction: the log was cut short within "
+                            + "one)"
+                        : "SQLite can read only the first \(readable) (the file holds only \(frames) whole frames: the log was "
+                            + "cut short)"
             let accept =
                 readable == 0
                 ? "move recpool.sqlite-shm aside to accept the rollback to what recpool.sqlite holds"
@@ -79,7 +89,12 @@ extension WriteAheadLog {
             backfilled < recorded
                 ? Truncation(recorded: recorded, readable: 0, frames: frames, backfilled: backfilled) : nil
         }
-        guard let bytes, bytes.count >= headerSize else { return unreadable(frames: 0) }
+        guard let bytes else {
+            var cut = unreadable(frames: 0)
+            cut?.missing = true
+            return cut
+        }
+        guard bytes.count >= headerSize else { return unreadable(frames: 0) }
         let headerPageSize = Int(word(bytes, 8, bigEndian: true))
         let pageSize = databasePageSize ?? headerPageSize
         let magicWord = word(bytes, 0, bigEndian: true)
@@ -122,6 +137,6 @@ extension WriteAheadLog {
         guard readable < recorded else { return nil }
         // No frame read: SQLite reads the database alone, which holds the backfilled frames.
         if readable == 0 { return unreadable(frames: frames) }
-        return Truncation(recorded: recorded, readable: readable, frames: frames, backfilled: backfilled)
+        return Truncation(recorded: recorded, readable: readable, frames: frames, backfilled: backfilled, verified: frame)
     }
 }

@@ -147,7 +147,7 @@ struct WriteAheadLogDamageTests {
             _ = try RecStore(directory: copy)
         } throws: { error in
             guard case .corruptDatabase(let path, let problems) = error as? StoreError else { return false }
-            let named = cut == "deleted" ? copy + "/recpool.sqlite-shm" : log
+            let named = log  // a deleted log is named itself, not its intact index
             let says = ["whole frames", "inside a frame"].contains(cut) ? "SQLite can read only the first" : "can read none of the log"
             return path == named && problems.joined().contains("its index (recpool.sqlite-shm) records")
                 && problems.joined().contains("roll the registry back") && problems.joined().contains(says)
@@ -302,7 +302,14 @@ struct WriteAheadLogDamageTests {
         let flipped = WriteAheadLog.truncation(
             log: damaged, index: Self.index(recorded: 3, backfilled: 0, salts: Array(damaged[16..<24])))
         #expect(flipped?.readable == 1 && flipped?.frames == 3, "\(String(describing: flipped))")
-        #expect(flipped?.description.contains("the one after frame 1 does not verify: damaged in place") == true)
+        #expect(flipped?.description.contains("but frame 3 does not verify: damaged in place") == true)
+        // Cut at a frame boundary inside a transaction: every whole frame verifies, none after frame 1 commits. A
+        // helper's log cut to 24 of 66 frames was said to be "damaged in place" when every frame was intact.
+        let open = Synthetic.header() + Synthetic.frames([true, false, false], from: Synthetic.headerChecksum).flatMap { $0 }
+        let within = WriteAheadLog.truncation(
+            log: open, index: Self.index(recorded: 4, backfilled: 0, salts: Array(open[16..<24])))
+        #expect(within?.readable == 1 && within?.verified == 3 && within?.frames == 3, "\(String(describing: within))")
+        #expect(within?.description.contains("none after frame 1 ends a transaction: the log was cut short") == true)
         // Another generation of the log (other salts, a header that verifies) is not judged by the index: the index
         // is never synced, and after a power loss it may be older than the log, whose commits are all there (SQLite
         // rebuilds the index from it). Refusing it failed a genuine crash's state.
@@ -323,7 +330,8 @@ struct WriteAheadLogDamageTests {
         }
         // No log, or a header zeroed with the first block (its salts with it): refused while frames were not backfilled,
         // the frames' own salts telling the generation.
-        #expect(WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 0, salts: salts))?.readable == 0)
+        let missing = WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 0, salts: salts))
+        #expect(missing?.readable == 0 && missing?.description.contains("recpool.sqlite-wal is missing") == true)
         #expect(WriteAheadLog.truncation(log: nil, index: Self.index(recorded: 3, backfilled: 3, salts: salts)) == nil)
         var zeroed = log
         for k in 0..<32 { zeroed[k] = 0 }

@@ -85,12 +85,16 @@ extension AsyncParsableCommand {
                 let range = text.range(of: "Missing expected argument '") ?? text.range(of: "Missing value for '")
             {
                 let argument = text[range.upperBound...].prefix { $0 != "'" }
-                // A word that only looks like a number (an item id `-5`) is a value after `--`, the options before it.
+                // A positional word that only looks like a number (an item id `-5`) is a value after `--`, every
+                // option before it; an option's value (`--version -0`) cannot be.
+                let positional = text.contains("Missing expected argument '")
+                let hint =
+                    positional
+                    ? " (if '\(negative)' is text, such as an item id, give it after '--', with every option before it)" : ""
                 FileHandle.standardError.write(
                     Data(
-                        ("Error: The value '\(negative)' is invalid for '\(argument)': a negative number is not valid here "
-                            + "(to pass '\(negative)' as text, such as an item id, give it after '--', every option "
-                            + "before it: … --broker ADDR -- \(negative))\n").utf8))
+                        "Error: The value '\(negative)' is invalid for '\(argument)': a negative number is not valid here\(hint)\n"
+                            .utf8))
                 Foundation.exit(code.rawValue)
             }
             let misread =

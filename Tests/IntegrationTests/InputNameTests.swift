@@ -25,7 +25,7 @@ struct InputNameTests {
         }
         // An item id that looks like a negative number: the refusal says how to pass it as text.
         let retire = try runTool("recpool", ["catalogue", "retire", "-5", "--broker", "tcp://127.0.0.1:1"])
-        #expect(retire.code == 64 && retire.stderr.contains("give it after '--'"), "\(retire.stderr)")
+        #expect(retire.code == 64 && retire.stderr.contains("give it after '--', with every option before it"), "\(retire.stderr)")
         // A numeric host needs no lookup, and a closed port is a timeout as before (exit 3), not a usage error.
         let closed = try runTool("recpool", ["status", "--broker", "tcp://127.0.0.1:1", "--timeout-ms", "200"])
         #expect(closed.code == 3, "\(closed.stderr)")

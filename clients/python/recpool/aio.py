@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import weakref
 from typing import AsyncIterator, Dict, List, Optional
@@ -13,7 +14,7 @@ import zmq.asyncio
 
 from . import operations as ops
 from .client import _Base, close_monitored, job_pause, keep_inherited, read_timeout, unanswered_read
-from .errors import Closed, JobFailed, ProtocolViolation, RecPoolError, Timeout
+from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
@@ -59,6 +60,8 @@ class AsyncClient(_Base):
         self._waiters: Dict[int, asyncio.Future] = {}
         self._reader: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
+        # Guards the reader's event loop against a call from another thread's loop (see _start_tasks).
+        self._owner_lock = threading.Lock()
         self._open_socket()
 
     def _open_socket(self) -> None:
@@ -183,11 +186,28 @@ class AsyncClient(_Base):
         release()
 
     def _start_tasks(self) -> None:
+        """Starts the reader and the watcher in the running event loop, unless they run in it already.
+
+        Raises:
+            InvalidRequest: the reader runs in another thread's event loop that is still running. An AsyncClient serves
+                one event loop at a time (its socket and its waiting calls belong to that loop's thread): shared by two
+                threads' loops, messages mixed on the socket and a call was handed another call's scores."""
         loop = asyncio.get_running_loop()
-        if self._reader is None or self._reader.done():
-            self._reader = loop.create_task(_pump(weakref.ref(self), self._socket, AsyncClient._route))
-        if self._watcher is None or self._watcher.done():
-            self._watcher = loop.create_task(_pump(weakref.ref(self), self._monitor, AsyncClient._on_handshake))
+        with self._owner_lock:
+            reader = self._reader
+            if reader is not None and not reader.done():
+                owner = reader.get_loop()
+                if owner is not loop and owner.is_running() and not owner.is_closed():
+                    raise InvalidRequest(
+                        "this AsyncClient serves another thread's event loop: an AsyncClient serves one event loop at a "
+                        "time (give each thread its own client, or run every call in one loop)")
+                if owner is not loop:
+                    # A loop stopped but never closed left its tasks pending: they can never run again.
+                    self._reader = self._watcher = None
+            if self._reader is None or self._reader.done():
+                self._reader = loop.create_task(_pump(weakref.ref(self), self._socket, AsyncClient._route))
+            if self._watcher is None or self._watcher.done():
+                self._watcher = loop.create_task(_pump(weakref.ref(self), self._monitor, AsyncClient._on_handshake))
 
     async def _send(self, frames: list, within: Optional[float] = None) -> None:
         """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER

@@ -633,8 +633,11 @@ def _python_values(rows, shape):
 
 def _without_label(rows):
     """``rows`` without its one column named exactly ``label`` (the training label, which is no feature) when it is a
-    DataFrame (pandas or polars) with other columns; anything else as it is (a frame with several ``label`` columns is
-    left to the width check)."""
+    DataFrame (pandas or polars) with other columns; anything else as it is.
+
+    Raises:
+        InvalidRequest: the frame has several columns named ``label``, as ``recpool score --input`` refuses a CSV
+            header naming it twice (left to the width check, both were scored as features when the width fitted)."""
     columns = getattr(rows, "columns", None)
     if columns is None or isinstance(rows, np.ndarray):
         return rows
@@ -642,7 +645,11 @@ def _without_label(rows):
         names = list(columns)
     except TypeError:
         return rows
-    if sum(1 for name in names if isinstance(name, str) and name == "label") != 1 or len(names) < 2:
+    labels = sum(1 for name in names if isinstance(name, str) and name == "label")
+    if labels > 1:
+        raise InvalidRequest(f"the frame has {labels} columns named 'label': a frame's label column is left out of "
+                             "the features, so it may hold only one; rename or remove the others")
+    if labels != 1 or len(names) < 2:
         return rows
     try:
         return rows.drop(columns=["label"])  # pandas

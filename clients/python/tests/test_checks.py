@@ -1198,3 +1198,15 @@ def test_a_client_cannot_be_copied_or_pickled_it_names_why():
                 attempt(client)
     finally:
         client.close()
+
+
+def test_a_dataframe_with_two_label_columns_is_refused_not_scored_with_them_as_features():
+    # Left to the width check, both label columns were scored as features whenever the width fitted; the CLI refuses
+    # the same CSV header.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.zeros((2, 4), np.float32), columns=["f0", "f1", "label", "label"])
+    with recpool.Client("tcp://127.0.0.1:7699") as client:  # refused before anything is sent: no broker needed
+        with pytest.raises(recpool.InvalidRequest, match="2 columns named 'label'"):
+            client.score(frame)
+    # One label column is left out, as before.
+    assert ops.as_rows(frame.iloc[:, :3]).shape == (2, 2)

@@ -1,6 +1,7 @@
 """How a Client may be used: one thread at a time (told at once, not by a minute-long hang), arguments of numpy's
 narrow types checked without warnings, and a training frame with no row refused before anything is uploaded. No pool:
 a TCP stand-in broker (tcp_broker.py) that answers STATUS and leaves other calls unanswered."""
+import asyncio
 import threading
 import time
 import warnings
@@ -44,6 +45,39 @@ def test_a_call_from_a_second_thread_is_refused_at_once_while_the_first_runs(bro
         thread.join()
         assert outcome == [recpool.Timeout]
         assert client.status() == {}  # free again once the first call ended
+
+
+def test_an_async_client_refuses_a_call_from_another_threads_running_loop(broker):
+    # Shared by two threads' event loops, messages mixed on the socket and a call was handed another call's scores.
+    client = recpool.AsyncClient(broker._endpoint, timeout=2)
+    started = threading.Event()
+    outcome = []
+
+    async def first():
+        call = asyncio.ensure_future(client.score(np.zeros((1, 3), np.float32)))  # never answered
+        while client._reader is None:
+            await asyncio.sleep(0.01)
+        started.set()
+        try:
+            await call
+        except recpool.RecPoolError as error:
+            outcome.append(type(error))
+
+    thread = threading.Thread(target=lambda: asyncio.run(first()))
+    thread.start()
+    assert started.wait(10)
+    with pytest.raises(recpool.InvalidRequest, match="another thread's event loop"):
+        asyncio.run(client.status())
+    thread.join()
+    assert outcome == [recpool.Timeout]
+
+    async def later():
+        try:
+            return await client.status()  # the first loop has ended: this loop takes the client
+        finally:
+            await client.close()
+
+    assert asyncio.run(later()) == {}
 
 
 def test_numpy_narrow_scalars_as_durations_raise_no_warning(broker):

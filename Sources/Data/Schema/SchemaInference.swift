@@ -180,11 +180,14 @@ public enum SchemaInference {
         guard let index = table.header.firstIndex(of: column) else { return false }
         return table.rows.allSatisfy { row in
             let cell = BlankText.trimmed(row[index])
-            return cell.isEmpty
-                || cell.split(separator: ";", omittingEmptySubsequences: false).allSatisfy { pair in
-                    let parts = pair.split(separator: ":", omittingEmptySubsequences: false)
-                    return parts.count >= 2 && CSVNumber.double(String(parts[parts.count - 1])) != nil
-                }
+            // An id may hold ';' (`c;d:30`, as the loader reads it): a piece that does not end in `:SECONDS` is joined
+            // with the next; the cell is pairs when every join ends so.
+            var joined = false
+            for piece in cell.split(separator: ";", omittingEmptySubsequences: false) {
+                let parts = piece.split(separator: ":", omittingEmptySubsequences: false)
+                joined = parts.count >= 2 && CSVNumber.double(String(parts[parts.count - 1])) != nil
+            }
+            return cell.isEmpty || joined
         }
     }
 

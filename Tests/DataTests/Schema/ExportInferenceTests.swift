@@ -103,4 +103,16 @@ struct RoleNameSpellingTests {
         #expect(logs.userFeatures.map(\.name) == ["Device"])
         #expect(SchemaInference.roleKey(" Item-ID ") == "item_id")
     }
+
+    /// A reviewer's case: with a catalogue id `c;d`, the column was drafted as a categorical feature, while the loader
+    /// reads `a:5;c;d:12` as two views.
+    @Test("a viewed column whose pairs name an id holding ';' is drafted as viewed pairs; a column of words is not")
+    func viewedIdsWithSemicolons() throws {
+        func table(_ cells: [String]) throws -> CSVTable {
+            try CSVTable.parse(Array(("viewed\n" + cells.joined(separator: "\n") + "\n").utf8), path: "log.csv")
+        }
+        #expect(try SchemaInference.holdsViewedPairs("viewed", in: table(["a:5;c;d:12", "", "c;d:3", "b:1"])))
+        #expect(try !SchemaInference.holdsViewedPairs("viewed", in: table(["a:5;c", "b:1"])))
+        #expect(try !SchemaInference.holdsViewedPairs("viewed", in: table(["red", "blue"])))
+    }
 }

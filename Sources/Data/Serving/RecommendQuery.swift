@@ -8,6 +8,10 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
     public static let maximumTop = 1_000
     /// The most entries an explicit `candidates` list may hold.
     public static let maximumCandidates = 100_000
+    /// The most UTF-8 bytes one user feature's value may hold: a category or a number. The online policy logs each
+    /// slate's user features in its impression record, and a 10 MB value was stored in the durable log (16 MB a
+    /// request, 200,000 impressions kept), slowing every later read of the log.
+    public static let maximumFeatureValueBytes = 1_024
 
     /// Raw user features by name, e.g. `user_feature_0 → "81ce1…"`.
     public var userFeatures: [String: String]
@@ -59,6 +63,13 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
         userFeatures =
             try c.decodeIfPresent([String: String].self, forKey: .userFeatures)
             ?? c.decodeIfPresent([String: String].self, forKey: .userFeaturesFromSnakeCase) ?? [:]
+        if let (name, value) = userFeatures.first(where: { $0.value.utf8.count > Self.maximumFeatureValueBytes }) {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: [CodingKeys.userFeatures],
+                    debugDescription: "user feature '\(name.prefix(64))' holds \(value.utf8.count) bytes; a value holds at "
+                        + "most \(Self.maximumFeatureValueBytes) (a category or a number)"))
+        }
         events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
         candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
         top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10

@@ -28,4 +28,16 @@ import Testing
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         #expect(try decoder.decode(RecommendQuery.self, from: data) == query)
     }
+
+    /// A helper's 10 MB value was stored in the online policy's impression log with its slate.
+    @Test func aUserFeatureValueOverTheBoundIsRefusedNamingIt() throws {
+        func document(_ value: String) -> Data {
+            Data(#"{"user_features":{"segment":"\#(value)"}}"#.utf8)
+        }
+        let longest = String(repeating: "é", count: RecommendQuery.maximumFeatureValueBytes / 2)
+        #expect(try JSONDecoder().decode(RecommendQuery.self, from: document(longest)).userFeatures["segment"] == longest)
+        #expect {
+            _ = try JSONDecoder().decode(RecommendQuery.self, from: document(longest + "x"))
+        } throws: { "\($0)".contains("user feature 'segment' holds 1025 bytes; a value holds at most 1024") }
+    }
 }

@@ -353,11 +353,24 @@ class AsyncClient(_Base):
         source = enumerate(ops.score_batches(batches, pin, timeout, deadline, self.max_rows))
         results: dict = {}
         started = time.time()
+        # The request bytes the lanes have outstanding: at most IN_FLIGHT_BYTES (one request at least), as the sync
+        # client's score_many, under the broker's --client-bytes.
+        budget = {"held": 0}
+        room = asyncio.Condition()
 
         async def lane(index: int, call: ops.Call) -> None:
             # Every lane reads the one iterator: next() never awaits, so two lanes never take the same batch.
             while True:
-                results[index] = await self._run_one(call, started)
+                size = ops.request_bytes(call)
+                async with room:
+                    await room.wait_for(lambda: budget["held"] == 0 or budget["held"] + size <= ops.IN_FLIGHT_BYTES)
+                    budget["held"] += size
+                try:
+                    results[index] = await self._run_one(call, started)
+                finally:
+                    async with room:
+                        budget["held"] -= size
+                        room.notify_all()
                 taken = next(source, None)
                 if taken is None:
                     return

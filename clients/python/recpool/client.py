@@ -437,9 +437,11 @@ class Client(_Base):
         except zmq.ZMQError:
             pass
 
-    def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None, started: Optional[float] = None) -> list:
-        """Sends the calls, at most ``window`` outstanding (all at once without one), waits for every reply
-        and returns the parsed results in order. ``calls`` may be any iterable, even a lazy one: the next
+    def _run(self, calls: Iterable[ops.Call], window: Optional[int] = None, started: Optional[float] = None,
+             max_bytes: Optional[int] = None) -> list:
+        """Sends the calls, at most ``window`` outstanding (all at once without one) and, with ``max_bytes``, at most
+        that many request bytes outstanding (:func:`recpool.operations.request_bytes`; one request at least), waits
+        for every reply and returns the parsed results in order. ``calls`` may be any iterable, even a lazy one: the next
         call is taken when a reply frees a place. Each request's deadline is fixed by ``started``, the epoch
         seconds the client's call started (now by default; see :meth:`_Base._deadline_ms`). The first failure
         cancels what is still outstanding and is raised, whatever it is: an error reply, a malformed reply
@@ -456,6 +458,8 @@ class Client(_Base):
         results: dict = {}
         pending = {}  # request id -> [index, deadline_ms, give_up_at, tries]
         retry_heap: list = []  # (monotonic time, index, deadline_ms, tries)
+        # The request bytes outstanding, and a call taken from the source that waits for room under ``max_bytes``.
+        held = [0, None]
 
         def dispatch(index, deadline_ms, tries):
             request_id = next(self._ids)
@@ -463,18 +467,31 @@ class Client(_Base):
             if not self._send(self._frames(taken[index], request_id, deadline_ms), give_up_at):
                 raise self._unsent(taken[index])
             pending[request_id] = [index, deadline_ms, give_up_at, tries]
+            held[0] += ops.request_bytes(taken[index])
+
+        def answered(index):
+            held[0] -= ops.request_bytes(taken[index])
 
         def take_next() -> bool:
-            call = next(source, None)
+            call = held[1] if held[1] is not None else next(source, None)
             if call is None:
                 return False
+            # Past the broker's --client-bytes every further request is BUSY (16 full batches of 133 features are 70
+            # MB against 64 MiB): the call waits for replies to free room, unless nothing is outstanding.
+            if max_bytes is not None and pending and held[0] + ops.request_bytes(call) > max_bytes:
+                held[1] = call
+                return False
+            held[1] = None
             taken.append(call)
             dispatch(len(taken) - 1, self._deadline_ms(call, started), 0)
             return True
 
-        try:
+        def fill():
             while (window is None or len(pending) < window) and take_next():
                 pass
+
+        try:
+            fill()
             while pending or retry_heap:
                 self._closed_while_waiting()
                 now = time.monotonic()
@@ -507,11 +524,12 @@ class Client(_Base):
                         if entry is None:
                             continue  # a CANCEL's reply, or a late reply to a request given up on
                         index, deadline_ms, _, tries = entry
+                        answered(index)
                         self._check_reply(header, taken[index])
                         if header.status == Status.OK:
                             results[index] = taken[index].parse(ops.Reply(header, payload))
-                            if window is not None:
-                                take_next()
+                            if window is not None or max_bytes is not None:
+                                fill()
                             continue
                         error = self._error(header, payload, taken[index].first_row)
                         retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
@@ -628,7 +646,7 @@ class Client(_Base):
         window = ops.integer(window, "window", 1)
         calls = ops.score_batches(batches, pin, timeout, deadline, self.max_rows)
         with self._call() as started:
-            return [ops.batch_scores(result) for result in self._run(calls, window, started)]
+            return [ops.batch_scores(result) for result in self._run(calls, window, started, ops.IN_FLIGHT_BYTES)]
 
     def recommend(self, user_features: Optional[dict] = None, events=(), top: Optional[int] = None, candidates=None, *,
                   exclude_viewed: bool = False, min_version: Optional[int] = None,

@@ -814,6 +814,11 @@ IN_FLIGHT_BYTES = 12 * 1024 * 1024
 ROLLOUT_ROUNDS = 4
 
 
+def request_bytes(call: "Call") -> int:
+    """The bytes a call's request holds in the broker: its payload frames (what ``--client-bytes`` counts)."""
+    return sum(memoryview(frame).nbytes for frame in call.payload)
+
+
 class Windowed(list):
     """Calls a plan yields that the client sends at most ``window`` at a time (the next one when a reply frees a
     place), instead of all at once."""

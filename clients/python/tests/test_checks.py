@@ -468,6 +468,49 @@ def test_async_score_many_keeps_window_requests_in_flight_and_returns_scores_in_
     assert max(most) == 2
 
 
+def _holding_answer(most):
+    """A fake broker's answer that holds each SCORE until the client sends nothing more for 50 ms, noting how many it
+    held at once in ``most``."""
+    unanswered = []
+
+    def answer(header, frames):
+        if header is not None:
+            unanswered.append((header, frames))
+            most.append(len(unanswered))
+            return []
+        replies = [answer_to(h, scores_for(f)) for h, f in unanswered]
+        unanswered.clear()
+        return replies
+    return answer
+
+
+BIG = np.zeros((8192, 160), np.float32)  # 5,242,880 bytes: two fit under IN_FLIGHT_BYTES (12 MiB), three do not
+
+
+def test_score_many_keeps_at_most_in_flight_bytes_outstanding_whatever_the_window(fake):
+    # 16 full batches of 133 features are 70 MB, past the broker's default --client-bytes (64 MiB): every call with the
+    # default window failed BUSY.
+    most = []
+    broker = fake(_holding_answer(most))
+    with recpool.Client(broker.endpoint, timeout=10) as client:
+        results = client.score_many([BIG] * 5, window=16)
+    assert [len(r) for r in results] == [8192] * 5
+    assert max(most) == 2
+
+
+def test_async_score_many_keeps_at_most_in_flight_bytes_outstanding_whatever_the_window(fake):
+    most = []
+    broker = fake(_holding_answer(most), async_context_for_fakes())
+
+    async def main():
+        async with recpool.AsyncClient(broker.endpoint, timeout=10) as client:
+            return await client.score_many([BIG] * 5, window=16)
+
+    results = asyncio.run(main())
+    assert [len(r) for r in results] == [8192] * 5
+    assert max(most) == 2
+
+
 def test_async_fetch_returns_the_model_and_checkpoint_and_refuses_a_reply_without_it(fake):
     def answer(header, frames):
         if header is None:

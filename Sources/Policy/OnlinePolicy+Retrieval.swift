@@ -41,9 +41,8 @@ extension OnlinePolicy {
         values.reserveCapacity(catalogue.count * p)
         for row in 0..<catalogue.count { values.append(contentsOf: features.reduce(catalogue.row(row)).map(Float.init)) }
         do {
-            return try ItemCatalogue(
-                encoding: ItemEncoding(categorical: [], numeric: (0..<p).map { "x\($0)" }), ids: catalogue.ids,
-                features: values, active: catalogue.active)
+            return try catalogue.describing(
+                ItemEncoding(categorical: [], numeric: (0..<p).map { "x\($0)" }), features: values)
         } catch {
             throw .catalogue(error.description)
         }

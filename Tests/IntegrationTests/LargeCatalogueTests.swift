@@ -16,7 +16,9 @@ struct LargeCatalogueTests {
 
     /// Runs `recpool catalogue ARGS --json` and decodes its output as `T`.
     static func catalogue<T: Decodable>(_ frontend: String, _ arguments: [String], as type: T.Type) throws -> T {
-        let run = try runTool("recpool", ["catalogue"] + arguments + ["--broker", frontend, "--json"])
+        // As long as the broker's confirm wait (300 s below): the default 15 s timed out on a loaded machine while both
+        // debug workers installed a retire of 100,000 items, and the broker still made the change.
+        let run = try runTool("recpool", ["catalogue"] + arguments + ["--broker", frontend, "--json", "--timeout-ms", "300000"])
         #expect(run.code == 0, "\(arguments): \(run.stderr)")
         return try WireJSON.decode(T.self, from: Array(run.stdout.utf8))
     }

@@ -29,6 +29,12 @@ public enum BrokerError: Error, Sendable, CustomStringConvertible {
         case .socketFailed(let error): "socket failure: \(error)"
         case .store(let error):
             switch error {
+            case .corruptDatabase(let path, let problems)
+            where path.hasSuffix("-wal") && problems.contains(where: { $0.contains("recpool.sqlite-wal is missing") }):
+                // The log is gone, not damaged: no shell can read it, and its commits live only in a backup.
+                "refusing to serve from a damaged state directory: \(error). The commits only the missing log held are "
+                    + "lost unless the state directory is restored from a backup; to accept losing them, move "
+                    + "recpool.sqlite-shm aside (docs/OPERATIONS.md, \"Recovering the state directory\")"
             case .corruptDatabase(let path, _) where path.hasSuffix("-wal"):
                 // Not the salvage below: the sqlite3 shell reads the log as SQLite does, stopping at the damaged frame,
                 // so a .dump is the silent rollback refused here, and closing the shell deletes the log and the commits

@@ -200,10 +200,12 @@ extension RecStore {
                 return db.changesCount > 0
             }
             let newest = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM impressions") ?? 0
-            let cutoff = newest - Int64(keep)
+            let cutoff = newest - Int64(clamping: keep)  // seq ≥ 0: never past Int64.min
             // Past twice the bound an impression goes even with feedback no sync consumed (syncs failing for hours, a
             // damaged row no sync reads): the log stays bounded, and the events deleted unlearnt are counted.
-            let ceiling = newest - 2 * Int64(keep)
+            // `--impression-log-size` is bounded below only: 2 × a size past 2⁶² trapped on the first commit.
+            let (twice, overflow) = Int64(clamping: keep).multipliedReportingOverflow(by: 2)
+            let ceiling = overflow ? Int64.min : newest - twice
             var evicted = 0
             var unlearntEvicted = 0
             if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {

@@ -17,5 +17,12 @@ struct BrokerErrorAdviceTests {
         let database = BrokerError.store(
             .corruptDatabase(path: "state/recpool.sqlite", problems: ["PRAGMA quick_check: page 3 is never used"]))
         #expect("\(database)".contains("salvage it into a new file with the sqlite3 shell's .recover, or its .dump where .recover fails"))
+        // A missing log (a reviewer's case): no shell can read a file that is not there.
+        let missing = BrokerError.store(
+            .corruptDatabase(
+                path: "state/recpool.sqlite-wal",
+                problems: ["the write-ahead log is damaged: … SQLite can read none of the log (recpool.sqlite-wal is missing), …"]))
+        #expect("\(missing)".contains("lost unless the state directory is restored from a backup"))
+        #expect(!"\(missing)".contains("sqlite3 shell"))
     }
 }

@@ -135,6 +135,18 @@ struct UnlearntFeedbackTests {
         #expect(try store.onlineCounts().impressions == 2)
     }
 
+    /// A reviewer's reading: `--impression-log-size` is bounded below only, and twice a size past 2⁶² trapped.
+    @Test("a log size past 2⁶² keeps every impression and traps nowhere")
+    func hugeLogSize() throws {
+        let temporary = try TemporaryDirectory("store-trim-huge")
+        defer { temporary.remove() }
+        let store = try RecStore(directory: temporary.path)
+        for i in 0..<3 {
+            _ = try store.commitOnline(impressions: [Self.impression("h\(i)")], keep: Int.max, feedback: [])
+        }
+        #expect(try store.onlineCounts().impressions == 3)
+    }
+
     /// A reviewer's measure: through the partial index on `unlearnt` the trim's check scanned every unlearnt row per
     /// impression; by the primary key it reads one impression's rows.
     @Test("the trim's check of unconsumed feedback reads the primary key, not every unlearnt row")

@@ -37,6 +37,11 @@ struct WeightsTests {
         // The broker asks for the version served now (a rollback to it): the queued build is skipped.
         builds.wanted = Key(version: 8, sha256: "cc")
         #expect(!builds.builds(b))
+        // Skipping finishes the build in the same step: a re-promotion of 9 after it is queued again, not dropped.
+        let skipped = builds.starts(b)
+        let repromoted = builds.admit(b)
+        let rebuilt = builds.starts(b)
+        #expect(!skipped && repromoted && rebuilt)
     }
 
     @Test("a WEIGHTS message with a matching checksum yields a replica of the announced version")

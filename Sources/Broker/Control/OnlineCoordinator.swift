@@ -50,8 +50,8 @@ final class OnlineCoordinator: ControlShell {
             logger.warning(
                 """
                 the impression log holds more than --impression-log-size: the oldest impressions and their feedback \
-                are deleted at the next write, once a sync has learnt it (export them first to keep them: recpool logs \
-                export)
+                are deleted at the next write, feedback no sync has learnt once it has or twice the size is passed (export \
+                them first to keep them: recpool logs export)
                 """,
                 metadata: [
                     "impressions": "\(core.impressionCount)", "feedback": "\(core.feedbackCount)",

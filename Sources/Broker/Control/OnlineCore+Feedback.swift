@@ -270,12 +270,15 @@ extension OnlineCore {
         feedbackCount = max(0, feedbackCount - outcome.feedbackEvicted)
         if outcome.unlearntEvicted > 0 {
             // Held past the log's bound for a sync to learn them, until twice the bound. This broker still delivers
-            // them (they are in memory); only a restart before the next sync would not.
-            actions.append(
-                .log(
-                    .warning,
-                    "feedback no sync has consumed left the impression log with impressions twice --impression-log-size old; a broker restart before the next sync would not learn it",
-                    ["events": "\(outcome.unlearntEvicted)"]))
+            // them (they are in memory); only a restart before the next sync would not. Said once a sync interval.
+            defer { unconsumedEvictedSinceSync += outcome.unlearntEvicted }
+            if unconsumedEvictedSinceSync == 0 {
+                actions.append(
+                    .log(
+                        .warning,
+                        "feedback no sync has consumed left the impression log with impressions twice --impression-log-size old; a broker restart before the next sync would not learn it",
+                        ["events": "\(outcome.unlearntEvicted)"]))
+            }
         }
         viewDirty = true
         for (pending, new) in zip(batch.feedback, outcome.feedbackNew) {

@@ -388,6 +388,7 @@ extension OnlineCore {
         unsynced.removeAll()
         consumedBySync.removeAll()
         answeredSync.removeAll()
+        unconsumedEvictedSinceSync = 0
         if partition.unlearnt > 0 {
             unlearntEvents += partition.unlearnt
             actions.append(

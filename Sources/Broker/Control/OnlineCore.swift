@@ -152,6 +152,9 @@ struct OnlineCore: ControlCore {
     var emptySyncs = 0
     /// Acknowledged events consumed without being learnt (``OnlineView/unlearntEvents``).
     var unlearntEvents = 0
+    /// Events no sync had consumed that the impression log deleted (held past twice its bound) since the last finished
+    /// sync: the warning is logged once per sync interval, not on every commit of an outage.
+    var unconsumedEvictedSinceSync = 0
     /// Syncs that timed out with no replica's answer and changed nothing (``abandonSync(nowMs:into:)``).
     var abandonedSyncs = 0
     /// Live replicas that did not answer within a sync's longest wait (``behindWaitFactor`` timeouts): a replica that

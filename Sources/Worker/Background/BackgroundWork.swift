@@ -52,6 +52,17 @@ final class BackgroundWork: Sendable {
         /// weights since.
         func builds(_ key: WeightsKey) -> Bool { wanted == nil || wanted == key }
 
+        /// Whether the compute thread builds `key` now; when it does not, the build is finished in the same step, so a
+        /// WEIGHTS for `key` admitted after the decision is queued again (decided and finished apart, a re-promotion
+        /// arriving between the two was dropped as a copy of the build being skipped).
+        mutating func starts(_ key: WeightsKey) -> Bool {
+            guard builds(key) else {
+                finished(key)
+                return false
+            }
+            return true
+        }
+
         /// The build of `key` is done (built, refused or skipped): the next WEIGHTS for it is built again.
         mutating func finished(_ key: WeightsKey) { queued.remove(key) }
     }
@@ -118,13 +129,13 @@ final class BackgroundWork: Sendable {
         switch task {
         case .weights(let notice, let bytes, let receivedAt):
             let key = WeightsKey(version: notice.version, sha256: notice.sha256)
-            defer { builds.withLock { $0.finished(key) } }
-            guard builds.withLock({ $0.builds(key) }) else {
+            guard builds.withLock({ $0.starts(key) }) else {
                 logger.info(
                     "skipped building a model version the broker has since replaced",
                     metadata: ["model_version": "\(notice.version)"])
                 return nil
             }
+            defer { builds.withLock { $0.finished(key) } }
             do {
                 let replica = try Self.replica(from: notice, bytes: bytes)
                 logger.info(

@@ -175,19 +175,21 @@ public enum SchemaInference {
             ?? candidates.keys.sorted().first { candidates[$0]!.count >= 5 && isCounts($0) }
     }
 
-    /// Whether every non-blank cell of `column` is `ITEM:SECONDS` pairs joined by `;`, as the `viewed` role reads.
+    /// Whether every non-blank cell of `column` is `ITEM:SECONDS` pairs joined by `;`, as the `viewed` role reads (an
+    /// item id holding `;` but no `:` read as the loader joins it).
     static func holdsViewedPairs(_ column: String, in table: CSVTable) -> Bool {
         guard let index = table.header.firstIndex(of: column) else { return false }
         return table.rows.allSatisfy { row in
             let cell = BlankText.trimmed(row[index])
-            // An id may hold ';' (`c;d:30`, as the loader reads it): a piece that does not end in `:SECONDS` is joined
-            // with the next; the cell is pairs when every join ends so.
-            var joined = false
-            for piece in cell.split(separator: ";", omittingEmptySubsequences: false) {
-                let parts = piece.split(separator: ":", omittingEmptySubsequences: false)
-                joined = parts.count >= 2 && CSVNumber.double(String(parts[parts.count - 1])) != nil
-            }
-            return cell.isEmpty || joined
+            // An id may hold ';' (`c;d:30`, as the loader reads it): a piece with no ':' at all is joined with the
+            // next; every other piece, and the last, must end in `:SECONDS` (`color:red;size:10` is no history).
+            let pieces = cell.split(separator: ";", omittingEmptySubsequences: false)
+            return cell.isEmpty
+                || pieces.indices.allSatisfy { index in
+                    let parts = pieces[index].split(separator: ":", omittingEmptySubsequences: false)
+                    if parts.count == 1 && index < pieces.count - 1 { return true }
+                    return parts.count >= 2 && CSVNumber.double(String(parts[parts.count - 1])) != nil
+                }
         }
     }
 

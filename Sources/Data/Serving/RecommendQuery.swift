@@ -8,10 +8,19 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
     public static let maximumTop = 1_000
     /// The most entries an explicit `candidates` list may hold.
     public static let maximumCandidates = 100_000
-    /// The most UTF-8 bytes one user feature's value may hold: a category or a number. The online policy logs each
-    /// slate's user features in its impression record, and a 10 MB value was stored in the durable log (16 MB a
-    /// request, 200,000 impressions kept), slowing every later read of the log.
-    public static let maximumFeatureValueBytes = 1_024
+    /// The most UTF-8 bytes one user feature's value may hold in a RECOMMEND the online policy answers, whose
+    /// impression record logs the user features: a 10 MB value was stored in the durable log (16 MB a request,
+    /// 200,000 impressions kept), slowing every later read of it. The model path logs nothing and takes any value.
+    public static let maximumLoggedFeatureValueBytes = 1_024
+
+    /// Why this query's user features cannot be logged with a slate, or nil: a value over
+    /// ``maximumLoggedFeatureValueBytes``, named.
+    public var loggedFeatureProblem: String? {
+        guard let (name, value) = userFeatures.first(where: { $0.value.utf8.count > Self.maximumLoggedFeatureValueBytes })
+        else { return nil }
+        return "user feature '\(name.prefix(64))' holds \(value.utf8.count) bytes; the online policy logs at most "
+            + "\(Self.maximumLoggedFeatureValueBytes) a value (a category or a number) with its slate"
+    }
 
     /// Raw user features by name, e.g. `user_feature_0 → "81ce1…"`.
     public var userFeatures: [String: String]
@@ -63,13 +72,7 @@ public struct RecommendQuery: Codable, Sendable, Equatable {
         userFeatures =
             try c.decodeIfPresent([String: String].self, forKey: .userFeatures)
             ?? c.decodeIfPresent([String: String].self, forKey: .userFeaturesFromSnakeCase) ?? [:]
-        if let (name, value) = userFeatures.first(where: { $0.value.utf8.count > Self.maximumFeatureValueBytes }) {
-            throw DecodingError.dataCorrupted(
-                DecodingError.Context(
-                    codingPath: [CodingKeys.userFeatures],
-                    debugDescription: "user feature '\(name.prefix(64))' holds \(value.utf8.count) bytes; a value holds at "
-                        + "most \(Self.maximumFeatureValueBytes) (a category or a number)"))
-        }
+
         events = try c.decodeIfPresent([ViewEvent].self, forKey: .events) ?? []
         candidates = try c.decodeIfPresent([Int].self, forKey: .candidates)
         top = try c.decodeIfPresent(Int.self, forKey: .top) ?? 10

@@ -55,6 +55,9 @@ enum PolicyRecommendHandler {
         } catch {
             return .errorReply(to: header, status: .badRequest, message: error.description)
         }
+        if let problem = query.loggedFeatureProblem {
+            return .errorReply(to: header, status: .badRequest, message: problem)
+        }
         let start = Clocks.monotonicMicros()
         let viewed = query.events.map { ViewedItem(item: $0.item, seconds: $0.seconds) }
         let slate: [SlateItem]

@@ -114,5 +114,6 @@ struct RoleNameSpellingTests {
         #expect(try SchemaInference.holdsViewedPairs("viewed", in: table(["a:5;c;d:12", "", "c;d:3", "b:1"])))
         #expect(try !SchemaInference.holdsViewedPairs("viewed", in: table(["a:5;c", "b:1"])))
         #expect(try !SchemaInference.holdsViewedPairs("viewed", in: table(["red", "blue"])))
+        #expect(try !SchemaInference.holdsViewedPairs("viewed", in: table(["color:red;size:10"])))
     }
 }

@@ -178,6 +178,11 @@ struct PolicyRecommendTests {
                 RecommendQuery(events: [ViewEvent(item: 1, seconds: 1.7e308), ViewEvent(item: 2, seconds: 1.7e308)]),
                 PolicyError.invalidDwell(1.7e308).description
             ),
+            // Logged with the slate: a 10 MB value was stored in the impression log.
+            (
+                RecommendQuery(userFeatures: ["colour": String(repeating: "x", count: 1_025)]),
+                "user feature 'colour' holds 1025 bytes; the online policy logs at most 1024"
+            ),
         ]
         for (query, message) in cases {
             let reply = PolicyRecommendHandler.answer(

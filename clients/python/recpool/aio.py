@@ -60,8 +60,9 @@ class AsyncClient(_Base):
         self._waiters: Dict[int, asyncio.Future] = {}
         self._reader: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
-        # Guards the reader's event loop against a call from another thread's loop (see _start_tasks).
+        # The event loop the client serves, and the lock that guards it against another thread's loop (_claim_loop).
         self._owner_lock = threading.Lock()
+        self._owner_loop: Optional[asyncio.AbstractEventLoop] = None
         self._open_socket()
 
     def _open_socket(self) -> None:
@@ -102,6 +103,8 @@ class AsyncClient(_Base):
         selector, which a child forked from a running loop shares with its parent)."""
         self._release.detach()
         keep_inherited(self._socket, self._monitor, self._reader, self._watcher, self._waiters)
+        self._owner_lock = threading.Lock()  # a copy may be held by a parent's thread that is not in this process
+        self._owner_loop = None
         self._waiters = {}
         self._reader = self._watcher = None
 
@@ -185,29 +188,47 @@ class AsyncClient(_Base):
                     pass
         release()
 
-    def _start_tasks(self) -> None:
-        """Starts the reader and the watcher in the running event loop, unless they run in it already.
+    def _claim_loop(self) -> None:
+        """Makes the running event loop the client's, before a call touches the socket.
 
         Raises:
             InvalidRequest: the reader runs in another thread's event loop that is still running. An AsyncClient serves
                 one event loop at a time (its socket and its waiting calls belong to that loop's thread): shared by two
-                threads' loops, messages mixed on the socket and a call was handed another call's scores."""
+                threads' loops, messages mixed on the socket and a call was handed another call's scores.
+
+        A reader left pending by a loop that is stopped or closed (``run_until_complete`` without ``asyncio.run``) can
+        never run again, but its receive stays first on the socket and took the next reply into the dead loop: the
+        client then opens a fresh socket, and the old one is closed."""
         loop = asyncio.get_running_loop()
         with self._owner_lock:
+            owner = self._owner_loop
+            if owner is loop:
+                return
+            if owner is not None and owner.is_running() and not owner.is_closed():
+                raise InvalidRequest(
+                    "this AsyncClient serves another thread's event loop: an AsyncClient serves one event loop at a "
+                    "time (give each thread its own client, or run every call in one loop)")
+            self._owner_loop = loop
             reader = self._reader
-            if reader is not None and not reader.done():
-                owner = reader.get_loop()
-                if owner is not loop and owner.is_running() and not owner.is_closed():
-                    raise InvalidRequest(
-                        "this AsyncClient serves another thread's event loop: an AsyncClient serves one event loop at a "
-                        "time (give each thread its own client, or run every call in one loop)")
-                if owner is not loop:
-                    # A loop stopped but never closed left its tasks pending: they can never run again.
-                    self._reader = self._watcher = None
-            if self._reader is None or self._reader.done():
-                self._reader = loop.create_task(_pump(weakref.ref(self), self._socket, AsyncClient._route))
-            if self._watcher is None or self._watcher.done():
-                self._watcher = loop.create_task(_pump(weakref.ref(self), self._monitor, AsyncClient._on_handshake))
+            if reader is None or reader.done():
+                return
+            release = self._release
+            self._reader = self._watcher = None
+            self._waiters = {}  # the dead loop's calls: nothing will ever answer them here
+            self._open_socket()
+        try:
+            release()
+        except Exception:  # closing the dead loop's sockets is best effort
+            pass
+
+    def _start_tasks(self) -> None:
+        """Starts the reader and the watcher in the running event loop (claimed by :meth:`_claim_loop`), unless they
+        run already."""
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done():
+            self._reader = loop.create_task(_pump(weakref.ref(self), self._socket, AsyncClient._route))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(_pump(weakref.ref(self), self._monitor, AsyncClient._on_handshake))
 
     async def _send(self, frames: list, within: Optional[float] = None) -> None:
         """Sends a message, waiting at most ``within`` seconds for the socket to take it (a DEALER
@@ -250,6 +271,7 @@ class AsyncClient(_Base):
         if self._closed:
             raise Closed(f"the client of {self.endpoint} is closed")
         self._reopen_if_forked()
+        self._claim_loop()
         deadline_ms = self._deadline_ms(call, started)
         tries = 0
         while True:

@@ -536,6 +536,8 @@ class Client(_Base):
                         if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
                                 and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
                             heapq.heappush(retry_heap, (retry_at, index, deadline_ms, tries + 1))
+                            if window is not None or max_bytes is not None:
+                                fill()  # the refused request's bytes are free until its retry
                             continue
                         raise error
                 now = time.monotonic()

@@ -80,6 +80,23 @@ def test_an_async_client_refuses_a_call_from_another_threads_running_loop(broker
     assert asyncio.run(later()) == {}
 
 
+def test_an_async_client_moves_to_a_new_loop_when_its_loop_is_stopped_or_closed_with_tasks_pending(broker):
+    # run_until_complete leaves the reader pending: its receive took the next reply into the dead loop, and the first
+    # call from the next loop timed out.
+    client = recpool.AsyncClient(broker._endpoint, timeout=3)
+    try:
+        for close in (False, True):
+            first = asyncio.new_event_loop()
+            assert first.run_until_complete(client.status()) == {}
+            if close:
+                first.close()
+            assert asyncio.run(client.status()) == {}  # answered: the broken client raised Timeout here
+            if not close:
+                first.close()
+    finally:
+        asyncio.run(client.close())
+
+
 def test_numpy_narrow_scalars_as_durations_raise_no_warning(broker):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -28,7 +28,7 @@ public struct ModelReplica: Sendable {
     /// Creates a replica; `featureSpec` is the checkpoint's specification blob (empty for none).
     ///
     /// A spec of at least `retrieval.exhaustiveBelow` items gets retrieval before ranking: the retrieval model is
-    /// distilled from this MLP and the index of every item built here (on the worker's compute thread for a
+    /// distilled from this MLP and the index of every item built here (on the worker's build thread for a
     /// WEIGHTS install), so installing such a replica costs the index build (docs/BENCHMARKS.md, "Catalogue
     /// scale"). If that fails the recommender scores every item and ``retrievalProblem`` says why.
     public init(version: UInt64, mlp: MLP, featureSpec: [UInt8] = [], retrieval: RetrievalSettings = RetrievalSettings()) {

@@ -79,7 +79,7 @@ struct WorkerCore: Sendable {
         intervalMicros.multipliedSaturating(by: brokerHeartbeat?.liveness ?? configuration.liveness)
     }
 
-    /// ``wantedWeights`` as the compute thread compares builds with it (nil: any).
+    /// ``wantedWeights`` as the build thread compares builds with it (nil: any).
     var wantedWeightsKey: BackgroundWork.WeightsKey? {
         wantedWeights.map { BackgroundWork.WeightsKey(version: $0.version, sha256: $0.sha256) }
     }

@@ -63,7 +63,7 @@ enum WorkerExit: Sendable, Equatable {
 enum WorkerAction: Sendable {
     /// Send frames to the broker.
     case send([[UInt8]], SendMode)
-    /// Queue work for the compute thread (WEIGHTS to load, a training round).
+    /// Queue work off the session thread (WEIGHTS to load on the build thread, a training round on the compute thread).
     case background(BackgroundWork.Task)
     /// Queue work for the online-learning thread (POLICY, LEARN, POLICY_PULL).
     case online(OnlineLearning.Task)

@@ -7,9 +7,11 @@ import RecWire
 
 /// Work the worker does off its I/O thread: training rounds and building new replicas from WEIGHTS.
 ///
-/// One dedicated compute thread takes tasks in order; finished work comes back as ``Outcome``s that
-/// the session thread applies between batches (swap a replica, send a ROUND_RESULT). Scoring never
-/// waits for a training step.
+/// Two dedicated threads take tasks in order, one for training rounds (the compute thread) and one for WEIGHTS builds
+/// (the build thread); finished work comes back as ``Outcome``s that the session thread applies between batches (swap
+/// a replica, send a ROUND_RESULT). Scoring never waits for a training step, and a round never waits for a build: a
+/// model with a 20,000-item catalogue takes seconds to build (its retrieval index), and a round queued behind one on a
+/// shared thread timed out and was sent again, or averaged over one replica.
 final class BackgroundWork: Sendable {
     /// Bytes of the message limit kept for a ROUND_RESULT's header and report (64 KiB): a training state may take the
     /// rest (16,711,680 bytes under the 16 MiB limit).
@@ -42,17 +44,17 @@ final class BackgroundWork: Sendable {
 
         /// Admits a build of `key`, which the broker now asks for: false when one is queued or running already.
         mutating func admit(_ key: WeightsKey) -> Bool {
-            // The core asks for these weights as it queues them: the compute thread, which may take the task before
+            // The core asks for these weights as it queues them: the build thread, which may take the task before
             // the session calls ``BackgroundWork/want(_:)``, must not skip it as replaced.
             wanted = key
             return queued.insert(key).inserted
         }
 
-        /// Whether the compute thread, reaching the build of `key`, builds it: not when the broker has asked for other
+        /// Whether the build thread, reaching the build of `key`, builds it: not when the broker has asked for other
         /// weights since.
         func builds(_ key: WeightsKey) -> Bool { wanted == nil || wanted == key }
 
-        /// Whether the compute thread builds `key` now; when it does not, the build is finished in the same step, so a
+        /// Whether the build thread builds `key` now; when it does not, the build is finished in the same step, so a
         /// WEIGHTS for `key` admitted after the decision is queued again (decided and finished apart, a re-promotion
         /// arriving between the two was dropped as a copy of the build being skipped).
         mutating func starts(_ key: WeightsKey) -> Bool {
@@ -67,7 +69,10 @@ final class BackgroundWork: Sendable {
         mutating func finished(_ key: WeightsKey) { queued.remove(key) }
     }
 
+    /// Training rounds.
     private let mailbox: MailboxThread<Task, Outcome>
+    /// WEIGHTS builds.
+    private let builder: MailboxThread<Task, Outcome>
     /// Shared with the session thread: a WEIGHTS the broker sends again while its build is queued or running (every
     /// two heartbeats while the worker still reports the old version) is not queued again, and a build the broker
     /// has replaced by the time the compute thread reaches it is skipped, not built. Each copy was built in turn: a
@@ -83,7 +88,9 @@ final class BackgroundWork: Sendable {
         self.metrics = metrics
         trainer = RoundTrainer()
         mailbox = MailboxThread(name: "worker-compute", ownerWakeup: sessionWakeup)
+        builder = MailboxThread(name: "worker-build", ownerWakeup: sessionWakeup)
         mailbox.start { [self] task in self.perform(task) }
+        builder.start { [self] task in self.perform(task) }
     }
 
     /// Queues a task, unless it is a WEIGHTS whose build (the same version and SHA-256) is queued or running already.
@@ -95,6 +102,8 @@ final class BackgroundWork: Sendable {
                 logger.debug("WEIGHTS sent again while its build is under way", metadata: ["model_version": "\(notice.version)"])
                 return
             }
+            builder.post(task)
+            return
         }
         mailbox.post(task)
     }
@@ -106,10 +115,17 @@ final class BackgroundWork: Sendable {
     }
 
     /// Takes finished work. Called by the session thread.
-    func drain() -> [Outcome] { mailbox.drain() }
+    func drain() -> [Outcome] {
+        let built = builder.drain()
+        let trained = mailbox.drain()
+        return built.isEmpty ? trained : built + trained
+    }
 
-    /// Stops the compute thread after its current task.
-    func stop() { mailbox.stop() }
+    /// Stops the compute and build threads after their current tasks.
+    func stop() {
+        mailbox.stop()
+        builder.stop()
+    }
 
     /// Whether a training round is queued or running.
     var isTraining: Bool { mailbox.hasPendingTasks }

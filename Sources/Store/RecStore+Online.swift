@@ -151,10 +151,10 @@ extension RecStore {
         }
     }
 
-    /// The impressions a trim deletes, given the cutoff and the ceiling sequence numbers: those at or below the cutoff
-    /// with no feedback a sync has yet to consume, and all those at or below the ceiling.
+    /// The impressions a trim deletes (`id`, `seq`), given the cutoff and the ceiling sequence numbers: those at or
+    /// below the cutoff with no feedback a sync has yet to consume, and all those at or below the ceiling.
     static let trimmedImpressions = """
-        SELECT id FROM impressions WHERE seq <= ? AND (seq <= ? OR NOT EXISTS
+        SELECT id, seq FROM impressions WHERE seq <= ? AND (seq <= ? OR NOT EXISTS
             (SELECT 1 FROM feedback WHERE feedback.impression_id = impressions.id AND +feedback.unlearnt = 1))
         """
 
@@ -215,12 +215,18 @@ extension RecStore {
                 // acknowledged events a sync had not learnt (20 of 20, with no count and no log line).
                 // `+unlearnt` keeps SQLite on the primary key (impression_id, item): through the partial index on
                 // `unlearnt` it scanned every unlearnt row per impression (1 s a write at 5,000 of each).
-                let old = try String.fetchAll(db, sql: Self.trimmedImpressions, arguments: [cutoff, ceiling])
-                for id in old where !named.contains(id) {
-                    unlearntEvicted +=
-                        try Int.fetchOne(
-                            db, sql: "SELECT COUNT(*) FROM feedback WHERE impression_id = ? AND +unlearnt = 1",
-                            arguments: [id]) ?? 0
+                let old = try Row.fetchAll(db, sql: Self.trimmedImpressions, arguments: [cutoff, ceiling])
+                for row in old {
+                    let id: String = row["id"]
+                    guard !named.contains(id) else { continue }
+                    // Only an impression past the ceiling can go with unlearnt feedback: the others were chosen for
+                    // having none.
+                    if (row["seq"] as Int64) <= ceiling {
+                        unlearntEvicted +=
+                            try Int.fetchOne(
+                                db, sql: "SELECT COUNT(*) FROM feedback WHERE impression_id = ? AND +unlearnt = 1",
+                                arguments: [id]) ?? 0
+                    }
                     try db.execute(sql: "DELETE FROM feedback WHERE impression_id = ?", arguments: [id])
                     evicted += db.changesCount
                     try db.execute(sql: "DELETE FROM impressions WHERE id = ?", arguments: [id])

@@ -55,9 +55,6 @@ public final class MailboxThread<Task: Sendable, Outcome: Sendable>: Sendable {
         }
     }
 
-    /// Whether tasks are waiting (the one being performed is not counted).
-    public var hasPendingTasks: Bool { inbox.withLock { !$0.isEmpty } }
-
     /// Stops the thread after the task it is performing.
     public func stop() {
         stopRequested.withLock { $0 = true }

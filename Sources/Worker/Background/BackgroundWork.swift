@@ -111,7 +111,7 @@ final class BackgroundWork: Sendable {
     /// Records the weights the broker last asked for (``WorkerCore/wantedWeights``; nil: any), so a queued build of
     /// other weights is skipped. Called by the session thread.
     func want(_ key: WeightsKey?) {
-        builds.withLock { if $0.wanted != key { $0.wanted = key } }
+        builds.withLock { $0.wanted = key }
     }
 
     /// Takes finished work. Called by the session thread.
@@ -126,9 +126,6 @@ final class BackgroundWork: Sendable {
         mailbox.stop()
         builder.stop()
     }
-
-    /// Whether a training round is queued or running.
-    var isTraining: Bool { mailbox.hasPendingTasks }
 
     static func replica(from notice: WeightsNotice, bytes: [UInt8]) throws(WeightsError) -> ModelReplica {
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()

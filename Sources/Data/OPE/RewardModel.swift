@@ -190,11 +190,20 @@ struct RowFeatures {
     /// The bound a scaled value is clipped to.
     static let clip = 5.0
 
+    /// How a context column enters.
+    private enum ColumnScaling {
+        /// A column of 0s and 1s, as it is.
+        case raw
+        /// Any other column, `(value − centre) / scale` clipped to ±``clip``.
+        case scaled(centre: Double, scale: Double)
+        /// A numeric column with one value: left out.
+        case constant
+    }
+
     init(_ data: BanditDataset) {
         contextColumns = data.context.columns
         nActions = data.nActions
-        // Per column, (centre, scale), or nil for a 0/1 column read as it is.
-        var scaling = [(centre: Double, scale: Double)?](repeating: nil, count: data.context.columns)
+        var scaling = [ColumnScaling](repeating: .raw, count: data.context.columns)
         for column in 0..<data.context.columns {
             let values = (0..<data.rows).map { Double(data.context[$0, column]) }.filter(\.isFinite)
             guard values.contains(where: { $0 != 0 && $0 != 1 }) else { continue }
@@ -205,7 +214,7 @@ struct RowFeatures {
             let spread = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
             let scale = deviation > 0 ? deviation : spread
             // A constant column carries nothing: left out (a scale of 0 would divide by it).
-            scaling[column] = scale > 0 && scale.isFinite ? (median, scale) : (median, .infinity)
+            scaling[column] = scale > 0 && scale.isFinite ? .scaled(centre: median, scale: scale) : .constant
         }
         var active: [[Int32]] = []
         var values: [[Double]] = []
@@ -218,11 +227,10 @@ struct RowFeatures {
                 let raw = Double(data.context[row, column])
                 guard raw.isFinite else { continue }
                 let value: Double
-                if let scaled = scaling[column] {
-                    guard scaled.scale.isFinite else { continue }
-                    value = min(max((raw - scaled.centre) / scaled.scale, -Self.clip), Self.clip)
-                } else {
-                    value = raw
+                switch scaling[column] {
+                case .raw: value = raw
+                case .scaled(let centre, let scale): value = min(max((raw - centre) / scale, -Self.clip), Self.clip)
+                case .constant: continue
                 }
                 guard value != 0 else { continue }
                 columns.append(Int32(column))

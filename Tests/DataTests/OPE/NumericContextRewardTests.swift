@@ -16,28 +16,9 @@ struct NumericContextRewardTests {
             let amount = sin(1.7 * Double(i))
             let click = (amount > 0) != (i % 10 == 0)
             let written = i == 5 ? outlier ?? amount * scale + offset : amount * scale + offset
-            log += "\(i),\(["A", "B"][i % 2]),1,\(click ? 1 : 0),0.5,\(written)\n"
+            log += "\(i),\(i % 2),1,\(click ? 1 : 0),0.5,\(written)\n"
         }
-        let schema = try DataSchema.parse(
-            """
-            [logs]
-            timestamp = "ts"
-            item = "item"
-            position = "pos"
-            reward = "click"
-            propensity = "prop"
-
-            [logs.user_features]
-            amount = "numeric"
-
-            [catalogue]
-            file = "cat.csv"
-            item = "item"
-            """, path: "num.toml")
-        return try LogLoader.build(
-            log: CSVTable.parse(Array(log.utf8), path: "num.csv"),
-            catalogue: CSVTable.parse(Array("item\nA\nB\n".utf8), path: "cat.csv"),
-            schema: schema, name: "num.csv")
+        return try SmallLog.build(log, userFeatures: ["amount": "numeric"], items: 2, name: "num.csv")
     }
 
     /// The mean `q̂` of the logged item over rows whose `amount` is above `0.5` and below `-0.5`.

@@ -138,16 +138,24 @@ extension RecStore {
         public var feedbackEvicted: Int
         /// Of ``feedbackEvicted``, the events no sync had consumed: deleted with impressions past twice the bound.
         public var unlearntEvicted: Int
+        /// Impressions stored by this commit (those not in ``repeatedImpressions``).
+        public var impressionsStored: Int
+        /// Impressions the trim deleted: the stored count falls by this many. Fewer than the commit stored while the
+        /// log holds impressions past the bound for a sync to learn their feedback, more when a log larger than
+        /// `keep` is trimmed at once.
+        public var impressionsEvicted: Int
 
         /// Creates a result.
         public init(
             repeatedImpressions: Set<String> = [], feedbackNew: [Bool] = [], feedbackEvicted: Int = 0,
-            unlearntEvicted: Int = 0
+            unlearntEvicted: Int = 0, impressionsStored: Int = 0, impressionsEvicted: Int = 0
         ) {
             self.repeatedImpressions = repeatedImpressions
             self.feedbackNew = feedbackNew
             self.feedbackEvicted = feedbackEvicted
             self.unlearntEvicted = unlearntEvicted
+            self.impressionsStored = impressionsStored
+            self.impressionsEvicted = impressionsEvicted
         }
     }
 
@@ -172,6 +180,7 @@ extension RecStore {
         guard !rows.isEmpty || !feedback.isEmpty else { return OnlineCommitResult() }
         return try write { db in
             var repeated = Set<String>()
+            var stored = 0
             for row in rows {
                 try db.execute(
                     sql: """
@@ -181,7 +190,7 @@ extension RecStore {
                     arguments: [
                         row.id, Int64(clamping: row.createdMs), row.worker, Int64(clamping: row.version), row.record,
                     ])
-                if db.changesCount == 0 { repeated.insert(row.id) }
+                if db.changesCount == 0 { repeated.insert(row.id) } else { stored += 1 }
             }
             // The feedback first, then the trim, which keeps the impressions this write's feedback names: trimmed
             // first, an impression the broker had just accepted feedback on was deleted before its feedback was
@@ -208,6 +217,7 @@ extension RecStore {
             let ceiling = overflow ? Int64.min : newest - twice
             var evicted = 0
             var unlearntEvicted = 0
+            var impressionsEvicted = 0
             if try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM impressions") ?? 0 <= cutoff {
                 let named = Set(feedback.map(\.impressionId))
                 // An impression whose feedback no sync has consumed yet (`unlearnt` 1) stays past the bound until one
@@ -230,11 +240,12 @@ extension RecStore {
                     try db.execute(sql: "DELETE FROM feedback WHERE impression_id = ?", arguments: [id])
                     evicted += db.changesCount
                     try db.execute(sql: "DELETE FROM impressions WHERE id = ?", arguments: [id])
+                    impressionsEvicted += db.changesCount
                 }
             }
             return OnlineCommitResult(
                 repeatedImpressions: repeated, feedbackNew: recorded, feedbackEvicted: evicted,
-                unlearntEvicted: unlearntEvicted)
+                unlearntEvicted: unlearntEvicted, impressionsStored: stored, impressionsEvicted: impressionsEvicted)
         }
     }
 

@@ -108,12 +108,16 @@ struct OnlineMachineTests {
         // A slate that arrives while the commit is out waits for a commit of its own.
         _ = m.feed(.impression(worker: "w-a", record: m.record("held-2"), reply: OnlineMachine.slate(42, for: m.record("held-2"))))
         #expect(m.feed(.flush).isEmpty)
-        let released = m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies
+        let released = m.feed(.committed(.success(.init(feedbackNew: [], impressionsStored: 1)))).heldReplies
         #expect(released.map(\.header.requestId) == [41])
         #expect(released.first?.header.status == .ok)
         #expect(m.core.view.impressions == 1)
         #expect(m.feed(.flush).commits.map { $0.impressions.map(\.id) } == [["held-2"]])
-        #expect(m.feed(.committed(.success(.init(feedbackNew: [])))).heldReplies.map(\.header.requestId) == [42])
+        // The count is the store's: impressions it stored less those the trim deleted, past the log's size while it
+        // holds impressions whose feedback no sync consumed (capped at the size, it said 1,000 of 1,400 stored).
+        let second = m.feed(.committed(.success(.init(feedbackNew: [], impressionsStored: 1, impressionsEvicted: 0))))
+        #expect(second.heldReplies.map(\.header.requestId) == [42])
+        #expect(m.core.view.impressions == 2)
     }
 
     /// The impression's time came from the worker's clock: a worker two hours behind the broker made every FEEDBACK on

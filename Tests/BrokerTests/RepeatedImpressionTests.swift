@@ -136,7 +136,9 @@ struct RepeatedImpressionStoreTests {
                 RecStore.FeedbackEvent(
                     impressionId: "b", item: 1, click: 1, dwell: nil, createdMs: 3, needsItsImpression: true),
             ])
-        #expect(result == RecStore.OnlineCommitResult(repeatedImpressions: ["a"], feedbackNew: [false, true, true]))
+        #expect(
+            result
+                == RecStore.OnlineCommitResult(repeatedImpressions: ["a"], feedbackNew: [false, true, true], impressionsStored: 1))
         #expect(try store.impression("a")?.record == "{}")
         #expect(try store.impression("a")?.clicks == [2: 0])
     }

@@ -108,31 +108,37 @@ struct UnlearntFeedbackTests {
         let temporary = try TemporaryDirectory("store-trim-unlearnt")
         defer { temporary.remove() }
         let store = try RecStore(directory: temporary.path)
+        // The count a broker keeps from the results (its `status`) is the stored one at every step, past the bound too.
+        var counted = 0
+        func commit(_ id: String, _ feedback: [RecStore.FeedbackEvent] = [], also: String? = nil) throws -> RecStore.OnlineCommitResult {
+            let result = try store.commitOnline(
+                impressions: [Self.impression(id)] + (also.map { [Self.impression($0)] } ?? []), keep: 2, feedback: feedback)
+            counted += result.impressionsStored - result.impressionsEvicted
+            #expect(try counted == store.onlineCounts().impressions, "after \(id)")
+            return result
+        }
         let learnt = RecStore.FeedbackEvent(impressionId: "i0", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: true)
         let frozen = RecStore.FeedbackEvent(impressionId: "i1", item: 1, click: 1, dwell: nil, createdMs: 2_000, toLearn: false)
-        _ = try store.commitOnline(impressions: [Self.impression("i0"), Self.impression("i1")], keep: 2, feedback: [learnt, frozen])
-        for i in 2..<4 {
-            _ = try store.commitOnline(impressions: [Self.impression("i\(i)")], keep: 2, feedback: [])
-        }
+        _ = try commit("i0", [learnt, frozen], also: "i1")
+        for i in 2..<4 { _ = try commit("i\(i)") }
         // i0's event is still to learn: it and its impression stay; i1's (frozen, never to be learnt) went with it.
         #expect(try store.impression("i0")?.clicks == [1: 1] && store.impression("i1") == nil)
         #expect(try store.unlearntFeedback().rows.map(\.impressionId) == ["i0"])
-        #expect(try store.onlineCounts().impressions == 3)
+        #expect(try store.onlineCounts().impressions == 3 && counted == 3)
         // A sync consumed it: the next write trims the log to its size.
         try store.markLearnt([RecStore.FeedbackKey(impressionId: "i0", item: 1)])
-        let next = try store.commitOnline(impressions: [Self.impression("i6")], keep: 2, feedback: [])
+        let next = try commit("i6")
         #expect(try next.feedbackEvicted == 1 && store.impression("i0") == nil)
+        #expect(next.impressionsStored == 1 && next.impressionsEvicted == 2)
         #expect(try store.onlineCounts().impressions == 2)
         // Held no longer than twice the bound: the log stays bounded when no sync consumes anything, and what it
         // deleted unconsumed is counted.
         let held = RecStore.FeedbackEvent(impressionId: "i7", item: 2, click: 0, dwell: nil, createdMs: 3_000, toLearn: true)
-        _ = try store.commitOnline(impressions: [Self.impression("i7")], keep: 2, feedback: [held])
+        _ = try commit("i7", [held])
         var dropped = 0
-        for i in 8..<14 {
-            dropped += try store.commitOnline(impressions: [Self.impression("i\(i)")], keep: 2, feedback: []).unlearntEvicted
-        }
+        for i in 8..<14 { dropped += try commit("i\(i)").unlearntEvicted }
         #expect(try store.impression("i7") == nil && dropped == 1)
-        #expect(try store.onlineCounts().impressions == 2)
+        #expect(try store.onlineCounts().impressions == 2 && counted == 2)
     }
 
     /// A reviewer's reading: `--impression-log-size` is bounded below only, and twice a size past 2⁶² trapped.

@@ -264,7 +264,9 @@ extension OnlineCore {
                 actions.append(.send(.heldReply(identity: pending.slate.client, frames: pending.slate.frames)))
             }
         }
-        impressionCount = min(impressionCount + max(0, batch.impressions - repeated.count), settings.impressionLogSize)
+        // The figure is of impressions stored: past `--impression-log-size` while the trim holds impressions whose
+        // feedback no sync has consumed (capped at the size, it said 1,000 of 1,400 stored).
+        impressionCount = max(0, impressionCount + outcome.impressionsStored - outcome.impressionsEvicted)
         // The figure is of feedback stored: what the trim deleted with its impressions is no longer (a restart, which
         // counts the stored rows, reads the same figure).
         feedbackCount = max(0, feedbackCount - outcome.feedbackEvicted)

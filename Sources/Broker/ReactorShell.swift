@@ -149,7 +149,7 @@ struct ReactorShell {
                         to: message.header, status: .badRequest, message: BrokerReactor.statelessRefusal(message))
                     core.controlAnswered(identity: identity, frames: reply.frames())
                     actions.append(.sendToClient(identity: identity, frames: reply.frames()))
-                } else if case .heldImpression(let worker, _, let client, let frames) = input {
+                } else if case .heldImpression(let worker, _, let client, let frames, _) = input {
                     // A policy slate held for a control plane this broker does not run: answered CONFLICT, as the
                     // control plane answers it without an online policy, never left for the client's deadline.
                     let refusal = SlateRefusal.noOnlinePolicy(worker: worker, .notConfigured).reply(replacing: frames)

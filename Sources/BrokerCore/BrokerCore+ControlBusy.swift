@@ -14,7 +14,7 @@ extension BrokerCore {
                 to: message.header, status: .busy, message: "\(waiting); nothing was done, retry later",
                 retryAfterMs: configuration.busyRetryAfterMs)
             actions.append(.sendToClient(identity: identity, frames: reply.frames()))
-        case .heldImpression(_, _, let client, let frames):
+        case .heldImpression(_, _, let client, let frames, _):
             counters.add(.droppedBusyControl)
             controlAnswered(identity: client, frames: frames)
             // The worker's reply header: the request id, the attempt and the broker's queue time stay as they were.

@@ -72,7 +72,7 @@ extension BrokerCore {
                     .toControl(
                         .heldImpression(
                             worker: worker, record: record, client: entry.request.client,
-                            frames: [header.encoded()] + payload)))
+                            frames: [header.encoded()] + payload, top: PolicySlateReply.requestedTop(entry.request.payload.first))))
                 pump(entry.request.service, now: now, into: &actions)
                 return
             }

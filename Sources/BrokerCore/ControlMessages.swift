@@ -12,7 +12,8 @@ public enum ControlInput: Sendable {
     /// record is stored: the control plane sends `frames` to `client` after the commit, or an error reply saying
     /// the impression was not stored (so feedback on the slate could not be taken), or, when the broker runs no
     /// online learning, an error saying so: a slate the broker cannot log never reaches a client.
-    case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]])
+    /// `top` is what the RECOMMEND asked of the slate's length, which the control plane bounds it by.
+    case heldImpression(worker: String, record: [UInt8], client: [UInt8], frames: [[UInt8]], top: RequestedTop = .notRead)
     /// The guard's verdict on a sync's candidate (from the guard's thread).
     case guardVerdict(sync: UInt64, decision: GuardDecision)
 }
@@ -27,7 +28,7 @@ extension ControlInput {
         case .worker(let identity, let message):
             identity.count + Header.size + message.payload.reduce(0) { $0 + $1.count }
         case .workers(let live): live.reduce(64) { $0 + $1.identity.count + $1.id.utf8.count + 16 }
-        case .heldImpression(let worker, let record, let client, let frames):
+        case .heldImpression(let worker, let record, let client, let frames, _):
             worker.utf8.count + record.count + client.count + frames.reduce(0) { $0 + $1.count }
         case .guardVerdict: 256
         }
@@ -38,7 +39,7 @@ extension ControlInput {
     public var client: [UInt8]? {
         switch self {
         case .client(let identity, _, _): identity
-        case .heldImpression(_, _, let client, _): client
+        case .heldImpression(_, _, let client, _, _): client
         case .worker, .workers, .guardVerdict: nil
         }
     }
@@ -52,6 +53,18 @@ extension ControlInput {
         case .worker, .workers, .guardVerdict: false
         }
     }
+}
+
+/// What a RECOMMEND asked of a policy slate's length, as the broker read its document (docs/PROTOCOL.md, "RECOMMEND"):
+/// the control plane refuses a slate longer than it before logging it.
+public enum RequestedTop: Sendable, Equatable {
+    /// The request's `top`.
+    case given(Int)
+    /// The request names no `top` (or has no document): the policy's `slate_size`.
+    case slateSize
+    /// The request's document was not read again (past ``RankedItemsReply/requestReadLimitBytes``): only the largest
+    /// `top` the policy takes bounds the slate.
+    case notRead
 }
 
 /// Whether the control plane took an input (``ControlInput``) into its inbox.

@@ -24,8 +24,9 @@ struct PolicySlateReply: Decodable {
     static func problem(_ frame: [UInt8], request: [UInt8]?) -> String? {
         guard let slate = try? WireJSON.decodeRequest(PolicySlateReply.self, from: frame) else { return nil }
         if slate.source != "policy" { return "its slate's source is '\(slate.source)', not 'policy'" }
-        guard let request, let asked = try? WireJSON.decodeRequest(RankedItemsReply.Asked.self, from: request) else {
-            return nil
+        guard let request else { return nil }
+        guard let asked = try? WireJSON.decodeRequest(RankedItemsReply.Asked.self, from: request) else {
+            return RankedItemsReply.undecodedRequest
         }
         if let top = asked.top, slate.items.count > top {
             return "its slate has \(slate.items.count) items, the request asked for at most \(top)"
@@ -36,5 +37,16 @@ struct PolicySlateReply: Decodable {
             return "its slate shows item \(outside.item), which is not among the request's candidates"
         }
         return nil
+    }
+
+    /// What the request whose payload frame is `document` asked of the slate's length: its `top`, the policy's slate
+    /// size when it names none (or has no document), and ``RequestedTop/notRead`` for a document past
+    /// ``RankedItemsReply/requestReadLimitBytes`` or one that does not decode (its reply is refused before this).
+    static func requestedTop(_ document: (any PayloadFrame)?) -> RequestedTop {
+        guard let document else { return .slateSize }
+        guard document.byteCount <= RankedItemsReply.requestReadLimitBytes,
+            let asked = try? WireJSON.decodeRequest(RankedItemsReply.Asked.self, from: document.bytes)
+        else { return .notRead }
+        return asked.top.map(RequestedTop.given) ?? .slateSize
     }
 }

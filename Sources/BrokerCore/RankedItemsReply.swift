@@ -62,7 +62,8 @@ struct RankedItemsReply: Decodable {
             return "its ranking is not best first: item \(reply.items[index].item) (\(reply.items[index].score)) after item "
                 + "\(reply.items[index - 1].item) (\(reply.items[index - 1].score))"
         }
-        guard let request, let asked = try? WireJSON.decodeRequest(Asked.self, from: request) else { return nil }
+        guard let request else { return nil }
+        guard let asked = try? WireJSON.decodeRequest(Asked.self, from: request) else { return Self.undecodedRequest }
         let top = asked.top ?? 10
         if reply.items.count > top { return "its ranking has \(reply.items.count) items, the request asked for at most \(top)" }
         if let candidates = asked.candidates.map(Set.init),
@@ -77,6 +78,13 @@ struct RankedItemsReply: Decodable {
     /// about 2,000 candidates): the reactor's one thread serves every client, and a 1 MiB candidate list decoded per
     /// reply would hold all of them up.
     static let requestReadLimitBytes = 16 << 10
+
+    /// Why an OK reply to a request whose document does not decode is refused: the worker answers such a request
+    /// BAD_REQUEST (a `top` or `candidates` of the wrong type, a repeated key, text that is no JSON), so an OK reply
+    /// ranked something the request never asked for, unbounded by its `top`.
+    static let undecodedRequest =
+        "it answers OK a request whose document does not decode (a worker answers such a request BAD_REQUEST), "
+        + "so nothing bounds its length"
 
     /// The sources a model's ranking may name (docs/PROTOCOL.md, "RECOMMEND").
     static let sources: Set<String> = ["model", "cold_start_fallback"]

@@ -82,7 +82,37 @@ public enum WireJSON {
                 (at.isEmpty ? "" : "\(at): ") + "the number \(number.text) is nearer 0 than the smallest 64-bit float "
                     + "(it would be read as 0)")
         }
+        // And its other end: a number past the largest float was refused only where the decoder reads its key, and
+        // taken under a key it does not know (docs/PROTOCOL.md: out of range wherever a request holds it).
+        if Self.mayOverflow(frame), let number = outOfRangeNumber(in: frame) {
+            let at = number.pathDescription
+            throw .badDocument(
+                (at.isEmpty ? "" : "\(at): ") + "the number \(number.text) is beyond the range of a 64-bit float")
+        }
         return try decode(type, from: frame, keyLimit: requestKeyLimit)
+    }
+
+    /// Whether `frame` holds an exponent of three digits or more (`e308`, `E+400`) or a run of 309 digits: otherwise
+    /// no number in it lies beyond the largest 64-bit float (about 1.8e308).
+    static func mayOverflow(_ frame: [UInt8]) -> Bool {
+        var digits = 0
+        var exponentDigits: Int?
+        for byte in frame {
+            let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+            digits = isDigit ? digits + 1 : 0
+            if digits >= 309 { return true }
+            if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                exponentDigits = 0
+            } else if let counted = exponentDigits {
+                if isDigit {
+                    if counted + 1 >= 3 { return true }
+                    exponentDigits = counted + 1
+                } else if !(byte == UInt8(ascii: "+") && counted == 0) {
+                    exponentDigits = nil
+                }
+            }
+        }
+        return false
     }
 
     /// Whether `frame` holds `e-` or `E-` (a negative exponent) or a run of 300 digits (a decimal too small for a

@@ -260,7 +260,7 @@ struct HeldSlateTests {
         h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
         #expect(h.replies(to: [1], id: 5).isEmpty)
         let held = h.toControl.compactMap { input -> (String, [UInt8], [UInt8], [[UInt8]])? in
-            if case .heldImpression(let worker, let bytes, let client, let frames) = input { return (worker, bytes, client, frames) }
+            if case .heldImpression(let worker, let bytes, let client, let frames, _) = input { return (worker, bytes, client, frames) }
             return nil
         }
         #expect(held.count == 1)

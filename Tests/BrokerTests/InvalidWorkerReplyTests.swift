@@ -443,6 +443,9 @@ struct InvalidWorkerReplyTests {
             (#"{"top":1}"#, "[1,2,3]", "policy", "3 items, the request asked for at most 1"),
             (#"{"candidates":[5,6,7]}"#, "[5,2]", "policy", "shows item 2, which is not among the request's candidates"),
             ("{}", "[1]", "model", "source is 'model', not 'policy'"),
+            // A worker answers these BAD_REQUEST: an OK slate to them was logged, however long.
+            ("not json", "[1,2,3,4,5,6,7,8]", "policy", "answers OK a request whose document does not decode"),
+            (#"{"top":1,"top":1}"#, "[1,2,3,4,5]", "policy", "answers OK a request whose document does not decode"),
         ])
     func policySlateShapeChecked(request: String, items: String, source: String, problem: String) throws {
         var h = CoreHarness()
@@ -458,6 +461,27 @@ struct InvalidWorkerReplyTests {
         let reply = try Self.onlyReply(h)
         #expect(reply.header.status == .internal && reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
         #expect(h.toControl.isEmpty)
+    }
+
+    /// The control plane bounds a policy slate by what the request asked of its length, read here.
+    @Test(
+        "a held policy slate carries the request's top, slate_size when it names none",
+        arguments: [(#"{"top":2}"#, RequestedTop.given(2)), ("{}", .slateSize), (#"{"candidates":[1,2]}"#, .slateSize)])
+    func heldSlateCarriesTop(request: String, top: RequestedTop) throws {
+        var h = CoreHarness()
+        h.feed(.policyReplicas([Self.worker]))
+        let d = try Self.recommendDispatched(&h, request: request)
+        let slate = Array(
+            #"{"impression_id":"i1","items":[{"item":1,"position":0,"score":0.5,"propensity":0.5}],"model_version":3,"source":"policy","#
+                .utf8) + Array(#""exploration":{"kind":"epsilon_greedy","epsilon":0.1,"temperature":0.05}}"#.utf8)
+        Self.send(&h, d, version: 3, payload: [slate, Array("{}".utf8)])
+        let held = h.toControl.compactMap { input -> RequestedTop? in
+            if case .heldImpression(_, _, _, _, let top) = input { return top }
+            return nil
+        }
+        #expect(held == [top])
+        #expect(PolicySlateReply.requestedTop(nil) == .slateSize)
+        #expect(PolicySlateReply.requestedTop(Array(repeating: UInt8(ascii: " "), count: 20_000)) == .notRead)
     }
 
     /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.
@@ -478,6 +502,10 @@ struct InvalidWorkerReplyTests {
             (#"{"top":5,"candidates":[1,2]}"#, #"[{"item":1,"score":0.5},{"item":9,"score":0.4}]"#, "model",
              "names item 9, which is not among the request's candidates"),
             (#"{"top":2}"#, #"[{"item":1,"score":0.5}]"#, "zzz", "source is 'zzz'"),
+            // A worker answers these BAD_REQUEST: a 20-item ranking to `not json` was forwarded OK.
+            ("not json", (0..<20).map { #"{"item":\#($0),"score":0.5}"# }.joined(separator: ",").wrappedInBrackets, "model",
+             "answers OK a request whose document does not decode"),
+            (#"{"top":"3"}"#, #"[{"item":1,"score":0.5}]"#, "model", "answers OK a request whose document does not decode"),
         ])
     func rankingShapeChecked(request: String, items: String, source: String, problem: String) throws {
         var h = CoreHarness()

@@ -27,7 +27,7 @@ struct OnlineCoreTests {
         // Held for the control plane, which logs it or (without online learning) refuses it: never sent from here.
         #expect(h.replies(to: [1], id: 5).isEmpty)
         let logged = h.toControl.compactMap { input -> ([UInt8], Int)? in
-            guard case .heldImpression(let worker, let bytes, _, let frames) = input, worker == "w7",
+            guard case .heldImpression(let worker, let bytes, _, let frames, _) = input, worker == "w7",
                 let slate = try? WireMessage(decoding: frames)
             else { return nil }
             return (bytes, slate.payload.count)

@@ -61,7 +61,7 @@ struct UnloggedSlateTests {
         h.feed(.worker(identity: [7], frames: reply.frames(), peerAddress: nil))
         #expect(h.replies(to: [1], id: 5).isEmpty)
         let held = h.toControl.compactMap { input -> [UInt8]? in
-            if case .heldImpression(_, let bytes, let client, _) = input, client == [1] { return bytes }
+            if case .heldImpression(_, let bytes, let client, _, _) = input, client == [1] { return bytes }
             return nil
         }
         #expect(held == [record])

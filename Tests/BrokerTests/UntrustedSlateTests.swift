@@ -91,6 +91,40 @@ struct UntrustedSlateTests {
         #expect(text.contains("feedback on it could not be taken"), "\(text)")
     }
 
+    /// A helper's fake worker answered a request naming no `top` with a 10- and a 40-item slate under a `slate_size` of
+    /// 3: both were forwarded and logged with their propensities.
+    @Test(
+        "a slate longer than the request's top, or than slate_size when it names none, is refused and not logged",
+        arguments: [
+            (RequestedTop.slateSize, 4, "shows 4 items for a request that names no top, more than the policy's slate_size 3"),
+            (.given(2), 3, "shows 3 items, the request asked for at most 2"),
+        ])
+    func longerThanAsked(top: RequestedTop, length: Int, problem: String) throws {
+        var m = try OnlineMachine()
+        #expect(m.core.spec.slateSize == 3)
+        var record = Self.record(m, slate: Array(0..<length))
+        record.propensities = [Double](repeating: 0.01, count: length)
+        record.scores = [Double](repeating: 0.01, count: length)
+        let frames = HeldSlateFixtures.frames(for: record, requestId: 41)
+        let actions = m.feed(
+            .impression(
+                worker: "w-a", record: WireJSON.encode(record), reply: HeldSlate(client: [9], frames: frames, top: top)))
+        let reply = try #require(actions.heldReplies.first)
+        #expect(reply.header.status == .internal && reply.errorText?.contains(problem) == true, "\(reply.errorText ?? "")")
+        #expect(m.feed(.flush).commits.allSatisfy { $0.impressions.isEmpty })
+        // The same slate within what the request asked for is logged.
+        let fits: RequestedTop = .given(length)
+        record.impressionId = "imp-fits"
+        let fitting = m.feed(
+            .impression(
+                worker: "w-a", record: WireJSON.encode(record),
+                reply: HeldSlate(client: [9], frames: HeldSlateFixtures.frames(for: record, requestId: 42), top: fits)))
+        #expect(fitting.heldReplies.isEmpty)
+        // A request past the reactor's read limit: only the largest top any request may ask for bounds it.
+        #expect(m.core.lengthProblem(100, asked: .notRead) == nil)
+        #expect(m.core.lengthProblem(101, asked: .notRead) == "shows 101 items, more than any request may ask for (100)")
+    }
+
     @Test("a record of a policy version the pool never served is refused", arguments: [UInt64(0), 2, 99])
     func unservedVersion(version: UInt64) throws {
         var m = try OnlineMachine()

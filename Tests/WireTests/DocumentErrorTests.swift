@@ -150,6 +150,38 @@ struct DocumentErrorTests {
         #expect(message.contains(says), "\(message)")
     }
 
+    /// A helper's case: 1e400 was refused under a key the decoder reads, and taken under one it does not know (a
+    /// FEEDBACK with `"zz": 1e400` was recorded), where 1e-400 was refused anywhere.
+    @Test(
+        "a request's number past the largest float is refused wherever it stands, a known key or not",
+        arguments: [
+            (#"{"version":1,"zz":1e400}"#, "zz: the number 1e400 is beyond the range of a 64-bit float"),
+            (#"{"version":1,"user_features":{"a":"x"},"deep":{"x":[1,-2E+309]}}"#, "deep.x[1]: the number -2E+309"),
+            (#"{"version":1,"zz":\#(String(repeating: "9", count: 400))}"#, "zz: the number 999"),
+        ])
+    func aboveDouble(text: String, says: String) {
+        let message: String
+        do {
+            _ = try WireJSON.decodeRequest(Probe.self, from: Array(text.utf8))
+            message = "decoded"
+        } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains(says), "\(message)")
+    }
+
+    @Test("the overflow pre-check passes only what could hold a number past the largest float")
+    func overflowPrecheck() {
+        for text in [#"{"a":1e308}"#, #"{"a":1E+400}"#, #"{"a":1e-400}"# + "", String(repeating: "9", count: 309)] {
+            #expect(WireJSON.mayOverflow(Array(text.utf8)) == !text.contains("e-"), "\(text)")
+        }
+        for text in [#"{"a":1e30,"b":"see 12"}"#, #"{"a":12345678}"#, #"{"e":99}"#] {
+            #expect(!WireJSON.mayOverflow(Array(text.utf8)), "\(text)")
+        }
+        // Finite at the edge: decoded as before.
+        #expect((try? WireJSON.decodeRequest(Probe.self, from: Array(#"{"version":1,"zz":1.7e308}"#.utf8))) != nil)
+    }
+
     /// `[]` gave "wrong type at  (expected Dictionary<String, Any>)" and `null` "missing value at ": no key to name.
     @Test("a document that is no object says what it is instead", arguments: [
         ("[]", "the document is a JSON array, not a JSON object"), ("null", "the document is null, not a JSON object"),

@@ -56,12 +56,12 @@ struct ControlRouter {
             // names it (the usual case) installs at once.
             catalogues?.updateWorkers(live, nowMs: nowMs)
             online?.updateWorkers(live, nowMs: nowMs)
-        case .heldImpression(let worker, let record, let client, let frames):
+        case .heldImpression(let worker, let record, let client, let frames, let top):
             if let refusal = retiredItemRefusal(record: record, frames: frames) {
                 // A replica that has not installed the retire yet: the client never sees the item.
                 jobs.emit(.heldReply(identity: client, frames: refusal))
             } else if let online {
-                online.handleImpression(worker: worker, record: record, reply: (client, frames), nowMs: nowMs)
+                online.handleImpression(worker: worker, record: record, reply: (client, frames), top: top, nowMs: nowMs)
             } else {
                 // No online policy here: the impression cannot be logged, so the slate never reaches the client.
                 jobs.emit(.heldReply(identity: client, frames: unloggedSlateRefusal(worker: worker, frames: frames)))

@@ -11,11 +11,13 @@ extension OnlineCoordinator {
     /// sent only once the record is committed, or replaced by an error that says it was not stored. The impression is
     /// logged as served at `nowMs` (epoch ms, the broker's clock), not at the worker's `created_ms`.
     func handleImpression(
-        worker: String, record: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil, nowMs: UInt64
+        worker: String, record: [UInt8], reply: (client: [UInt8], frames: [[UInt8]])? = nil, top: RequestedTop = .notRead,
+        nowMs: UInt64
     ) {
         run(
             .impression(
-                worker: worker, record: record, reply: reply.map { HeldSlate(client: $0.client, frames: $0.frames) }),
+                worker: worker, record: record,
+                reply: reply.map { HeldSlate(client: $0.client, frames: $0.frames, top: top) }),
             nowMs: nowMs)
     }
 

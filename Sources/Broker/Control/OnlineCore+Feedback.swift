@@ -58,6 +58,7 @@ extension OnlineCore {
             return
         }
         if let problem = recordProblem(record)
+            ?? reply.flatMap({ lengthProblem(record.slate.count, asked: $0.top) })
             ?? reply.flatMap({ Self.slateProblem($0, record: record, ids: policy.catalogue.ids) })
         {
             actions.append(
@@ -87,6 +88,22 @@ extension OnlineCore {
         if let reply {
             pendingSlates.append(
                 PendingSlate(impressionId: record.impressionId, slate: reply, items: record.slate, worker: worker))
+        }
+    }
+
+    /// Why a slate of `count` items cannot answer a request that asked `asked` of its length, or nil: a policy draws
+    /// the request's `top` items, its `slate_size` when the request names none, and never more than the largest `top`
+    /// it takes (``OnlinePolicy/maximumTop``). A worker's 40-item slate for a request naming no `top` was logged with 40
+    /// propensities under a `slate_size` of 3.
+    func lengthProblem(_ count: Int, asked: RequestedTop) -> String? {
+        switch asked {
+        case .given(let top) where count > top:
+            "shows \(count) items, the request asked for at most \(top)"
+        case .slateSize where count > spec.slateSize:
+            "shows \(count) items for a request that names no top, more than the policy's slate_size \(spec.slateSize)"
+        case .notRead where count > max(spec.slateSize, OnlinePolicy.maximumTop):
+            "shows \(count) items, more than any request may ask for (\(max(spec.slateSize, OnlinePolicy.maximumTop)))"
+        default: nil
         }
     }
 

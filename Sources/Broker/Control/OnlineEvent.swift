@@ -80,6 +80,8 @@ struct HeldSlate {
     var client: [UInt8]
     /// The reply's frames, header first.
     var frames: [[UInt8]]
+    /// What the request asked of the slate's length.
+    var top: RequestedTop = .notRead
 }
 
 /// An impression as the log holds it: the record, when it was served, and by which worker.

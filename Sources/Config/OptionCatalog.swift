@@ -36,8 +36,16 @@ public struct OptionCatalog: Sendable, Hashable {
 
     /// Keys that steer parsing or this mechanism itself, and are never taken from a file or the environment.
     public static let reserved: Set<String> = [
-        "help", "version", "config", "print-config", "experimental-dump-help", "generate-completion-script",
+        "help", "config", "print-config", "experimental-dump-help", "generate-completion-script",
     ]
+
+    /// Whether an argument is never taken from a file or the environment: a ``reserved`` key, or ArgumentParser's own
+    /// `--version` flag (a command's `--version <n>` option, `fit`'s and `data ope`'s, is an option like any other: reserved
+    /// by name, `RECPOOL_VERSION` and `version` in `[client]` were ignored or refused as unknown, and `RECPOOL_VERSION=0`
+    /// passed unchecked).
+    static func isReserved(_ key: String, isFlag: Bool) -> Bool {
+        reserved.contains(key) || (key == "version" && isFlag)
+    }
 
     /// Creates a catalog from explicit entries (for tests).
     public init(entries: [Entry], subcommandPath: [String] = [], allKeys: Set<String>? = nil) {
@@ -70,7 +78,9 @@ public struct OptionCatalog: Sendable, Hashable {
         var all = Set<String>()
         func collect(_ node: DumpedCommand?) {
             guard let node else { return }
-            for argument in node.arguments ?? [] { if let key = argument.key { all.insert(key) } }
+            for argument in node.arguments ?? [] {
+                if let key = argument.key, !Self.isReserved(key, isFlag: argument.kind == "flag") { all.insert(key) }
+            }
             for child in node.subcommands ?? [] { collect(child) }
         }
         collect(info)
@@ -89,7 +99,7 @@ public struct OptionCatalog: Sendable, Hashable {
         self.init(
             entries: Self.pairingInversions(entries), subcommandPath: path,
             allKeys: all.subtracting(Self.reserved).subtracting(Self.inversionNames(entries)))
-        self.entries = self.entries.filter { !Self.reserved.contains($0.key) }
+        self.entries = self.entries.filter { !Self.isReserved($0.key, isFlag: $0.value.isFlag) }
     }
 
     /// The `no-X` flags that turn a flag `X` off: ArgumentParser describes an `@Flag(inversion: .prefixedNo)` as two

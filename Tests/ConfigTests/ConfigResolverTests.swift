@@ -36,6 +36,18 @@ private struct CustomNames: ParsableCommand {
     @OptionGroup var configuration: ConfigOptions
 }
 
+/// A command with a `--version <n>` option of its own, as `fit` and `data ope` have, and one with ArgumentParser's own
+/// `--version` flag.
+private struct VersionedOption: ParsableCommand {
+    @Option var version: UInt64 = 1
+    @Option var epochs = 10
+}
+
+private struct VersionedTool: ParsableCommand {
+    static let configuration = CommandConfiguration(version: "1.2.3")
+    @Option var epochs = 10
+}
+
 /// A command whose options may be negative.
 private struct SignedOptions: ParsableCommand {
     @Option var epsilon = 0.1
@@ -61,6 +73,22 @@ struct ConfigResolverTests {
         #expect(catalog.entries["insecure"]?.isFlag == true)
         #expect(catalog.entries["allow"]?.isRepeating == true)
         #expect(catalog.entries["batch-max-rows"]?.defaultValue == "512")
+    }
+
+    /// A helper's case: `fit --version` was reserved by name, so `RECPOOL_VERSION=3` was ignored (the checkpoint said
+    /// version 1), `RECPOOL_VERSION=0` passed unchecked and `version = 3` in `[client]` was an unknown key.
+    @Test("a command's own --version option comes from the environment and the file; ArgumentParser's flag never does")
+    func versionOption() throws {
+        let catalog = try OptionCatalog(command: VersionedOption.self, arguments: [])
+        #expect(Set(catalog.entries.keys) == ["version", "epochs"])
+        let fromEnvironment = try ConfigResolver.resolve(
+            catalog: catalog, table: "client", arguments: [], environment: ["RECPOOL_VERSION": "3"], file: nil)
+        #expect(fromEnvironment.arguments == ["--version=3"], "\(fromEnvironment.arguments)")
+        let file = try ConfigFile.parse("[client]\nversion = 5\n", path: "recpool.toml")
+        let fromFile = try ConfigResolver.resolve(catalog: catalog, table: "client", arguments: [], environment: [:], file: file)
+        #expect(fromFile.arguments == ["--version=5"], "\(fromFile.arguments)")
+        let tool = try OptionCatalog(command: VersionedTool.self, arguments: [])
+        #expect(Set(tool.entries.keys) == ["epochs"])
     }
 
     @Test("a flag maps to RECPOOL_ and its name in capitals with underscores")

@@ -288,6 +288,13 @@ extension BrokerCore {
             return "no live worker serves model version \(request.header.modelVersion) for \(service.name)"
         }
         if let columns = request.columns, !versioned.contains(where: { $0.inputWidth == columns }) {
+            // While a promoted version reaches no worker (its checkpoint unreadable, or still building), the workers
+            // left serve the seeded or an unregistered model and take no work whatever the rows' width: the widths of
+            // those models said the rows were of the wrong width, when the promoted version's were right.
+            if let promoted = rollout?.version, !versioned.contains(where: { $0.modelVersion == promoted }) {
+                let expects = rolloutInputWidth.map { $0 == columns ? "" : "; rows have \(columns) features, it expects \($0)" }
+                return Self.promotedNotHeld(promoted) + (expects ?? "")
+            }
             let widths = Set(versioned.map(\.inputWidth)).sorted().map(String.init).joined(separator: ", ")
             // Accepted while a worker of its width was live (``PendingRequest/widthJudged``): that worker drained or
             // left while the request waited, which the served widths alone did not say.
@@ -317,7 +324,12 @@ extension BrokerCore {
             return "no live worker holds a registered model: workers that claim a version whose checkpoint is not "
                 + "the registry's take no work until a promoted version's WEIGHTS replace it"
         }
-        return "no live worker has the promoted model version \(promoted) yet "
+        return Self.promotedNotHeld(promoted)
+    }
+
+    /// The reply's message when no live worker holds the promoted version `promoted`.
+    static func promotedNotHeld(_ promoted: UInt64) -> String {
+        "no live worker has the promoted model version \(promoted) yet "
             + "(workers on the seeded or an unregistered model take no work while a version is promoted)"
     }
 

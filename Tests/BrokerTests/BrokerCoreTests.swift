@@ -2,6 +2,7 @@ import RecWire
 import Testing
 
 @testable import Broker
+@testable import BrokerCore
 
 @Suite("Broker core: routing")
 struct BrokerRoutingTests {
@@ -408,11 +409,19 @@ struct BrokerRolloutTests {
         send(&h, columns: 2, id: 3)
         #expect(h.dispatches.count == 1 && h.dispatches.first?.identity == workerA)
         // A promoted version whose width is unknown (its checkpoint could not be read) still holds the request.
-        var unknown = CoreHarness()
+        var unknown = CoreHarness { $0.noWorkerTimeoutMs = 500 }
         unknown.registerWorker(workerA, version: 1)
         unknown.feed(.rollout(version: 2, frames: []))
         send(&unknown, columns: 7, id: 1)
         #expect(unknown.replies(to: client, id: 1).isEmpty)
+        // A helper's case: answered after the timeout, it named the width the seeded model takes ("no live worker
+        // serves rows of 133 features (served widths: 106)"), pointing at the rows when the promoted version's
+        // checkpoint was what no worker could serve.
+        unknown.advance(ms: 600)
+        unknown.feed(.tick)
+        let answered = unknown.replies(to: client, id: 1)
+        #expect(answered.map(\.header.status) == [.conflict])
+        #expect(answered.first?.errorText == BrokerCore.promotedNotHeld(2), "\(answered.first?.errorText ?? "")")
     }
 
     @Test("a rollback to the version replicas report is still sent to them: one may be building the version rolled back from")

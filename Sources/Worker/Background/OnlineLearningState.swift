@@ -202,6 +202,15 @@ struct OnlineLearningState: Sendable {
             }
             return (pack, sha)
         case .delta(let delta):
+            // The version itself is the installed base already (a POLICY sent again, as a freeze sends one, before
+            // the broker read this replica's `installed` report of the sync's POLICY, so built against the version
+            // before): its statistics are the base's, checked by their hash. It was refused, logged as an error,
+            // and the whole pack sent again.
+            if let base, let expected = install.weightsSha256, base.version == install.version, base.sha256 == expected,
+                !(base.version == delta.baseVersion && base.sha256 == delta.baseSha256)
+            {
+                return (base.pack, base.sha256)
+            }
             guard let base, base.version == delta.baseVersion, base.sha256 == delta.baseSha256 else {
                 throw .delta(
                     policy: install.version,

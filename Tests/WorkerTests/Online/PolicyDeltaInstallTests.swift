@@ -52,6 +52,31 @@ struct PolicyDeltaInstallTests {
         #expect(try PolicyPackDelta(decoding: idle[2]).rows.isEmpty)
     }
 
+    /// A helper's case: a freeze right after a sync sent each replica the served version again, built as a delta
+    /// against the version before (the broker had not read the replica's `installed` report yet). The replica, which
+    /// held the served version already, refused it, logged an error, and the whole pack went out again.
+    @Test("a POLICY delta of the version the replica installed already, against the one before, installs that version")
+    func deltaOfTheInstalledVersion() throws {
+        let spec = onlineSpec(updateEvery: 2)
+        let online = manualOnlineLearning()
+        _ = online.perform(.install(try policyPayload(spec: spec, version: 1)))
+        let first = try #require(online.state.withLock { $0.base })
+        _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(6, spec: spec)))))
+        let next = online.state.withLock { $0.syncReport(sync: 3).pack }
+        let sync = try deltaPayload(spec: spec, version: 2, base: first, target: next)
+        _ = try #require(online.perform(.install(sync)))
+        // Learnt after the install: the freeze's POLICY drops it.
+        _ = online.perform(.learn(WireJSON.encode(LearnBatch(events: learnEvents(4, spec: spec)))))
+        #expect(online.state.withLock { $0.syncReport(sync: 4).pack } != next)
+        let again = try decodePolicyState(try #require(online.perform(.install(sync)))).1
+        #expect(again.kind == .installed && again.version == 2 && again.error == nil)
+        #expect(again.weightsSha256 == PolicyWeights.sha256(of: next.encoded()))
+        #expect(online.state.withLock { $0.syncReport(sync: 5).pack } == next)
+        // A delta against a version never held, for a version not installed, is still refused.
+        let stray = try deltaPayload(spec: spec, version: 3, base: first, target: next)
+        #expect(try decodePolicyState(try #require(online.perform(.install(stray)))).1.kind == .deltaRefused)
+    }
+
     @Test(
         "a POLICY delta that cannot be used installs nothing and asks for the whole pack",
         arguments: ["unknown base", "sha mismatch", "no sha", "bad rows"])

@@ -481,3 +481,18 @@ extension FeatureSpecError: CustomStringConvertible {
         }
     }
 }
+
+extension FeatureSpec {
+    /// A note naming the numeric user features the fit read as constant (``ZScore/constant``: no spread in training,
+    /// or one below a 32-bit float's smallest normal number, 1.2e-38), whose every value then encodes as 0; nil when
+    /// there is none. Said by `data features` and `fit`: a feature alternating between 0 and 1e-40 was dropped
+    /// without a word.
+    public var constantNumericNote: String? {
+        let names = zip(userNumericNames ?? [], userNumericScalings ?? []).filter { $0.1.constant == true }.map(\.0)
+        guard !names.isEmpty else { return nil }
+        let quoted = names.map { "'\($0)'" }.joined(separator: ", ")
+        return "note: numeric user feature\(names.count == 1 ? "" : "s") \(quoted) \(names.count == 1 ? "does" : "do") "
+            + "not vary over the training rows (no spread, or one below \(Float.leastNormalMagnitude)): every value "
+            + "encodes as 0 and carries nothing to the model"
+    }
+}

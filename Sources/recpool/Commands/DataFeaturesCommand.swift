@@ -93,6 +93,7 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                     throw ExitStatus.usage.exitCode
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
+                if let note = fitted.constantNumericNote { CommandOutput.printError(note) }
             }
             // The training part's cross rates are out-of-fold, as `fit` trains on them (`trainingMatrix`; on rows the
             // spec was not fitted on it is `matrix`).

@@ -219,6 +219,7 @@ struct FitCommand: ParsableCommand {
             if validation != Self.defaultValidation { throw CommandFailure(Self.logValidationRefusal, exitCode: .usage) }
             let rows = try split.trainingRows(name: dataset)
             if let warning = split.noPositiveWarning(name: dataset) { CommandOutput.printError(warning) }
+            if let note = rows.spec.constantNumericNote { CommandOutput.printError(note) }
             return (rows.train, rows.validation, try rows.spec.encoded(), nil)
         }
     }

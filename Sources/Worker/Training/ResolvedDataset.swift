@@ -14,6 +14,10 @@ public struct ResolvedDataset: Sendable {
     public var split: TrainingSplit
     /// The FeatureSpec JSON fitted on the training split (empty for uploads, which carry features).
     public var featureSpec: [UInt8]
+    /// An uploaded feature matrix's column names (its header without `label`), which the final checkpoint records
+    /// as `input_columns` as `recpool fit` does, so `predict` refuses rows whose columns are in another order; nil
+    /// for the rest, whose checkpoints carry their feature specification.
+    public var inputColumns: [String]?
 
     /// The most rows or users a `synthetic:` dataset may ask a worker to simulate.
     public static let maximumSyntheticRows = 2_000_000
@@ -22,38 +26,43 @@ public struct ResolvedDataset: Sendable {
     public var inputWidth: Int { split.train.count > 0 ? split.train.inputs.cols : split.validation.inputs.cols }
 
     /// Creates a resolved dataset.
-    public init(name: String, sha256: String, split: TrainingSplit, featureSpec: [UInt8]) {
+    public init(name: String, sha256: String, split: TrainingSplit, featureSpec: [UInt8], inputColumns: [String]? = nil) {
         self.name = name
         self.sha256 = sha256
         self.split = split
         self.featureSpec = featureSpec
+        self.inputColumns = inputColumns
     }
 
     /// Parses an uploaded CSV (header, numeric features and a `label` column), as `recpool fit` reads one.
     /// - Throws: ``TrainingError/badDataset(_:)`` naming the problem.
-    public static func labeledData(csv bytes: [UInt8], name: String) throws(TrainingError) -> LabeledData {
+    public static func labeledData(csv bytes: [UInt8], name: String) throws(TrainingError) -> ParsedUpload {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .badDataset("\(name) is not UTF-8 text")
         }
         let data: LabeledData
+        let columns: [String]?
         do throws(CSVError) {
-            data = try NumericCSV.parse(text, path: name, headerRequired: true).labeledData()
+            let csv = try NumericCSV.parse(text, path: name, headerRequired: true)
+            data = try csv.labeledData()
+            columns = csv.header?.filter { $0 != "label" }
         } catch {
             throw .badDataset(error.description)
         }
         guard data.count > 0, data.inputs.cols > 0 else {
             throw .badDataset("\(name) has no rows or no feature columns")
         }
-        return data
+        return ParsedUpload(data: data, columns: columns?.count == data.inputs.cols ? columns : nil)
     }
 
     /// Resolves an uploaded dataset already parsed to rows.
     public static func upload(
-        _ data: LabeledData, sha256: String, seed: UInt64, validationFraction: Double
+        _ upload: ParsedUpload, sha256: String, seed: UInt64, validationFraction: Double
     ) -> ResolvedDataset {
         ResolvedDataset(
             name: "sha256:\(sha256)", sha256: sha256,
-            split: TrainingSplit(data: data, validationFraction: validationFraction, seed: seed), featureSpec: [])
+            split: TrainingSplit(data: upload.data, validationFraction: validationFraction, seed: seed), featureSpec: [],
+            inputColumns: upload.columns)
     }
 
     /// Resolves a built-in dataset (`obd:…` or `synthetic:…`) through RecData's ``RecData/DatasetResolver``:
@@ -170,4 +179,13 @@ extension FeatureSpecError {
         if case .emptyTrainingPart = self { return true }
         return false
     }
+}
+
+/// An uploaded feature matrix parsed to rows: the labelled rows and the header's feature column names (nil when the
+/// header does not name one column per feature).
+public struct ParsedUpload: Sendable {
+    /// The rows and their labels.
+    public var data: LabeledData
+    /// The feature columns' names, in order.
+    public var columns: [String]?
 }

@@ -93,7 +93,7 @@ public enum RoundExecutor {
                     "dataset_sha256": data.sha256, "seed": "\(spec.seed)", "epochs": "\(spec.epochs)",
                     "batch": "\(spec.batch)", "learning_rate": "\(spec.lr)", "workers": "\(a.shards)",
                     "sync_every": "\(spec.syncEvery)", "adam_step": "\(received.optimizer.step)",
-                ])
+                ].merging(data.inputColumns.map { [Checkpoint.inputColumnsKey: Checkpoint.inputColumnsValue($0)] } ?? [:]) { a, _ in a })
             return checkpoint.encoded()
         }
 
@@ -179,16 +179,16 @@ public enum RoundExecutor {
                 logs: logs, sha256: named, catalogue: catalogueBytes ?? catalogue,
                 catalogueName: spec.catalogue ?? "", schema: schema, seed: spec.seed)
         } else {
-            let data: LabeledData
+            let upload: ParsedUpload
             if let parsed = cache.upload(sha256: named) {
-                data = parsed
+                upload = parsed
             } else if let raw = cache.blob(sha256: named) {
-                data = try ResolvedDataset.labeledData(csv: raw, name: spec.dataset)
-                cache.storeUpload(data, sha256: named)
+                upload = try ResolvedDataset.labeledData(csv: raw, name: spec.dataset)
+                cache.storeUpload(upload, sha256: named)
             } else {
                 throw notCached(spec.dataset)
             }
-            resolved = ResolvedDataset.upload(data, sha256: named, seed: spec.seed, validationFraction: spec.validation)
+            resolved = ResolvedDataset.upload(upload, sha256: named, seed: spec.seed, validationFraction: spec.validation)
         }
         cache.storeResolved(resolved, for: key)
         return resolved

@@ -47,7 +47,7 @@ public final class TrainingCache: Sendable {
 
     struct State {
         var blobs: [(sha256: String, bytes: [UInt8])] = []
-        var uploads: [(sha256: String, data: LabeledData)] = []
+        var uploads: [(sha256: String, upload: ParsedUpload)] = []
         var resolved: [(key: Key, dataset: ResolvedDataset)] = []
         var replicas: [(key: ReplicaKey, replica: DQNReplica)] = []
     }
@@ -95,15 +95,15 @@ public final class TrainingCache: Sendable {
     }
 
     /// The parsed upload with this SHA-256, if cached.
-    public func upload(sha256: String) -> LabeledData? {
-        state.withLock { s in s.uploads.first { $0.sha256 == sha256 }?.data }
+    public func upload(sha256: String) -> ParsedUpload? {
+        state.withLock { s in s.uploads.first { $0.sha256 == sha256 }?.upload }
     }
 
     /// Remembers a parsed upload.
-    public func storeUpload(_ data: LabeledData, sha256: String) {
+    public func storeUpload(_ upload: ParsedUpload, sha256: String) {
         state.withLock { s in
             s.uploads.removeAll { $0.sha256 == sha256 }
-            s.uploads.append((sha256, data))
+            s.uploads.append((sha256, upload))
             if s.uploads.count > capacity { s.uploads.removeFirst(s.uploads.count - capacity) }
         }
     }

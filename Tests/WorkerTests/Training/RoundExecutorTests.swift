@@ -96,6 +96,17 @@ struct RoundExecutorTests {
             return
         }
         #expect(model.layers.count == hidden.count + 1)
+        // An uploaded matrix's header names the model's inputs, as `recpool fit` records them: `predict` refuses rows
+        // whose columns come in another order (a helper's case: the pool's checkpoint scored them silently).
+        #expect(try checkpoint.inputColumns() == ["a", "b", "c", "d"])
+        // And from the cache, on a worker that parsed the upload for an earlier round.
+        let cache = TrainingCache()
+        _ = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 1), state: [], dataset: TrainingFixtures.bytes, cache: cache)
+        let again = RoundExecutor.run(
+            assignment: TrainingFixtures.assignment(spec, steps: 0, finalize: true, included: false), state: [],
+            dataset: nil, cache: cache)
+        #expect(try Checkpoint(decoding: again.body).inputColumns() == ["a", "b", "c", "d"])
     }
 
     @Test("A shard outside 0..<shards is refused")

@@ -27,7 +27,7 @@ public enum AtomicFile {
     }
 
     /// The ``FileFailure/operation`` of a read refused because the path is not a regular file.
-    public static let notRegularOperation = "read: it is a device, not a file (it would never end)"
+    public static let notRegularOperation = "read: it is a device, not a file (a device such as /dev/zero may never end)"
 
     /// How long a read waits for a pipe's writer to send something (or to close it) before it fails, by default:
     /// a named FIFO nobody writes to blocked every program that read it, `--help` included.

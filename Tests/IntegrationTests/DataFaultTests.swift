@@ -478,8 +478,10 @@ struct DataFaultTests {
             (#"{"a": 1}"#, #"no "rows" key"#), ("[[1, 2], [3,", "not valid JSON"),
             ("[a],[b]\n", "not valid JSON, and read as CSV it has no data rows"),
             // A value that is not a number is named as JSON spells it, never by the decoder's sentence.
-            ("[[0.1, null]]", #":1:2: not a number: "null""#), (#"[[0.1, "x"]]"#, #":1:2: not a number: "a string""#),
-            ("[[true, 0.1]]", #":1:1: not a number: "true or false""#),
+            // A string is quoted as it was written (`"1"` was "a string"); an extra key beside `rows` is refused.
+            ("[[0.1, null]]", #":1:2: not a number: "null""#), (#"[[0.1, "x"]]"#, #":1:2: not a number: "x""#),
+            (#"[["1", 0.1]]"#, #":1:1: not a number: "1""#), ("[[true, 0.1]]", #":1:1: not a number: "true""#),
+            (#"{"rows": [[0.1, 0.2]], "foo": 1}"#, #"unknown key "foo", not "rows""#),
             // A number beyond a Double's range is valid JSON: named with its row and column, on one line or several.
             ("[[0.1, 1e400]]", #":1:2: not a finite number: "1e400""#),
             ("{\"rows\": [[0.1, 0.2],\n [-1e999, 0.3]]}", #":2:1: not a finite number: "-1e999""#),

@@ -59,11 +59,19 @@ enum RowsFile {
 
         private struct Wrapped: Decodable { var rows: [[Double]] }
 
+        /// How the decoder's error for a key other than `rows` begins.
+        static let unknownKeyPrefix = "unknown key \""
+
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
             // An object is read as {"rows": …}; anything else as the rows themselves. Either way a value that is
             // not a number fails with a coding path that names its row and column.
-            if (try? container.decode([String: JSONValue].self)) != nil {
+            if let object = try? container.decode([String: JSONValue].self) {
+                // Only `rows`: another key (`"feature_names"`, a misspelt option) was dropped without a word.
+                if object["rows"] != nil, let other = object.keys.sorted().first(where: { $0 != "rows" }) {
+                    throw DecodingError.dataCorrupted(
+                        .init(codingPath: [], debugDescription: "\(Self.unknownKeyPrefix)\(other)\""))
+                }
                 self = .rows(try container.decode(Wrapped.self).rows)
             } else {
                 self = .rows(try container.decode([[Double]].self))
@@ -92,9 +100,14 @@ enum RowsFile {
             guard indices.count >= 2 else {
                 throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}")
             }
-            throw .nonNumeric(path: path, line: indices[0] + 1, column: indices[1] + 1, text: found(context))
+            throw .nonNumeric(
+                path: path, line: indices[0] + 1, column: indices[1] + 1,
+                text: spelled(data, row: indices[0], column: indices[1]) ?? found(context))
         } catch DecodingError.keyNotFound(let key, _) {
             throw .badJSON(path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: no \"\(key.stringValue)\" key")
+        } catch DecodingError.dataCorrupted(let context) where context.debugDescription.hasPrefix(JSONRows.unknownKeyPrefix) {
+            throw .badJSON(
+                path: path, reason: "expected [[…], …] or {\"rows\": [[…], …]}: \(context.debugDescription), not \"rows\"")
         } catch DecodingError.dataCorrupted {
             // Foundation calls a number beyond a Double's range "not valid JSON"; name it, and its row and column.
             if let number = WireJSON.outOfRangeNumber(in: Array(data)) {
@@ -138,6 +151,26 @@ enum RowsFile {
             rows.append(row)
         }
         return rows
+    }
+
+    /// The value at `row`, `column` of the rows in `data`: a string's text, anything else as JSON writes it (`true`,
+    /// `null`, `{}`), at most 60 characters; nil when it cannot be read back.
+    private static func spelled(_ data: Data, row: Int, column: Int) -> String? {
+        guard let root = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        guard let rows = ((root as? [String: Any])?["rows"] ?? root) as? [Any], row < rows.count,
+            let values = rows[row] as? [Any], column < values.count
+        else { return nil }
+        let written: String
+        if let text = values[column] as? String {
+            // The message quotes it: `not a number: "1"`.
+            written = WireText.escapingControls(text)
+        } else {
+            guard let text = try? JSONSerialization.data(withJSONObject: [values[column]], options: [.fragmentsAllowed])
+            else { return nil }
+            // `[value]`: the brackets off.
+            written = String(decoding: text.dropFirst().dropLast(), as: UTF8.self)
+        }
+        return written.count > 60 ? String(written.prefix(57)) + "…" : written
     }
 
     /// What stood where a number was due, as the JSON spells it (`null`, a string, `true`), from the decoder's

@@ -58,7 +58,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badUpload(let why): "upload rejected: \(why)"
         case .noSpace(let path, let reason): "no space left for \(path) (\(reason)); nothing was stored"
         case .corruptDatabase(let path, let problems):
-            "the database \(path) is corrupt: \(problems.prefix(3).joined(separator: "; "))"
+            // The file it names: a damaged write-ahead log was "the database …-wal".
+            "\(path.hasSuffix("-wal") ? "the database's write-ahead log" : path.hasSuffix("-shm") ? "the write-ahead log's index" : "the database") "
+                + "\(path) is corrupt: \(problems.prefix(3).joined(separator: "; "))"
         case .corruptColumn(let table, let row, let column, let problem):
             "the database holds an unreadable value: table \(table), row \(row), column \(column): \(problem)"
         case .inUse(let path, let holder):

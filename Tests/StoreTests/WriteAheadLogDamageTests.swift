@@ -76,7 +76,10 @@ struct WriteAheadLogDamageTests {
         } throws: { error in
             guard case .corruptDatabase(let path, let problems) = error as? StoreError else { return false }
             let says = frame == 0 ? "its header is damaged" : "frame \(frame) of"
+            // Named as the log it is, not "the database …-wal".
+            let text = (error as? StoreError)?.description ?? ""
             return path == log && problems.joined().contains(says) && problems.joined().contains("roll the registry back")
+                && text.hasPrefix("the database's write-ahead log \(log) is corrupt")
         }
         // Refused without opening: the log is still there for a backup or a look.
         #expect(FileManager.default.fileExists(atPath: log))

@@ -291,7 +291,9 @@ extension BrokerCore {
             // While a promoted version reaches no worker (its checkpoint unreadable, or still building), the workers
             // left serve the seeded or an unregistered model and take no work whatever the rows' width: the widths of
             // those models said the rows were of the wrong width, when the promoted version's were right.
-            if let promoted = rollout?.version, !versioned.contains(where: { $0.modelVersion == promoted }) {
+            // Only when every worker left is on the seeded model (version 0): a registered worker of another version
+            // takes work during a rollout, and one holding the promoted version is live.
+            if let promoted = rollout?.version, offering.allSatisfy({ $0.modelVersion == 0 }) {
                 let expects = rolloutInputWidth.map { $0 == columns ? "" : "; rows have \(columns) features, it expects \($0)" }
                 return Self.promotedNotHeld(promoted) + (expects ?? "")
             }

@@ -92,15 +92,35 @@ public enum WireJSON {
         return try decode(type, from: frame, keyLimit: requestKeyLimit)
     }
 
-    /// Whether `frame` holds an exponent of three digits or more (`e308`, `E+400`) or a run of 309 digits: otherwise
-    /// no number in it lies beyond the largest 64-bit float (about 1.8e308).
+    /// Whether `frame` holds, outside its strings, an exponent of three digits or more (`e308`, `E+400`) or a run of
+    /// 200 digits (a mantissa that long passes 1e308 with a two-digit exponent: `1` and 250 zeros `e60`): otherwise no
+    /// number in it lies beyond the largest 64-bit float (about 1.8e308).
     static func mayOverflow(_ frame: [UInt8]) -> Bool {
         var digits = 0
         var exponentDigits: Int?
+        var inString = false
+        var escaped = false
         for byte in frame {
+            // Text is no number: a hex id `…e123` in a user feature's value is skipped, not scanned for.
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            if byte == UInt8(ascii: "\"") {
+                inString = true
+                digits = 0
+                exponentDigits = nil
+                continue
+            }
             let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
             digits = isDigit ? digits + 1 : 0
-            if digits >= 309 { return true }
+            if digits >= 200 { return true }
             if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
                 exponentDigits = 0
             } else if let counted = exponentDigits {

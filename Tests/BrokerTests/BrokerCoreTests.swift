@@ -409,19 +409,33 @@ struct BrokerRolloutTests {
         send(&h, columns: 2, id: 3)
         #expect(h.dispatches.count == 1 && h.dispatches.first?.identity == workerA)
         // A promoted version whose width is unknown (its checkpoint could not be read) still holds the request.
-        var unknown = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        var unknown = CoreHarness()
         unknown.registerWorker(workerA, version: 1)
         unknown.feed(.rollout(version: 2, frames: []))
         send(&unknown, columns: 7, id: 1)
         #expect(unknown.replies(to: client, id: 1).isEmpty)
-        // A helper's case: answered after the timeout, it named the width the seeded model takes ("no live worker
-        // serves rows of 133 features (served widths: 106)"), pointing at the rows when the promoted version's
-        // checkpoint was what no worker could serve.
-        unknown.advance(ms: 600)
-        unknown.feed(.tick)
-        let answered = unknown.replies(to: client, id: 1)
+        // A helper's case: workers on the seeded model (version 0) wait for a promoted version no worker could build.
+        // Answered after the timeout, the request was told the width the seeded model takes ("no live worker serves
+        // rows of 133 features (served widths: 106)"), pointing at the rows.
+        var seeded = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        seeded.registerWorker(workerA, version: 0)
+        seeded.feed(.rollout(version: 2, frames: []))
+        send(&seeded, columns: 7, id: 1)
+        seeded.advance(ms: 600)
+        seeded.feed(.tick)
+        let answered = seeded.replies(to: client, id: 1)
         #expect(answered.map(\.header.status) == [.conflict])
         #expect(answered.first?.errorText == BrokerCore.promotedNotHeld(2), "\(answered.first?.errorText ?? "")")
+        // A reviewer's case: a worker on a registered version takes work during a rollout, so a request of a width no
+        // worker takes is told the widths, never that the workers wait for the promoted version.
+        var mixed = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        mixed.registerWorker(workerA, version: 1)
+        mixed.feed(.rollout(version: 2, frames: []))
+        mixed.score(from: client, id: 1, version: 1, exact: true, cols: 7)
+        mixed.advance(ms: 600)
+        mixed.feed(.tick)
+        let told = mixed.replies(to: client, id: 1).first?.errorText ?? ""
+        #expect(told.contains("no live worker serves rows of 7 features (served widths: 2)") && !told.contains("promoted"), "\(told)")
     }
 
     @Test("a rollback to the version replicas report is still sent to them: one may be building the version rolled back from")

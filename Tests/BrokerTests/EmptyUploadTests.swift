@@ -24,6 +24,7 @@ struct EmptyUploadTests {
             ("", "upload d.csv is empty (0 bytes): upload a file with rows"),
             (" \n\n", "upload d.csv holds only white space (3 bytes), no row: upload a file with rows"),
             ("a,label\n\n", "upload d.csv holds a header and no row: upload a file with rows"),
+            ("a,label\r\r\n", "upload d.csv holds a header and no row: upload a file with rows"),
         ])
     func refusedUpFront(text: String, message: String) throws {
         let h = try RegistryHarness()
@@ -33,11 +34,12 @@ struct EmptyUploadTests {
         #expect(!h.store.blobs.contains(BlobStore.digest(Array(text.utf8))))
     }
 
-    @Test("an upload with a row is stored and acknowledged complete")
-    func rowsAccepted() throws {
+    /// A helper's case: lines ending in a lone CR (which `recpool fit` reads) were one line, "a header and no row".
+    @Test("an upload with a row is stored and acknowledged complete, whatever its line endings", arguments: ["\n", "\r\n", "\r"])
+    func rowsAccepted(ending: String) throws {
         let h = try RegistryHarness()
-        let reply = try upload("a,label\n1,0\n", in: h)
-        #expect(reply.header.status == .ok)
+        let reply = try upload("a,label" + ending + "1,0" + ending, in: h)
+        #expect(reply.header.status == .ok, "\(reply.errorText ?? "")")
         #expect(String(decoding: reply.payload.first ?? [], as: UTF8.self).contains("true"))
     }
 

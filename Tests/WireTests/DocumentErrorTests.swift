@@ -158,6 +158,7 @@ struct DocumentErrorTests {
             (#"{"version":1,"zz":1e400}"#, "zz: the number 1e400 is beyond the range of a 64-bit float"),
             (#"{"version":1,"user_features":{"a":"x"},"deep":{"x":[1,-2E+309]}}"#, "deep.x[1]: the number -2E+309"),
             (#"{"version":1,"zz":\#(String(repeating: "9", count: 400))}"#, "zz: the number 999"),
+            (#"{"version":1,"zz":1\#(String(repeating: "0", count: 250))e60}"#, "zz: the number 1000"),
         ])
     func aboveDouble(text: String, says: String) {
         let message: String
@@ -175,7 +176,9 @@ struct DocumentErrorTests {
         for text in [#"{"a":1e308}"#, #"{"a":1E+400}"#, #"{"a":1e-400}"# + "", String(repeating: "9", count: 309)] {
             #expect(WireJSON.mayOverflow(Array(text.utf8)) == !text.contains("e-"), "\(text)")
         }
-        for text in [#"{"a":1e30,"b":"see 12"}"#, #"{"a":12345678}"#, #"{"e":99}"#] {
+        // A reviewer's case: a long mantissa with a two-digit exponent.
+        #expect(WireJSON.mayOverflow(Array(("{\"a\":1" + String(repeating: "0", count: 250) + "e60}").utf8)))
+        for text in [#"{"a":1e30,"b":"see 12"}"#, #"{"a":12345678}"#, #"{"e":99}"#, #"{"id":"ab3e123","q":"x\"e999"}"#] {
             #expect(!WireJSON.mayOverflow(Array(text.utf8)), "\(text)")
         }
         // Finite at the edge: decoded as before.

@@ -189,8 +189,10 @@ extension JobCoordinator {
     static func rowlessProblem(_ content: [UInt8]) -> String? {
         guard !content.isEmpty else { return "is empty (0 bytes)" }
         var lines = 0
-        for line in content.split(separator: UInt8(ascii: "\n"))
-        where line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }) {
+        // A line ends in LF, CRLF or a lone CR (the CSV reader takes all three): split on LF alone, a file of CR endings
+        // was one line, "a header and no row", though `recpool fit` trained on its rows.
+        for line in content.split(whereSeparator: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
+        where line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) {
             lines += 1
             if lines > 1 { return nil }
         }

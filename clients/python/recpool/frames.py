@@ -23,6 +23,7 @@ import sys
 import threading
 import unicodedata
 import warnings
+from decimal import Decimal
 from numbers import Real
 from typing import Optional, Sequence
 
@@ -952,6 +953,19 @@ def _feature_columns(features):
     return columns
 
 
+def _first_overflowing(frame):
+    """The first (row, column, value) of ``frame`` holding an int no float can hold, in row order."""
+    for row in range(len(frame)):
+        for name in frame.columns:
+            value = frame[name].iloc[row]
+            if isinstance(value, int) and not isinstance(value, bool):
+                try:
+                    float(value)
+                except OverflowError:
+                    return row, name, value
+    return 0, frame.columns[0], 0
+
+
 def csv_bytes(frame, *, label: str = "label") -> bytes:
     """A numeric DataFrame with a ``label`` column as the CSV a ``train`` job reads: a header of plain
     feature names (``f0``, ``f1``, …), the features, then ``label``.
@@ -999,6 +1013,11 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     try:
         values = features.to_numpy(dtype=float)
         labels = frame[label].to_numpy(dtype=float)
+    except OverflowError:
+        # An integer past a float's range (10**400) in an object column: a bare OverflowError escaped.
+        row, name, value = _first_overflowing(frame)
+        raise ValueError(f"row {row}, column {name!r}: an integer of {len(str(abs(value)))} digits is beyond a 32-bit "
+                         "float's range (±3.4e38), which the model reads") from None
     except (TypeError, ValueError) as error:
         found = _first_not_a_number(frame)
         where = "" if found is None else f"row {found[0]}, column {found[1]!r}: {found[2]!r} is not a number; "
@@ -1009,6 +1028,11 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         row, column = (int(i) for i in bad[0])
         name = label if column == values.shape[1] else features.columns[column]
         value = labels[row] if column == values.shape[1] else values[row, column]
+        written = frame[name].iloc[row]
+        if isinstance(written, Decimal) and written.is_finite():
+            # Decimal('1e400') is finite: it became infinity only in the conversion (was "inf is not a finite number").
+            raise ValueError(f"row {row}, column {name!r}: {written} is beyond a 32-bit float's range (±3.4e38), which "
+                             "the model reads")
         raise ValueError(f"row {row}, column {name!r}: {float(value)!r} is not a finite number (the frame holds NaN "
                          "or infinity; a training CSV holds neither)")
     # As `recpool train` and `fit` check the file before uploading it: the workers read features as 32-bit floats

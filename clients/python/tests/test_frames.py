@@ -299,6 +299,21 @@ def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
     assert frames.csv_bytes(pd.DataFrame({"a": [3.4028235e38, 0.0], "label": [1.0000000000000002, -1e-50]}))
 
 
+def test_csv_bytes_names_a_number_past_a_float_held_as_int_or_decimal():
+    # A helper's cases: 10**400 raised a bare OverflowError out of train() and upload_frame(), and Decimal('1e400')
+    # was reported as "inf is not a finite number", though the frame holds no infinity.
+    pd = pytest.importorskip("pandas")
+    from decimal import Decimal
+    from recpool import frames
+
+    with pytest.raises(ValueError, match=r"row 1, column 'a': an integer of 401 digits is beyond a 32-bit float's range"):
+        frames.csv_bytes(pd.DataFrame({"a": [1, 10**400], "label": [0, 1]}))
+    with pytest.raises(ValueError, match=r"row 0, column 'a': 1E\+400 is beyond a 32-bit float's range"):
+        frames.csv_bytes(pd.DataFrame({"a": [Decimal("1e400"), Decimal(1)], "label": [0, 1]}))
+    with pytest.raises(recpool.InvalidRequest, match=r"an integer of 401 digits"):
+        recpool.Client("tcp://127.0.0.1:9").train(pd.DataFrame({"a": [10**400, 1], "label": [0, 1]}), epochs=1)
+
+
 def small_log(**change):
     """Four logged rows in the OBD layout (observed and clicked as given by ``change``), indexed 10…13."""
     columns = {

@@ -140,14 +140,18 @@ struct DocumentErrorTests {
             (#"{"version":1,"user_features":{"a":"1e-400"},"top":0.00001e-330}"#, "top: the number 0.00001e-330"),
         ])
     func belowDouble(text: String, says: String) {
-        let message: String
+        let message = Self.requestMessage(text)
+        #expect(message.contains(says), "\(message)")
+    }
+
+    /// What ``WireJSON/decodeRequest(_:from:)`` says of `text` as a ``Probe`` ("decoded" when it takes it).
+    static func requestMessage(_ text: String) -> String {
         do {
             _ = try WireJSON.decodeRequest(Probe.self, from: Array(text.utf8))
-            message = "decoded"
+            return "decoded"
         } catch {
-            message = "\(error)"
+            return "\(error)"
         }
-        #expect(message.contains(says), "\(message)")
     }
 
     /// A helper's case: 1e400 was refused under a key the decoder reads, and taken under one it does not know (a
@@ -161,13 +165,7 @@ struct DocumentErrorTests {
             (#"{"version":1,"zz":1\#(String(repeating: "0", count: 250))e60}"#, "zz: the number 1000"),
         ])
     func aboveDouble(text: String, says: String) {
-        let message: String
-        do {
-            _ = try WireJSON.decodeRequest(Probe.self, from: Array(text.utf8))
-            message = "decoded"
-        } catch {
-            message = "\(error)"
-        }
+        let message = Self.requestMessage(text)
         #expect(message.contains(says), "\(message)")
     }
 

@@ -24,6 +24,7 @@ public struct BlobStore: Sendable {
     /// Opens (and creates) the folder.
     public init(directory: String) throws(StoreError) {
         self.directory = directory
+        try SymbolicLinkLoop.check(directory)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

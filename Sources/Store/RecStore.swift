@@ -28,6 +28,7 @@ public final class RecStore: Sendable {
             throw .io(path: directory, reason: "the state directory's path is empty")
         }
         self.directory = directory
+        try SymbolicLinkLoop.check(directory)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -39,6 +40,9 @@ public final class RecStore: Sendable {
         blobs = try BlobStore(directory: "\(directory)/blobs")
         // SQLite says only "unable to open database file" of a database path that is a folder (or another kind of
         // file): name the path and what it is.
+        for file in ["recpool.sqlite", "recpool.sqlite-wal", "recpool.sqlite-shm"] {
+            try SymbolicLinkLoop.check("\(directory)/\(file)")
+        }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: "\(directory)/recpool.sqlite", isDirectory: &isFolder), isFolder.boolValue {
             throw .io(path: "\(directory)/recpool.sqlite", reason: "is a directory, not the state's SQLite database file")

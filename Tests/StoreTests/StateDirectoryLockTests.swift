@@ -119,6 +119,29 @@ struct StateDirectoryLockTests {
         }
     }
 
+    /// A helper's cases: `blobs` replaced by a link to itself said "A file with the same name already exists", and
+    /// `recpool.sqlite` so replaced "SQLite error 14: unable to open database file", neither naming the loop.
+    @Test("a state path that is a symbolic link loop is named as one", arguments: ["blobs", "recpool.sqlite", "recpool.sqlite-wal", ""])
+    func symbolicLinkLoop(name: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-loop-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let looped: String
+        if name.isEmpty {
+            // The state directory itself.
+            let parent = directory
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            looped = "\(parent)/state"
+        } else {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            looped = "\(directory)/\(name)"
+        }
+        try FileManager.default.createSymbolicLink(atPath: looped, withDestinationPath: looped)
+        #expect(throws: StoreError.io(
+            path: looped, reason: "is a symbolic link that loops (too many levels of symbolic links): replace it")) {
+            _ = try RecStore(directory: name.isEmpty ? looped : directory)
+        }
+    }
+
     /// A `-shm` replaced by a folder was reported as "this user may only read it … make the file writable", which a
     /// root-run broker's operator cannot act on.
     @Test("a database's -shm or -wal that is a folder is named as such", arguments: ["-shm", "-wal"])

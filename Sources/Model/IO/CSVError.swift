@@ -81,7 +81,8 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .underflow(let p, let l, let c, let t):
             "\(p):\(l):\(c): \"\(t)\" is nearer 0 than the smallest 64-bit float, which reads it as 0: write 0, or a number "
                 + "a 64-bit float holds"
-        case .invalidValue(let p, let l, let c, let n, let t, let r): "\(p):\(l): column \(c) '\(n)': '\(t)' \(r)"
+        case .invalidValue(let p, let l, let c, let n, let t, let r):
+            "\(p):\(l): column \(c) '\(Self.visible(n))': '\(Self.visible(t))' \(r)"
         case .missingColumn(let p, let n): "\(p): no \"\(n)\" column in the header"
         case .wrongWidth(let p, let e, let f): "\(p): rows have \(f) feature columns, the model expects \(e)"
         case .invalidLabel(let p, let l, let c, let v): "\(p):\(l):\(c): label \(v) is not in [0, 1]"
@@ -94,5 +95,25 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .duplicateColumn(let p, let n, let f, let s):
             "\(p): the header names column '\(n)' twice (columns \(f) and \(s)); rename or remove one"
         }
+    }
+}
+
+extension CSVError {
+    /// `text` with its control characters written as Swift escapes (`\n`, `\t`, `\u{1}`): a field quoted in a message
+    /// is shown on one line (an id holding a newline broke the message across two, its tab printed raw).
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var shown = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": shown += "\\n"
+            case "\r": shown += "\\r"
+            case "\t": shown += "\\t"
+            case _ where scalar.properties.generalCategory == .control:
+                shown += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
     }
 }

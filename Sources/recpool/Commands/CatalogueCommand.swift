@@ -173,7 +173,11 @@ struct CatalogueShowCommand: AsyncParsableCommand {
             try await options.run(request, as: CatalogueShow.self) { show in
                 var lines = [CatalogueText.render(show.catalogue)]
                 if let names = show.catalogue.featureNames {
-                    let shown = names.prefix(8).joined(separator: ", ")
+                    // A name holding ", " or a quote (a category `bags, small`) is quoted, so the list reads one way.
+                    let shown = names.prefix(8).map { name in
+                        name.contains(",") || name.contains("\"") || name.hasPrefix(" ") || name.hasSuffix(" ")
+                            ? "\"" + name.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : name
+                    }.joined(separator: ", ")
                     lines.append("features (\(names.count)): " + shown + (names.count > 8 ? ", …" : ""))
                 }
                 for replica in show.catalogue.replicas ?? [] {

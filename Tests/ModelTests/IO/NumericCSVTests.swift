@@ -40,6 +40,10 @@ struct NumericCSVTests {
         let bad = try NumericCSV.parse("a,label\n1,2\n", path: "f.csv")
         #expect(throws: CSVError.invalidLabel(path: "f.csv", line: 2, column: 2, value: 2)) { try bad.labeledData() }
         #expect(CSVError.nonNumeric(path: "f.csv", line: 3, column: 2, text: "x").description == "f.csv:3:2: not a number: \"x\"")
+        // A helper's case: an item id holding a newline or a tab broke the message across lines, printed raw.
+        let field = CSVError.invalidValue(
+            path: "items.csv", line: 4, column: 1, name: "sku", text: "line\nbreak\tx\u{1}", reason: "is not an item id")
+        #expect(field.description == #"items.csv:4: column 1 'sku': 'line\nbreak\tx\u{1}' is not an item id"#)
         // 1e308 is finite, but not as a 32-bit float: said so, not called "not a finite number".
         #expect(throws: CSVError.notFinite(path: "f.csv", line: 1, column: 1, text: "1e308")) {
             try NumericCSV.parse("1e308,1\n", path: "f.csv")

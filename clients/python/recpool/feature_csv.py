@@ -34,7 +34,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .errors import DatasetFormatError
+from .errors import DatasetFormatError, _escaping_controls
 
 LABEL = "label"
 
@@ -282,8 +282,9 @@ def _values(text: str, names: List[str], path: str):
                 value = field.strip(" \t")
                 problem = ("not a finite number" if "x" not in value.lower() and _NON_FINITE.fullmatch(value)
                            else "not a number")
-                _fail(path, f'{path}:{line}:{column + 1}: {problem}: "{value}"', line=line, column=column + 1,
-                      names=names, text=value)
+                # Its control characters as the CLI writes them (`"\u{C}1"`): a form feed printed raw.
+                _fail(path, f'{path}:{line}:{column + 1}: {problem}: "{_escaping_controls(value)}"', line=line,
+                      column=column + 1, names=names, text=value)
         lines.append(line)
         chunk.append(row)
         chunk_lines.append(line)

@@ -30,6 +30,8 @@ REFUSED = [
     ("blank.csv", b"f0,label\n,1\n", 'blank.csv:2:1: not a number: ""', 2, 1),
     ("separators.csv", b"f0,label\n1_000,1\n", 'separators.csv:2:1: not a number: "1_000"', 2, 1),
     ("hex.csv", b"f0,label\n0x10,1\n", 'hex.csv:2:1: not a number: "0x10"', 2, 1),
+    # A control character as the CLI writes it (a helper's case: a form feed printed raw).
+    ("formfeed.csv", b"f0,label\n\x0c1,0\n", 'formfeed.csv:2:1: not a number: "\\u{C}1"', 2, 1),
     ("only-label.csv", b"label\n1\n0\n", "only-label.csv has no rows or no feature columns: its only column is 'label'",
      None, None),
     ("no-rows.csv", b"f0,label\n", "no-rows.csv: no data rows", None, None),

@@ -13,6 +13,8 @@ enum SymbolicLinkLoop {
     static func check(_ path: String) throws(StoreError) {
         var status = stat()
         guard stat(path, &status) != 0, errno == ELOOP else { return }
-        throw .io(path: path, reason: "is a symbolic link that loops (too many levels of symbolic links): replace it")
+        throw .io(
+            path: path,
+            reason: "is, or lies under, a symbolic link that loops (too many levels of symbolic links): replace it")
     }
 }

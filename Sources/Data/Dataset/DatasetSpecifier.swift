@@ -35,7 +35,12 @@ public enum DatasetSpecifier: Sendable, Equatable {
             var rows: Int?
             var policy = LoggingPolicy.uniform
             var seen = Set<String>()
-            for pair in text.dropFirst("synthetic:".count).split(separator: ",") {
+            let settings = text.dropFirst("synthetic:".count)
+            // Empty pieces count: `users=200,` (a comma at an end, or two in a row) was taken as though complete.
+            for pair in settings.isEmpty ? [] : settings.split(separator: ",", omittingEmptySubsequences: false) {
+                guard !pair.isEmpty else {
+                    throw .invalidSpecification("'\(text)': an empty setting (a comma at an end, or two in a row)")
+                }
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { throw .invalidSpecification("'\(pair)': expected key=value") }
                 let (key, value) = (parts[0], parts[1])

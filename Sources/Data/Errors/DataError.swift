@@ -30,7 +30,7 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .schema(let message):
             return "schema: \(message)"
         case .numericField(let item, let name, let text, let problem):
-            return "item \(item): numeric feature \(name) '\(text)' \(problem)"
+            return "item \(CSVError.visible(item)): numeric feature \(CSVError.visible(name)) '\(CSVError.visible(text))' \(problem)"
         }
     }
 }

@@ -492,7 +492,8 @@ extension FeatureSpec {
         guard !names.isEmpty else { return nil }
         let quoted = names.map { "'\($0)'" }.joined(separator: ", ")
         return "note: numeric user feature\(names.count == 1 ? "" : "s") \(quoted) \(names.count == 1 ? "does" : "do") "
-            + "not vary over the training rows (no spread, or one below \(Float.leastNormalMagnitude)): every value "
+            + "not vary over the training rows (no spread, one below \(Float.leastNormalMagnitude), or none beyond "
+            + "the rounding of their mean): every value "
             + "encodes as 0 and carries nothing to the model"
     }
 }

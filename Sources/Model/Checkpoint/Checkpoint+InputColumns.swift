@@ -1,7 +1,8 @@
 import Foundation
 
 extension Checkpoint {
-    /// The metadata key under which `recpool fit` records the names of a feature matrix's columns (its header without
+    /// The metadata key under which `recpool fit` (and a pool job on an uploaded matrix) records the names of a feature
+    /// matrix's columns (its header without
     /// `label`, in order), as a JSON array of strings. A checkpoint with a feature specification names its columns
     /// there instead; one fitted on a matrix without a header records none.
     public static let inputColumnsKey = "input_columns"

@@ -70,7 +70,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(quote the whole field and double the quote: \"io\"\"s\")"
         case .empty(let p): "\(p): no data rows"
         case .raggedRow(let p, let l, let e, let f): "\(p):\(l): row has \(f) fields, expected \(e)"
-        case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(t)\""
+        case .nonNumeric(let p, let l, let c, let t): "\(p):\(l):\(c): not a number: \"\(Self.visible(t))\""
         case .notFinite(let p, let l, let c, let t):
             // 1e308 is a finite number, but not a 32-bit float's: say which, rather than call it infinite.
             if let value = CSVNumber.double(t), value.isFinite {
@@ -93,7 +93,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noFeatureColumns(let p, let l):
             "\(p) has no rows or no feature columns: its only column is '\(l)'"
         case .duplicateColumn(let p, let n, let f, let s):
-            "\(p): the header names column '\(n)' twice (columns \(f) and \(s)); rename or remove one"
+            "\(p): the header names column '\(Self.visible(n))' twice (columns \(f) and \(s)); rename or remove one"
         }
     }
 }
@@ -101,7 +101,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
 extension CSVError {
     /// `text` with its control characters written as Swift escapes (`\n`, `\t`, `\u{1}`): a field quoted in a message
     /// is shown on one line (an id holding a newline broke the message across two, its tab printed raw).
-    static func visible(_ text: String) -> String {
+    public static func visible(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
         var shown = ""
         for scalar in text.unicodeScalars {

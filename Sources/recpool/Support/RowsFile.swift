@@ -162,8 +162,8 @@ enum RowsFile {
         else { return nil }
         let written: String
         if let text = values[column] as? String {
-            // The message quotes it: `not a number: "1"`.
-            written = WireText.escapingControls(text)
+            // The message quotes it: `not a number: "1"` (its description shows a newline as `\n`).
+            written = text
         } else {
             guard let text = try? JSONSerialization.data(withJSONObject: [values[column]], options: [.fragmentsAllowed])
             else { return nil }
@@ -222,7 +222,8 @@ enum RowsFile {
         let order =
             against == "the feature specification"
             ? "the columns must be the specification's, in its order (as `recpool data features` writes them)"
-            : "the columns must be those `recpool fit` was given, in their order"
+            : "the columns must be those the model was trained on (by `recpool fit`, or a `recpool train` job on an "
+                + "uploaded matrix), in their order"
         return "\(source): header column \(at + 1) is '\(names[at])', but column \(at + 1) of \(against) is "
             + "'\(expected[at])' (\(elsewhere)): \(order)"
     }

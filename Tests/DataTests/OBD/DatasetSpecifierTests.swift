@@ -8,7 +8,7 @@ struct DatasetSpecifierTests {
     @Test(
         "specifiers parse",
         arguments: [
-            "obd:random/all", "obd:bts/women", "synthetic:users=100000,seed=7",
+            "obd:random/all", "obd:bts/women", "synthetic:users=100000,seed=7", "synthetic:", "synthetic",
             "synthetic:users=10,items=5,rows=20,policy=egreedy:0.1,warm=0.2", "x/y.csv",
         ])
     func parses(_ text: String) throws {
@@ -37,6 +37,8 @@ struct DatasetSpecifierTests {
         arguments: [
             "obd:random", "obd:greedy/all", "synthetic:users=0", "synthetic:color=red", "synthetic:policy=best",
             "whatever",
+            // A helper's case: a comma at an end, or two in a row, was taken as though the setting were complete.
+            "synthetic:users=200,", "synthetic:,users=200", "synthetic:users=200,,seed=3",
         ])
     func rejects(_ text: String) {
         #expect(throws: DataError.self) { try DatasetSpecifier(parsing: text) }

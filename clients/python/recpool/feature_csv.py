@@ -34,7 +34,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .errors import DatasetFormatError, _escaping_controls
+from .errors import DatasetFormatError
 
 LABEL = "label"
 
@@ -283,7 +283,7 @@ def _values(text: str, names: List[str], path: str):
                 problem = ("not a finite number" if "x" not in value.lower() and _NON_FINITE.fullmatch(value)
                            else "not a number")
                 # Its control characters as the CLI writes them (`"\u{C}1"`): a form feed printed raw.
-                _fail(path, f'{path}:{line}:{column + 1}: {problem}: "{_escaping_controls(value)}"', line=line,
+                _fail(path, f'{path}:{line}:{column + 1}: {problem}: "{_visible(value)}"', line=line,
                       column=column + 1, names=names, text=value)
         lines.append(line)
         chunk.append(row)
@@ -393,3 +393,18 @@ def swift_float(value) -> str:
     if magnitude != 0 and (magnitude < _FLOAT32_TINY or magnitude > 2 ** 24):
         return np.format_float_scientific(value, unique=True, trim="-", exp_digits=2)
     return np.format_float_positional(value, unique=True, trim="0")
+
+
+def _visible(text: str) -> str:
+    """``text`` with its control characters written as the CLI writes a quoted field's (Swift escapes: ``\\n``,
+    ``\\r``, ``\\t``, ``\\u{C}``), so a message stays on one line and nothing acts on a terminal."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+    def shown(ch: str) -> str:
+        code = ord(ch)
+        if ch in named:
+            return named[ch]
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            return "\\u{%X}" % code
+        return ch
+    return "".join(shown(ch) for ch in text)

@@ -953,17 +953,39 @@ def _feature_columns(features):
     return columns
 
 
-def _first_overflowing(frame):
-    """The first (row, column, value) of ``frame`` holding an int no float can hold, in row order."""
-    for row in range(len(frame)):
-        for name in frame.columns:
-            value = frame[name].iloc[row]
-            if isinstance(value, int) and not isinstance(value, bool):
-                try:
-                    float(value)
-                except OverflowError:
-                    return row, name, value
-    return 0, frame.columns[0], 0
+def _header_names(columns) -> list:
+    """The upload's header for the feature columns: their names as text, which the job's checkpoint records as its
+    input columns (so ``recpool predict`` on ``frame.to_csv(index=False)`` checks them, as for ``recpool fit``), or
+    ``f0, f1, …`` when the names cannot stand in a CSV header as they are (repeated once written as text, empty,
+    ``label``, padded with spaces, holding a control character)."""
+    names = [str(column) for column in columns]
+    def plain(name: str) -> bool:
+        return (bool(name) and name != "label" and name.strip(" \t") == name
+                and not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name))
+    if len(set(names)) == len(names) and all(plain(name) for name in names):
+        return names
+    return [f"f{j}" for j in range(len(names))]
+
+
+def _overflow_text(frame):
+    """Where the first value no float can hold stands in ``frame`` (an int of 400 digits, a ``Fraction`` of one),
+    in row order by position, and what it is; None when there is none."""
+    for row, values in enumerate(frame.itertuples(index=False, name=None)):
+        for position, value in enumerate(values):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+                continue
+            try:
+                float(value)
+            except OverflowError:
+                name = frame.columns[position]
+                if isinstance(value, int):
+                    # str() of an int past 4,300 digits is refused: the digit count from its bit length.
+                    digits = int(abs(value).bit_length() * 0.30102999566398120) + 1
+                    what = f"an integer of about {digits} digits" if digits > 4000 else f"an integer of {len(str(abs(value)))} digits"
+                else:
+                    what = f"a {type(value).__name__} value"
+                return f"row {row}, column {name!r}: {what} is beyond a 32-bit float's range (±3.4e38), which the model reads"
+    return None
 
 
 def csv_bytes(frame, *, label: str = "label") -> bytes:
@@ -1015,9 +1037,9 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         labels = frame[label].to_numpy(dtype=float)
     except OverflowError:
         # An integer past a float's range (10**400) in an object column: a bare OverflowError escaped.
-        row, name, value = _first_overflowing(frame)
-        raise ValueError(f"row {row}, column {name!r}: an integer of {len(str(abs(value)))} digits is beyond a 32-bit "
-                         "float's range (±3.4e38), which the model reads") from None
+        where = _overflow_text(frame)
+        raise ValueError(where or "the frame holds a number beyond a 32-bit float's range (±3.4e38), which the "
+                         "model reads") from None
     except (TypeError, ValueError) as error:
         found = _first_not_a_number(frame)
         where = "" if found is None else f"row {found[0]}, column {found[1]!r}: {found[2]!r} is not a number; "
@@ -1050,7 +1072,7 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         raise ValueError(f"row {int(outside[0])}: the {label!r} value {float(labels[outside[0]])!r} is not a click probability "
                          "in [0, 1]")
     pd = _pandas()
-    table = pd.DataFrame(values, columns=[f"f{j}" for j in range(values.shape[1])])
+    table = pd.DataFrame(values, columns=_header_names(features.columns))
     table["label"] = labels
     buffer = io.StringIO()
     table.to_csv(buffer, index=False)

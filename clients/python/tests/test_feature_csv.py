@@ -32,6 +32,7 @@ REFUSED = [
     ("hex.csv", b"f0,label\n0x10,1\n", 'hex.csv:2:1: not a number: "0x10"', 2, 1),
     # A control character as the CLI writes it (a helper's case: a form feed printed raw).
     ("formfeed.csv", b"f0,label\n\x0c1,0\n", 'formfeed.csv:2:1: not a number: "\\u{C}1"', 2, 1),
+    ("tab.csv", b"f0,label\n1\t2,0\n", 'tab.csv:2:1: not a number: "1\\t2"', 2, 1),
     ("only-label.csv", b"label\n1\n0\n", "only-label.csv has no rows or no feature columns: its only column is 'label'",
      None, None),
     ("no-rows.csv", b"f0,label\n", "no-rows.csv: no data rows", None, None),
@@ -195,6 +196,6 @@ def test_a_dataframe_with_only_a_label_column_is_refused_and_numeric_text_is_sti
     with pytest.raises(recpool.InvalidRequest, match="the frame has no feature columns"):
         next(ops.train(only))
     text = pd.DataFrame({"x": ["0.5", "2"], "label": ["1", "0"]})
-    assert frames.csv_bytes(text) == b"f0,label\n0.5,1.0\n2.0,0.0\n"
+    assert frames.csv_bytes(text) == b"x,label\n0.5,1.0\n2.0,0.0\n"
     (upload,) = next(ops.train(text))
     assert json.loads(bytes(upload.payload[0]))["op"] == "upload"

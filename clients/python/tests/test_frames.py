@@ -234,7 +234,7 @@ def test_csv_bytes_refuses_time_and_complex_columns_instead_of_converting_them()
         table = base.assign(t=column)
         with pytest.raises(ValueError, match="column 't'"):
             frames.csv_bytes(table)
-    assert frames.csv_bytes(base).startswith(b"f0,label")
+    assert frames.csv_bytes(base).startswith(b"x,label")
 
 
 def test_csv_bytes_refuses_booleans_instead_of_sending_them_as_0_and_1():
@@ -252,7 +252,7 @@ def test_csv_bytes_refuses_booleans_instead_of_sending_them_as_0_and_1():
         frames.csv_bytes(base.assign(label=pd.array([True, False], dtype="boolean")))
     with pytest.raises(ValueError, match="row 1, column 'o' is True"):
         frames.csv_bytes(base.assign(o=pd.Series([0.5, True], dtype=object)))
-    assert frames.csv_bytes(base.assign(o=pd.Series([0.5, 2], dtype=object))) == b"f0,f1,label\n1.0,0.5,0.0\n2.0,2.0,1.0\n"
+    assert frames.csv_bytes(base.assign(o=pd.Series([0.5, 2], dtype=object))) == b"x,o,label\n1.0,0.5,0.0\n2.0,2.0,1.0\n"
 
 
 def test_csv_bytes_names_the_row_and_column_of_the_first_value_that_is_not_a_finite_number():
@@ -294,7 +294,7 @@ def test_csv_bytes_refuses_what_the_workers_refuse_before_uploading():
         frames.csv_bytes(pd.DataFrame({"a": [1e39, 0.0], "label": [1, 0]}))
     with pytest.raises(ValueError, match=r"row 1: the 'label' value 2\.0 is not a click probability in \[0, 1\]"):
         frames.csv_bytes(pd.DataFrame({"a": [1.0, 0.0], "label": [1, 2]}))
-    assert frames.csv_bytes(pd.DataFrame({"a": [3.4e38, -3.4e38], "label": [0.25, 1]})).startswith(b"f0,label")
+    assert frames.csv_bytes(pd.DataFrame({"a": [3.4e38, -3.4e38], "label": [0.25, 1]})).startswith(b"a,label")
     # Read as the workers read them, in float32: FLT_MAX and a label a rounding step past 1 are theirs to take.
     assert frames.csv_bytes(pd.DataFrame({"a": [3.4028235e38, 0.0], "label": [1.0000000000000002, -1e-50]}))
 
@@ -310,6 +310,11 @@ def test_csv_bytes_names_a_number_past_a_float_held_as_int_or_decimal():
         frames.csv_bytes(pd.DataFrame({"a": [1, 10**400], "label": [0, 1]}))
     with pytest.raises(ValueError, match=r"row 0, column 'a': 1E\+400 is beyond a 32-bit float's range"):
         frames.csv_bytes(pd.DataFrame({"a": [Decimal("1e400"), Decimal(1)], "label": [0, 1]}))
+    from fractions import Fraction
+    with pytest.raises(ValueError, match=r"row 1, column 'a': an integer of about 5001 digits"):
+        frames.csv_bytes(pd.DataFrame({"a": [1, 10**5000], "label": [0, 1]}))
+    with pytest.raises(ValueError, match=r"row 0, column 'a': a Fraction value is beyond"):
+        frames.csv_bytes(pd.DataFrame({"a": [Fraction(10**400), 1], "label": [0, 1]}))
     with pytest.raises(recpool.InvalidRequest, match=r"an integer of 401 digits"):
         recpool.Client("tcp://127.0.0.1:9").train(pd.DataFrame({"a": [10**400, 1], "label": [0, 1]}), epochs=1)
 
@@ -415,7 +420,22 @@ def test_csv_bytes_and_train_name_a_frame_that_is_no_pandas_dataframe():
     with pytest.raises(ValueError, match=r"a training frame must be a pandas DataFrame, got .*PolarsLike \(convert it "
                                          r"with frame.to_pandas\(\)\)"):
         frames.csv_bytes(PolarsLike())
-    assert frames.csv_bytes(PolarsLike().to_pandas()).startswith(b"f0,label")
+    assert frames.csv_bytes(PolarsLike().to_pandas()).startswith(b"a,label")
+
+
+def test_csv_bytes_keeps_the_feature_names_a_job_records_as_its_input_columns():
+    # A pool job records its upload's header as the checkpoint's input columns, which `recpool predict` checks:
+    # a frame's own names are kept (renamed f0, f1, … every frame trained in Python refused its own to_csv rows),
+    # and only names no CSV header holds as they are fall back to f0, f1, ….
+    pd = pytest.importorskip("pandas")
+    from recpool import frames
+
+    named = pd.DataFrame({"device=mobile": [1.0], "x,y": [2.0], "label": [1]})
+    assert frames.csv_bytes(named).startswith(b'device=mobile,"x,y",label\n')
+    assert frames.csv_bytes(pd.DataFrame({0: [1.0], 1: [2.0], "label": [1]})).startswith(b"0,1,label\n")
+    for columns in (["a", "a", "label"], ["", "b", "label"], [" a", "b", "label"], ["a\nb", "c", "label"]):
+        table = pd.DataFrame([[1.0, 2.0, 1]], columns=columns)
+        assert frames.csv_bytes(table).startswith(b"f0,f1,label\n"), columns
 
 
 def test_score_leaves_a_frames_label_column_out_as_the_cli_does():

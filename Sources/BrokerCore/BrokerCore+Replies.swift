@@ -23,10 +23,15 @@ extension BrokerCore {
             if entry.request.service == .score { workers.values[index].scoreLatency.record(elapsed) }
         }
         if replyLatencies.count < 100_000 { replyLatencies.append(elapsed) }
+        // An OK RECOMMEND reply is checked against the request's document, and a held slate carries its `top`: the
+        // document is decoded once for both.
+        let document =
+            entry.request.service == .recommend && message.header.status == .ok
+            ? RecommendDocument(entry.request.payload.first) : .absent
         latencies[entry.request.service, default: ServiceLatency()].record(elapsed)
         if entry.clientAnswered {
             counters.add(.droppedLateReplies)
-        } else if let problem = replyProblem(message, to: entry.request, from: identity) {
+        } else if let problem = replyProblem(message, to: entry.request, document: document, from: identity) {
             // Never forwarded: a score under another version's number, a NaN, a shape the request did not ask for.
             // The client gets an error from this worker's reply: one of its `errors`, as an error status is.
             counters.add(.invalidWorkerReplies)
@@ -72,7 +77,7 @@ extension BrokerCore {
                     .toControl(
                         .heldImpression(
                             worker: worker, record: record, client: entry.request.client,
-                            frames: [header.encoded()] + payload, top: PolicySlateReply.requestedTop(entry.request.payload.first))))
+                            frames: [header.encoded()] + payload, top: document.requestedTop)))
                 pump(entry.request.service, now: now, into: &actions)
                 return
             }
@@ -98,7 +103,11 @@ extension BrokerCore {
     ///   the registry's, never a worker's own. A RECOMMEND answered from the model (one frame, the ranking) is judged
     ///   so too; one answered by the online policy (the slate and its impression record) carries the policy's
     ///   version, which a pin does not select.
-    func replyProblem(_ message: WireMessage, to request: PendingRequest, from identity: [UInt8]) -> String? {
+    ///
+    /// `document` is the request's RECOMMEND document as read for an OK reply (``RecommendDocument``).
+    func replyProblem(
+        _ message: WireMessage, to request: PendingRequest, document: RecommendDocument, from identity: [UInt8]
+    ) -> String? {
         let header = message.header
         guard header.command == request.service else {
             return "a \(header.command.name) reply to a \(request.service.name) request"
@@ -124,9 +133,6 @@ extension BrokerCore {
             if message.payload.isEmpty { return "an OK reply with no payload" }
             // The request's `top` and `candidates` bound a slate as they bound a ranking (a request document past the
             // reactor's budget for a second read is not read again).
-            let asked = request.payload.first.flatMap {
-                $0.byteCount <= RankedItemsReply.requestReadLimitBytes ? $0.bytes : nil
-            }
             guard message.payload.count == 1 else {
                 // A policy slate: checked against the request here, against its impression record by OnlineCore.
                 // Three frames or more were passed on, and the last was read as the record: the client was told the
@@ -135,7 +141,7 @@ extension BrokerCore {
                     return "an OK RECOMMEND reply with \(message.payload.count) payload frames (a ranking is one frame, "
                         + "a policy slate two: the slate and its impression record)"
                 }
-                return PolicySlateReply.problem(message.payload[0], request: asked)
+                return PolicySlateReply.problem(message.payload[0], request: document)
             }
             if policyReplicas != nil {
                 // An online broker routes RECOMMEND only to policy replicas, whose slate always comes with its
@@ -144,7 +150,7 @@ extension BrokerCore {
             }
             // The request's `top` and `candidates` bound the ranking; a request document past the reactor's budget
             // for a second read (a long candidate list) is not read again: its ranking is checked on its own terms.
-            if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion, request: asked) {
+            if let problem = RankedItemsReply.problem(message.payload[0], headerVersion: header.modelVersion, request: document) {
                 return problem
             }
             return versionProblem(header.modelVersion, to: request, from: identity)
@@ -179,7 +185,7 @@ extension BrokerCore {
     ]
 
     /// Why a reply's model `version` cannot be the answer to `request` from this worker, or nil: the request's pin
-    /// refuses it, or the worker does not serve it (see ``replyProblem(_:to:from:)``).
+    /// refuses it, or the worker does not serve it (see ``replyProblem(_:to:document:from:)``).
     private func versionProblem(_ version: UInt64, to request: PendingRequest, from identity: [UInt8]) -> String? {
         let wanted = request.header.modelVersion
         if wanted > 0 {

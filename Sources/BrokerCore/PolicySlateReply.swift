@@ -18,15 +18,16 @@ struct PolicySlateReply: Decodable {
     /// Always `policy`.
     var source: String
 
-    /// Why `frame` cannot be forwarded as the policy's slate for the request whose document is `request` (nil when it
-    /// was over the read limit), or nil. A document that does not decode is left to the control plane, which names
-    /// it against the impression record.
-    static func problem(_ frame: [UInt8], request: [UInt8]?) -> String? {
+    /// Why `frame` cannot be forwarded as the policy's slate for a request whose document is `request`, or nil. A slate
+    /// document that does not decode is left to the control plane, which names it against the impression record.
+    static func problem(_ frame: [UInt8], request: RecommendDocument) -> String? {
         guard let slate = try? WireJSON.decodeRequest(PolicySlateReply.self, from: frame) else { return nil }
         if slate.source != "policy" { return "its slate's source is '\(slate.source)', not 'policy'" }
-        guard let request else { return nil }
-        guard let asked = try? WireJSON.decodeRequest(RankedItemsReply.Asked.self, from: request) else {
-            return RankedItemsReply.undecodedRequest
+        let asked: RankedItemsReply.Asked
+        switch request {
+        case .absent, .notRead: return nil
+        case .undecoded: return RankedItemsReply.undecodedRequest
+        case .asked(let document): asked = document
         }
         if let top = asked.top, slate.items.count > top {
             return "its slate has \(slate.items.count) items, the request asked for at most \(top)"
@@ -37,16 +38,5 @@ struct PolicySlateReply: Decodable {
             return "its slate shows item \(outside.item), which is not among the request's candidates"
         }
         return nil
-    }
-
-    /// What the request whose payload frame is `document` asked of the slate's length: its `top`, the policy's slate
-    /// size when it names none (or has no document), and ``RequestedTop/notRead`` for a document past
-    /// ``RankedItemsReply/requestReadLimitBytes`` or one that does not decode (its reply is refused before this).
-    static func requestedTop(_ document: (any PayloadFrame)?) -> RequestedTop {
-        guard let document else { return .slateSize }
-        guard document.byteCount <= RankedItemsReply.requestReadLimitBytes,
-            let asked = try? WireJSON.decodeRequest(RankedItemsReply.Asked.self, from: document.bytes)
-        else { return .notRead }
-        return asked.top.map(RequestedTop.given) ?? .slateSize
     }
 }

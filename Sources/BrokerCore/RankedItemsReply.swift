@@ -28,10 +28,10 @@ struct RankedItemsReply: Decodable {
         var candidates: [Int]?
     }
 
-    /// Why `frame` cannot be forwarded as the ranking of a reply whose header names `headerVersion`, or nil. With the
-    /// request's document (`request`), the ranking must also be what PROTOCOL.md says a reply is: best first, at most
-    /// `top` items, each once, from `candidates` when given, its source `model` or `cold_start_fallback`.
-    static func problem(_ frame: [UInt8], headerVersion: UInt64, request: [UInt8]? = nil) -> String? {
+    /// Why `frame` cannot be forwarded as the ranking of a reply whose header names `headerVersion`, or nil. It must be
+    /// what PROTOCOL.md says a reply is: best first, each item once, its source `model` or `cold_start_fallback`; and,
+    /// with the request's document read (`request`), at most `top` items, from `candidates` when given.
+    static func problem(_ frame: [UInt8], headerVersion: UInt64, request: RecommendDocument = .notRead) -> String? {
         let reply: RankedItemsReply
         do {
             reply = try WireJSON.decodeRequest(RankedItemsReply.self, from: frame)
@@ -62,8 +62,12 @@ struct RankedItemsReply: Decodable {
             return "its ranking is not best first: item \(reply.items[index].item) (\(reply.items[index].score)) after item "
                 + "\(reply.items[index - 1].item) (\(reply.items[index - 1].score))"
         }
-        guard let request else { return nil }
-        guard let asked = try? WireJSON.decodeRequest(Asked.self, from: request) else { return Self.undecodedRequest }
+        let asked: Asked
+        switch request {
+        case .absent, .notRead: return nil
+        case .undecoded: return Self.undecodedRequest
+        case .asked(let document): asked = document
+        }
         let top = asked.top ?? 10
         if reply.items.count > top { return "its ranking has \(reply.items.count) items, the request asked for at most \(top)" }
         if let candidates = asked.candidates.map(Set.init),

@@ -480,8 +480,10 @@ struct InvalidWorkerReplyTests {
             return nil
         }
         #expect(held == [top])
-        #expect(PolicySlateReply.requestedTop(nil) == .slateSize)
-        #expect(PolicySlateReply.requestedTop(Array(repeating: UInt8(ascii: " "), count: 20_000)) == .notRead)
+        #expect(RecommendDocument(nil).requestedTop == .slateSize)
+        #expect(RecommendDocument(Array(repeating: UInt8(ascii: " "), count: 20_000)).requestedTop == .notRead)
+        #expect(RecommendDocument(Array("not json".utf8)).requestedTop == .notRead)
+        #expect(RecommendDocument(Array(#"{"top":4}"#.utf8)).requestedTop == .given(4))
     }
 
     /// A model-ranked RECOMMEND reply's document, as `RecommendHandler` writes it.

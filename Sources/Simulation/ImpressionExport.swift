@@ -207,16 +207,19 @@ public enum ImpressionExport {
         }
         let (data, counts) = try dataCSV(impressions, spec: spec)
         let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw .cannotCreateFolder(path: directory, reason: "a file of that name is in the way")
-            }
-        } else {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw .cannotCreateFolder(path: directory, reason: error.localizedDescription)
-            }
+        do {
+            try FolderCreation.create(directory)
+        } catch {
+            // The folder itself in the way says so plainly; a parent in the way, or one that cannot be written, is named.
+            let plain = error.path == directory && error.operation == FolderCreation.fileInTheWayOperation
+            throw .cannotCreateFolder(path: directory, reason: plain ? "a file of that name is in the way" : error.description)
+        }
+        // The two files written next to the log are checked before anything is written: a folder where one goes left
+        // a new log beside an older export's catalogue and schema, and the command failed.
+        for path in [itemFile, schemaFile] where stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            throw .cannotWrite(
+                path: path, reason: "it is not a regular file (a folder?); the export writes the log, "
+                    + "\(itemContextFileName) and \(schemaFileName) side by side, so nothing was written")
         }
         let files = [
             (dataFile, data), (itemFile, itemContextCSV(spec: spec)),

@@ -26,9 +26,9 @@ public struct BlobStore: Sendable {
         self.directory = directory
         try SymbolicLinkLoop.check(directory)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FolderCreation.create(directory)
         } catch {
-            throw .io(path: directory, reason: "\(error.localizedDescription)")
+            throw .io(path: directory, reason: error.description)
         }
     }
 

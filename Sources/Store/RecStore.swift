@@ -30,9 +30,9 @@ public final class RecStore: Sendable {
         self.directory = directory
         try SymbolicLinkLoop.check(directory)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FolderCreation.create(directory)
         } catch {
-            throw .io(path: directory, reason: "\(error.localizedDescription)")
+            throw .io(path: directory, reason: error.description)
         }
         // Before anything is read or cleaned up: a second store on this directory would resume the same jobs and
         // delete the first one's partly written blobs.

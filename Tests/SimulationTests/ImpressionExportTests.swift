@@ -189,8 +189,23 @@ import Testing
         #expect {
             try ImpressionExport.write(log, spec: spec, dataFile: under)
         } throws: { error in
-            guard case .cannotCreateFolder(let path, _) = error as? ImpressionExport.ExportError else { return false }
+            guard case .cannotCreateFolder(let path, let reason) = error as? ImpressionExport.ExportError else { return false }
+            // The file in the way is named, not only the folder asked for (it said "NSCocoaErrorDomain error 512").
             return path == blocker.appendingPathComponent("deeper").path
+                && reason == "cannot create a folder at \(blocker.path): a file of that name is in the way"
+        }
+        // A folder where item_context.csv or schema.toml goes is refused before the log is written.
+        for companion in ["item_context.csv", "schema.toml"] {
+            let export = directory.appendingPathComponent("blocked-\(companion)")
+            try FileManager.default.createDirectory(
+                at: export.appendingPathComponent(companion), withIntermediateDirectories: true)
+            #expect {
+                try ImpressionExport.write(log, spec: spec, dataFile: export.appendingPathComponent("log.csv").path)
+            } throws: { error in
+                guard case .cannotWrite(let path, _) = error as? ImpressionExport.ExportError else { return false }
+                return path.hasSuffix("blocked-\(companion)/\(companion)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: export.appendingPathComponent("log.csv").path))
         }
         // A folder given as the log file, or the log named like a file written next to it, is refused by name
         // before anything is written (the companion file would overwrite the log).

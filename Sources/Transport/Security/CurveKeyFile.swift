@@ -109,11 +109,10 @@ public enum CurveKeyFile {
         }
         let keyPath = (directory as NSString).appendingPathComponent("\(name).key")
         let pubPath = (directory as NSString).appendingPathComponent("\(name).pub")
-        let manager = FileManager.default
         do {
-            try manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FolderCreation.create(directory)
         } catch {
-            throw .io(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+            throw .io(path: directory, reason: error.description)
         }
         let keyText = """
             # RecPool CURVE key pair "\(name)". Keep this file secret.

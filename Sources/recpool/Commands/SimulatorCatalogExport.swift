@@ -1,5 +1,6 @@
 import Foundation
 import RecData
+import RecFiles
 import RecPolicy
 
 /// `recpool simulate --export-catalogue`: a simulator world's items as a shop's catalogue CSV and schema, so the
@@ -43,9 +44,9 @@ enum SimulatorCatalogExport {
             + "\(world.config.seed)\n# (recpool simulate --export-catalogue). Its users are simulated, so the [logs] "
             + "columns are never read.\n" + layout.toml()
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FolderCreation.create(folder)
         } catch {
-            throw CommandFailure("cannot write the catalogue into \(folder): \(FileProblem.reason(error))")
+            throw CommandFailure("cannot write the catalogue into \(folder): \(error)")
         }
         try FileProblem.writeAll([(Data(csv.utf8), csvPath), (Data(schema.utf8), schemaPath)])
         return (catalogue.count, csvPath, schemaPath)

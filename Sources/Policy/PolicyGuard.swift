@@ -174,6 +174,18 @@ public enum PolicyGuard {
                     "both compared on the \(compared) of \(impressions.count) impressions both can score"
                         + (skipped.isEmpty ? "" : ": " + skipped.joined(separator: ", ")))
             }
+            // Why so few: a policy under which no logged row has weight (every logged slate shows an item it no longer
+            // serves) is named, as when a comparison is required; so is a log with nothing to weigh.
+            if impressions.isEmpty, leftOut == 0 {
+                omitted.append("the log holds no impression with feedback to compare on")
+            } else if !impressions.isEmpty {
+                if candidateValue == nil {
+                    omitted.append(undefinedText("the candidate", candidateEstimate, of: impressions.count))
+                }
+                if currentValue == nil {
+                    omitted.append(undefinedText("the current version", currentEstimate, of: impressions.count))
+                }
+            }
             let kept = omitted.compactMap { $0 }
             let approximate = kept.isEmpty ? "" : " (" + kept.joined(separator: "; ") + ")"
             return GuardDecision(

@@ -77,8 +77,29 @@ struct GuardReasonTests {
         let retrieval = PolicyGuard.decide(
             candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 0, leftOut: 7, nowMs: 0)
         #expect(retrieval.reason.contains("every impression with feedback (7) was left out: served from a subset of the items"))
-        // With a minimum above 0 the same empty log is accepted without comparison, as before.
-        #expect(PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 1, nowMs: 0).accepted)
+        // With a minimum above 0 the same empty log is accepted without comparison, as before, and says why.
+        let short = PolicyGuard.decide(candidate: policy, current: policy, on: [], margin: 0.01, minimumRows: 1, nowMs: 0)
+        #expect(short.accepted)
+        #expect(
+            short.reason == "accepted without comparison: 0 logged rows with exact propensities, fewer than 1 (the log "
+                + "holds no impression with feedback to compare on)")
+    }
+
+    /// A helper's case: every logged slate showed an item since retired, so no row had weight under the candidate, and
+    /// the reason said only "0 logged rows with exact propensities, fewer than 1".
+    @Test("accepted below the minimum rows: a policy under which no logged row has weight is named, with why")
+    func shortAndUndefined() throws {
+        let (world, spec) = smallSpec()
+        let current = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: current, world: world, count: 30)
+        let decision = PolicyGuard.decide(
+            candidate: try Self.blind(spec), current: current, on: impressions, margin: 0.01, minimumRows: 1_000,
+            nowMs: 0)
+        #expect(decision.accepted && decision.candidateValue == nil)
+        #expect(decision.reason.hasPrefix("accepted without comparison: 0 logged rows"), "\(decision.reason)")
+        #expect(decision.reason.contains("no logged row has weight under the candidate (it could not score 30 of 30"),
+            "\(decision.reason)")
+        #expect(!decision.reason.contains("under the current version"), "\(decision.reason)")
     }
 
     @Test("the estimate counts the impressions a policy could not score and keeps the first reason")

@@ -109,7 +109,18 @@ extension EvaluationReport {
             }
             page += "</tr>\n"
         }
-        page += "</tbody></table>\n<div class=\"plots\">\n"
+        page += "</tbody></table>\n"
+        // Every warning the text and JSON forms give (a segment with too few clicks, an effective sample size below
+        // 100, implausible importance weights), under the tables they qualify.
+        let warnings =
+            segments.flatMap { s in s.warnings.map { "\(s.segment.rawValue), click prediction: \($0)" } }
+            + offPolicy.segments.flatMap { s in s.warnings.map { "\(s.segment.rawValue), off-policy value: \($0)" } }
+        if !warnings.isEmpty {
+            page +=
+                "<h2>Warnings</h2><ul>\n" + warnings.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n")
+                + "\n</ul>\n"
+        }
+        page += "<div class=\"plots\">\n"
         var rocSeries = segments.map { s in
             SVGChart.Series(
                 label: s.rocUndefined.map { "\(s.segment.rawValue): undefined (\($0))" } ?? s.segment.rawValue,
@@ -137,9 +148,11 @@ extension EvaluationReport {
                 yLabel: "observed click rate",
                 series: calibrationSeries, range: range)
         page += "\n</div>\n"
-        if !notes.isEmpty {
+        // The off-policy report's own notes, then the evaluation's that it does not already hold (as the text form).
+        let allNotes = offPolicy.notes + notes.filter { !offPolicy.notes.contains($0) }
+        if !allNotes.isEmpty {
             page +=
-                "<h2>Notes</h2><ul>\n" + notes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n")
+                "<h2>Notes</h2><ul>\n" + allNotes.map { "<li class=\"note\">\(e($0))</li>" }.joined(separator: "\n")
                 + "\n</ul>\n"
         }
         return page + "</body></html>\n"

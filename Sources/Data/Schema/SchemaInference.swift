@@ -50,6 +50,10 @@ public enum SchemaInference {
         /// their mean or spread lies beyond the ±1e15 a schema may declare: the online policy reads their values
         /// clipped to ±10 unless the shop rescales the column.
         public var unscaled: [String] = []
+        /// Columns drafted categorical though every value is a number, with their count of distinct values (3 to 10):
+        /// a price or a rating over a small catalogue. Categorical, each value is a column of its own and a value not
+        /// in the draft encodes as none of them; a person who knows the column is a quantity declares it numeric.
+        public var fewNumbers: [(column: String, distinct: Int)] = []
     }
 
     /// Drafts a schema.
@@ -147,6 +151,12 @@ public enum SchemaInference {
                 CSVNumber.double(BlankText.canonical(row[index])).map { $0.isFinite && abs($0) > unitScaleBound } ?? false
             }
             if beyond { draft.unscaled.append(feature.name) }
+        }
+        for (feature, table) in userFeatures.map({ ($0, log) }) + schema.catalogue.itemFeatures.map({ ($0, catalogue) })
+        where feature.kind == .categorical {
+            if let distinct = numericDistinctCount(of: feature.name, in: table), distinct >= 3 {
+                draft.fewNumbers.append((feature.name, distinct))
+            }
         }
         return draft
     }
@@ -262,6 +272,20 @@ public enum SchemaInference {
         // Beyond what a schema may declare (±1e15, as a request's value): drafted as a plain kind, which parses.
         guard centre.isFinite, scale.isFinite, abs(centre) <= 1e15, scale <= 1e15 else { return DataSchema.Feature(column, .numeric) }
         return DataSchema.Feature(column, .numeric, mean: centre, scale: scale)
+    }
+
+    /// How many distinct values `column` holds when every one that is not blank is a finite number; nil when one is
+    /// not, or the column is missing or blank throughout.
+    static func numericDistinctCount(of column: String, in table: CSVTable) -> Int? {
+        guard let index = table.header.firstIndex(of: column) else { return nil }
+        var distinct = Set<String>()
+        for row in table.rows {
+            let text = BlankText.canonical(row[index])
+            if text.isEmpty { continue }
+            guard let value = CSVNumber.double(text), value.isFinite else { return nil }
+            distinct.insert(text)
+        }
+        return distinct.isEmpty ? nil : distinct.count
     }
 
     /// Numeric when every value that is not blank parses as a finite number and there are more than 10 distinct values.

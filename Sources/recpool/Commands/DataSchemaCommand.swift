@@ -99,13 +99,20 @@ struct DataSchemaCommand: AsyncParsableCommand {
                 + "may declare, so no mean and scale are drafted: the online policy reads its values clipped to ±10; "
                 + "rescale the column (another unit) and draft again"
         }
-        for note in unscaled { header += "# Note: \(note).\n" }
+        // A column of a few numbers (a price over ten items) is drafted categorical: said, since a quantity read as
+        // categories learns nothing across values and encodes a value not in the draft as none of them.
+        let fewNumbers = draft.fewNumbers.map {
+            "'\($0.column)' holds only numbers but \($0.distinct) distinct values (numeric needs more than 10), so it is "
+                + "drafted categorical: one column per value, and a value not listed encodes as none; if it is a "
+                + "quantity, declare it numeric"
+        }
+        for note in unscaled + fewNumbers { header += "# Note: \(note).\n" }
         let text = header + schema.toml()
         for role in draft.unrecognised {
             CommandOutput.printError(
                 "recpool: no column recognised as the \(role); the draft holds a placeholder to edit")
         }
-        for note in unscaled { CommandOutput.printError("recpool: note: \(note)") }
+        for note in unscaled + fewNumbers { CommandOutput.printError("recpool: note: \(note)") }
         if let out {
             try FileProblem.write(text, to: out)
             CommandOutput.printLine(

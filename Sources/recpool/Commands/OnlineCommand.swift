@@ -111,6 +111,17 @@ struct OnlineSyncCommand: AsyncParsableCommand {
 
 /// Renders an ``OnlineView`` as text.
 enum OnlineViewText {
+    /// When the next sync runs: none while learning is frozen (it waits for `unfreeze`); once feedback is pending, and
+    /// then after the interval or the event count.
+    static func nextSync(_ view: OnlineView) -> String {
+        if view.frozen { return "none while frozen (\(view.pendingEvents) pending; `recpool online unfreeze` resumes)" }
+        // A sync starts only once feedback is pending: with none, "next after 3000 ms" read as a stalled timer.
+        return (view.pendingEvents == 0 ? "once feedback arrives, then " : "")
+            + "after "
+            + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
+            + "\(view.syncEvents) event\(view.syncEvents == 1 ? "" : "s") (\(view.pendingEvents) pending)"
+    }
+
     static func render(_ view: OnlineView, nowMs: UInt64 = Clocks.epochMillis()) -> String {
         guard view.enabled else { return "online learning is not enabled (start recpool-broker with --online)" }
         let hash = String(view.weightsSha256.prefix(12))
@@ -126,12 +137,10 @@ enum OnlineViewText {
                 + (view.catalogueVersion.map { "catalogue version \($0)" } ?? "the simulator world's catalogue"),
             "syncs \(view.syncs) accepted, \(view.rejected) rejected, \(view.emptySyncs) with nothing to merge; last sync "
                 + "\(lastSync); next "
-                // A sync starts only once feedback is pending: with none, "next after 3000 ms" read as a stalled timer.
-                + (view.pendingEvents == 0 ? "once feedback arrives, then " : "")
-                + "after "
-                + (view.syncIntervalMs > 0 ? "\(view.syncIntervalMs) ms or " : "")  // 0: no sync by time
-                + "\(view.syncEvents) event\(view.syncEvents == 1 ? "" : "s") (\(view.pendingEvents) pending)",
-            "impressions \(view.impressions), feedback \(view.feedback) (duplicates \(view.duplicates)"
+                + Self.nextSync(view),
+            // The duplicates are counted by this broker process; impressions and feedback are the store's.
+            "impressions \(view.impressions), feedback \(view.feedback) (duplicates since the broker started "
+                + "\(view.duplicates)"
                 + (view.unlearntEvents > 0 ? ", \(view.unlearntEvents) consumed without being learnt" : "") + ")",
         ]
         if let decision = view.lastDecision { lines.append("last guard decision: \(decision.reason)") }

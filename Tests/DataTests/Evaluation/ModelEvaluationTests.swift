@@ -57,6 +57,20 @@ struct ModelEvaluationTests {
         #expect(page.contains("ROC curve") && page.contains("Calibration"))
         #expect(page.contains("cold_start") && page.contains("warm"))
         #expect(!page.contains("src=") && !page.contains("href=") && !page.contains("<script"))
+        // Every warning and note of the text and JSON forms is on the page (its warnings were dropped).
+        var withWarnings = Self.report
+        withWarnings.segments[1].warnings = ["only 9 clicks <fewer than 30>"]
+        withWarnings.offPolicy.segments[2].warnings = ["effective sample size 10.6 is below 100"]
+        withWarnings.offPolicy.notes = ["an off-policy note"]
+        let warned = withWarnings.html()
+        #expect(warned.contains("cold_start, click prediction: only 9 clicks &lt;fewer than 30&gt;"))
+        #expect(warned.contains("warm, off-policy value: effective sample size 10.6 is below 100"))
+        #expect(warned.contains("an off-policy note"))
+        if Self.report.segments.allSatisfy({ $0.warnings.isEmpty })
+            && Self.report.offPolicy.segments.allSatisfy({ $0.warnings.isEmpty })
+        {
+            #expect(!page.contains("<h2>Warnings</h2>"))
+        }
         if let out = ProcessInfo.processInfo.environment["RECPOOL_REPORT_OUT"] {
             try page.write(toFile: out, atomically: true, encoding: .utf8)
         }

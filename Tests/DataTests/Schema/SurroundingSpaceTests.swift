@@ -93,5 +93,21 @@ struct SurroundingSpaceTests {
         #expect(device.values == ["android", "ios"])
         let age = try #require(draft.schema.logs.userFeatures.first { $0.name == "age" })
         #expect(age.kind == .numeric)
+        #expect(draft.fewNumbers.isEmpty)
+    }
+
+    /// A helper's case: a 10-item catalogue's `price €` (4.5 to 1450) was drafted categorical with no word, where the
+    /// same column over 40 items was drafted numeric.
+    @Test("a column of 3 to 10 distinct numbers is drafted categorical and named in the draft's notes")
+    func fewNumbers() throws {
+        var log = "timestamp,item_id,position,click,propensity_score,device,stars,flag\n"
+        for row in 0..<30 { log += "\(row),\(row % 3),1,0,0.5,d\(row % 4),\(row % 5),\(row % 2)\n" }
+        let catalogue = "item_id,price €,colour\n0,4.5,red\n1,1450,blue\n2,12,red\n3,,blue\n"
+        let draft = SchemaInference.infer(
+            log: try CSVTable.parse(Array(log.utf8), path: "logs.csv"),
+            catalogue: try CSVTable.parse(Array(catalogue.utf8), path: "items.csv"), catalogueFile: "items.csv")
+        #expect(draft.fewNumbers.map(\.column) == ["stars", "price €"])
+        #expect(draft.fewNumbers.map(\.distinct) == [5, 3])
+        #expect(draft.schema.catalogue.itemFeatures.first { $0.name == "price €" }?.kind == .categorical)
     }
 }

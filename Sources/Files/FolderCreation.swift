@@ -14,11 +14,12 @@ public enum FolderCreation {
     /// The ``FileFailure/operation`` when a path that must be a folder is another kind of file.
     public static let fileInTheWayOperation = "create a folder at: a file of that name is in the way"
 
-    /// Creates `path` (mode 0755 less the umask) and each missing parent; a folder that exists already, or a
+    /// Creates `path` (mode 0777 less the umask, as `mkdir -p` and Foundation create folders) and each missing parent; a folder that exists already, or a
     /// symbolic link to one, is left as it is.
     /// - Parameter path: the folder, absolute or relative to the working directory; empty is refused.
     /// - Throws: ``FileFailure`` naming the first path that failed: ``fileInTheWayOperation`` when it exists and
-    ///   is not a folder, `create a folder at` with the system's error for a `mkdir(2)` that failed
+    ///   is not a folder, `create a folder at: it is a symbolic link to …, which does not exist` for a dangling link,
+    ///   `create a folder at` with the system's error for a `mkdir(2)` that failed
     ///   (EACCES, EROFS, ENOSPC, ELOOP, ENAMETOOLONG), `inspect` for a `stat(2)` that failed otherwise than ENOENT.
     public static func create(_ path: String) throws(FileFailure) {
         guard !path.isEmpty else { throw FileFailure(operation: "create a folder at", path: path, errno: .noSuchFileOrDirectory) }
@@ -32,10 +33,19 @@ public enum FolderCreation {
             guard statError == ENOENT else {
                 throw FileFailure(operation: "inspect", path: prefix, errno: Errno(rawValue: statError))
             }
-            if mkdir(prefix, 0o755) != 0 {
+            if mkdir(prefix, 0o777) != 0 {
                 let error = errno
                 // Another process created it between the stat and the mkdir: a folder is what was wanted.
                 if error == EEXIST, stat(prefix, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { continue }
+                // A symbolic link whose target does not exist (a disk not mounted): named as one, with its target.
+                if error == EEXIST, lstat(prefix, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+                    var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let length = readlink(prefix, &target, Int(PATH_MAX))
+                    let destination = length > 0 ? String(decoding: target[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+                    throw FileFailure(
+                        operation: "create a folder at: it is a symbolic link to \(destination), which does not exist",
+                        path: prefix, errno: .fileExists)
+                }
                 throw FileFailure(operation: "create a folder at", path: prefix, errno: Errno(rawValue: error))
             }
         }

@@ -206,7 +206,10 @@ public enum ImpressionExport {
                 path: dataFile, reason: "\(name) is the name of the file written next to the log; name the log otherwise, e.g. impressions.csv")
         }
         let (data, counts) = try dataCSV(impressions, spec: spec)
-        let directory = URL(fileURLWithPath: dataFile).deletingLastPathComponent().path
+        // The folder as written, not as URL tidies it: `../a/../b` is `../b` to URL, which leaves `../a` uncreated
+        // for the write that follows the path as written.
+        let directory = (dataFile as NSString).deletingLastPathComponent.isEmpty
+            ? "." : (dataFile as NSString).deletingLastPathComponent
         do {
             try FolderCreation.create(directory)
         } catch {

@@ -51,16 +51,26 @@ extension SimulationReport {
             totals += "<tr><td>pool (learning)</td><td>\(f(ctr))</td><td>\(lastFifth)</td><td>\(share(ctr))</td></tr>\n"
         }
         for b in baselines {
-            totals += "<tr><td>\(escape(b.name))</td><td>\(f(b.ctr))</td><td>\(f(b.ctrLastFifth))</td>"
+            totals += "<tr><td>\(escape(b.name == "fixed" ? fixedLabel : b.name))</td><td>\(f(b.ctr))</td><td>\(f(b.ctrLastFifth))</td>"
             totals += "<td>\(b.ofOracle.map { String(format: "%.2f", $0) } ?? undefinedShare)</td></tr>\n"
         }
         totals += "</table>\n"
+        // As the text says it: the per-item learners are left out of a large world, not missing from the table.
+        if baseline("oracle") != nil && baseline("linucb") == nil {
+            totals +=
+                "<p>linucb, logistic_ts, egreedy_lr and feature_best left out: the world has more than "
+                + "\(Baselines.perItemLimit) items.</p>\n"
+        }
         let poolText =
             served > 0
             ? "Pool CTR \(f(ctr)): first fifth \(ctrFirstFifth.map(f) ?? "undefined (no user of it served)"), last fifth "
                 + "\(ctrLastFifth.map(f) ?? "undefined (no user of it served)")."
             : "No user was served by a pool (the baselines alone)."
-        let usersText = served == 0 && elapsedMs != nil ? "On every user, as the pool served none:" : "On the same users:"
+        // The baselines' users, as the text names them: those the pool served when it served only some.
+        let usersText =
+            served == 0 && elapsedMs != nil
+            ? "On every user, as the pool served none:"
+            : served > 0 && served < users ? "On the same users, the \(served) served:" : "On the same users:"
         let summary = """
             <p>\(users) simulated new users of the \(escape(world)) world (seed \(seed), concurrency \(concurrency)), \
             \(elapsedMs.map { "\(served) served in \($0) ms" } ?? "no live part (the baselines alone)"); \

@@ -40,6 +40,13 @@ struct FolderCreationTests {
         #expect(throws: FileFailure(operation: "create a folder at", path: "", errno: .noSuchFileOrDirectory)) {
             try FolderCreation.create("")
         }
+        // A dangling symbolic link is named as one, with its target (it said "File exists").
+        try FileManager.default.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: root + "/not-mounted")
+        #expect(throws: FileFailure(
+            operation: "create a folder at: it is a symbolic link to \(root)/not-mounted, which does not exist",
+            path: root + "/dangling", errno: .fileExists)) {
+            try FolderCreation.create(root + "/dangling/state")
+        }
         // A name past NAME_MAX (255 bytes) is refused by the system, named with its errno.
         let long = root + "/" + String(repeating: "n", count: 300)
         #expect(throws: FileFailure(operation: "inspect", path: long, errno: .fileNameTooLong)) {

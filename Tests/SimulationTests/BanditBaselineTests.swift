@@ -169,10 +169,13 @@ import Testing
         let report = try SimulationRunner.runBaselines(plan: SimulationPlan(users: 50, seed: 1, windows: 2), world: world)
         #expect(report.baselines.map(\.name) == ["random", "oracle"])
         #expect(report.text.contains("linucb, logistic_ts, egreedy_lr and feature_best left out: the world has more than 5000 items"))
+        // The HTML report says it too (it listed two baselines with no word on the others).
+        #expect(report.html(command: "recpool simulate").contains(
+            "linucb, logistic_ts, egreedy_lr and feature_best left out: the world has more than 5000 items"))
         let small = try SimulationRunner.runBaselines(
             plan: SimulationPlan(users: 50, seed: 1, windows: 2),
             world: SimulatorWorld(config: try SimulatorConfig.parse(spec: "simulator:items=40")))
-        #expect(!small.text.contains("left out"))
+        #expect(!small.text.contains("left out") && !small.html(command: "recpool simulate").contains("left out"))
     }
 
     @Test func theBaselinesRankAsTheTextbookSaysOnTheSimulator() throws {

@@ -88,6 +88,9 @@ struct SimulationWindowTests {
         #expect(live.baseline("oracle")?.ctr == 1 && live.baseline("random")?.ofOracle == 0.25)
         #expect(live.text.contains("pool CTR 0.5000 (÷ oracle 0.50)"), "\(live.text)")
         #expect(live.text.contains("baselines on the same users, the 4 served"), "\(live.text)")
+        // The HTML report names the baselines' users as the text does.
+        let livePage = live.html(command: "recpool simulate")
+        #expect(livePage.contains("On the same users, the 4 served:"))
         // The second window served nobody: its baselines are over all its users.
         #expect(live.windows[0].oracleCtr == 1 && live.windows[1].oracleCtr == 0.5 && live.windows[1].randomCtr == 1)
         let unserved = outcomes.map { SimulationRunner.LiveOutcome(index: $0.index, served: false, click: 0, version: 0) }

@@ -114,7 +114,8 @@ enum OnlineViewText {
     /// When the next sync runs: none while learning is frozen (it waits for `unfreeze`); once feedback is pending, and
     /// then after the interval or the event count.
     static func nextSync(_ view: OnlineView) -> String {
-        if view.frozen { return "none while frozen (\(view.pendingEvents) pending; `recpool online unfreeze` resumes)" }
+        // While frozen the replicas hold their events (`pending_events` reads 0): they go out after an unfreeze.
+        if view.frozen { return "none while frozen (the replicas hold their feedback until `recpool online unfreeze`)" }
         // A sync starts only once feedback is pending: with none, "next after 3000 ms" read as a stalled timer.
         return (view.pendingEvents == 0 ? "once feedback arrives, then " : "")
             + "after "

@@ -13,8 +13,8 @@ import zmq
 import zmq.asyncio
 
 from . import operations as ops
-from .client import _Base, close_monitored, job_pause, keep_inherited, read_timeout, unanswered_read
-from .errors import Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout
+from .client import _Base, busy_pause, close_monitored, job_pause, keep_inherited, read_timeout, unanswered_read
+from .errors import Busy, Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
 from .wire import Command, Header, Status, cancel_payload
 
@@ -515,9 +515,12 @@ class AsyncJob:
             try:
                 self.document = document = await self.client.job(self.id, timeout=within)
                 silent_since = None
-            except Timeout:
-                # As Job.follow: a broker restart is waited through, up to UNANSWERED_GRACE_SECONDS.
+            except (Timeout, Busy) as error:
+                # As Job.follow: a broker restart (silence, or a draining broker's BUSY) is waited through, up to
+                # UNANSWERED_GRACE_SECONDS.
                 silent_since = unanswered_read(silent_since, give_up_at)
+                if isinstance(error, Busy):
+                    await asyncio.sleep(busy_pause(error, interval, give_up_at))
                 continue
             view = {k: v for k, v in document.items() if k != "updated_at"}
             if view != last:

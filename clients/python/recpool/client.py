@@ -15,7 +15,7 @@ import zmq
 
 from . import operations as ops
 from . import handshake
-from .errors import (Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, TooManyOpenFiles,
+from .errors import (Busy, Closed, InvalidRequest, JobFailed, ProtocolViolation, RecPoolError, Timeout, TooManyOpenFiles,
                      error_for)
 from .keys import apply_curve
 from .results import TERMINAL_JOB_STATES, FeedbackAck, Health, Scores, Slate
@@ -798,6 +798,8 @@ class Job:
             Timeout: the job had not ended within ``timeout`` (it keeps running on the pool), or the broker
                 answered no read of it for 60 s (``UNANSWERED_GRACE_SECONDS``; shorter ones, such as a broker
                 restart, are waited through).
+            Busy: the broker answered every read BUSY for 60 s (a draining broker's BUSY, for the seconds of a
+                restart, is waited through as silence is).
             InvalidRequest: ``interval`` or ``timeout`` out of range, or ``raise_on_failure`` not a bool.
         """
         interval = ops.number(interval, "interval", 0, ops.MAX_SECONDS)
@@ -810,9 +812,12 @@ class Job:
             try:
                 document = self.refresh(timeout=within)
                 silent_since = None
-            except Timeout:
-                # A broker restart: the job resumes from its last stored round, so keep reading it for a while.
+            except (Timeout, Busy) as error:
+                # A broker restart: a draining broker answers BUSY ("retry against its successor"), a stopped one
+                # nothing, and the job resumes from its last stored round; so keep reading it for a while.
                 silent_since = unanswered_read(silent_since, give_up_at)
+                if isinstance(error, Busy):
+                    time.sleep(busy_pause(error, interval, give_up_at))
                 continue
             view = {k: v for k, v in document.items() if k != "updated_at"}
             if view != last:
@@ -839,13 +844,23 @@ UNANSWERED_GRACE_SECONDS = 60.0
 
 
 def unanswered_read(silent_since: Optional[float], give_up_at: Optional[float]) -> float:
-    """Called in ``except Timeout`` of a followed job's read: returns when the broker stopped answering, or
-    re-raises the Timeout once that was ``UNANSWERED_GRACE_SECONDS`` ago or the follow's own ``timeout`` passed."""
+    """Called in ``except (Timeout, Busy)`` of a followed job's read: returns when the broker stopped answering (or
+    began answering BUSY), or re-raises the error once that was ``UNANSWERED_GRACE_SECONDS`` ago or the follow's own
+    ``timeout`` passed."""
     since = silent_since if silent_since is not None else time.monotonic()
     if time.monotonic() - since >= UNANSWERED_GRACE_SECONDS or (
             give_up_at is not None and time.monotonic() >= give_up_at):
         raise
     return since
+
+
+def busy_pause(error: Busy, interval: float, give_up_at: Optional[float]) -> float:
+    """Seconds to wait after a followed job's read was answered BUSY: the broker's hint (else ``interval``), at least
+    50 ms and at most 1 s, and never past the follow's end (``give_up_at``, monotonic seconds)."""
+    pause = min(max(error.retry_after or interval, 0.05), 1.0)
+    if give_up_at is not None:
+        pause = min(pause, max(0.0, give_up_at - time.monotonic()))
+    return pause
 
 
 def _not_ended(job_id: str, document: dict, timeout: float) -> Timeout:

@@ -742,6 +742,44 @@ def test_follow_waits_through_a_broker_restart_and_gives_up_after_the_grace(monk
         Job(Silent("running"), {"job": "job-1"}).wait(interval=0.01)
 
 
+class BusyJobReads(JobReads):
+    """As JobReads, but reads 2 and 3 are answered BUSY, as by a draining broker before its successor starts."""
+
+    def job(self, job_id, **_):
+        self.reads += 1
+        if self.reads in (2, 3):
+            raise recpool.Busy("BUSY: the broker is shutting down; nothing was done: retry against its successor")
+        self.reads -= 1
+        return self.document(job_id)
+
+
+class AsyncBusyJobReads(BusyJobReads):
+    async def job(self, job_id, **_):
+        return BusyJobReads.job(self, job_id)
+
+
+def test_follow_waits_through_a_draining_brokers_busy_and_gives_up_after_the_grace(monkeypatch):
+    # A helper's case: SIGTERM on the broker (a systemd restart) made its reads BUSY, and wait() raised Busy while the
+    # job resumed and completed on the restarted broker.
+    final = Job(BusyJobReads("running", "running", "running", "completed"), {"job": "job-1"}).wait(interval=0.01)
+    assert final["state"] == "completed"
+
+    async def main():
+        job = AsyncJob(AsyncBusyJobReads("running", "running", "running", "completed"), {"job": "job-2"})
+        return [d["state"] async for d in job.follow(0.01)]
+
+    assert asyncio.run(main())[-1] == "completed"
+    from recpool import client as client_module
+    monkeypatch.setattr(client_module, "UNANSWERED_GRACE_SECONDS", 0.05)
+
+    class AlwaysBusy(JobReads):
+        def job(self, job_id, **_):
+            raise recpool.Busy("BUSY: the broker is shutting down")
+
+    with pytest.raises(recpool.Busy, match="shutting down"):
+        Job(AlwaysBusy("running"), {"job": "job-1"}).wait(interval=0.01)
+
+
 # ---------------------------------------------------------------- 11. docs/PYTHON.md
 
 def test_python_md_states_the_brokers_width_message_and_the_conflicts():

@@ -1,6 +1,8 @@
 """What the client checks before uploading a shop's log with a schema, and the events it refuses, with no pool:
 the ``train`` and ``recommend`` generators raise before their first request."""
 
+import re
+
 import pytest
 
 import recpool
@@ -93,6 +95,18 @@ def test_a_schema_that_is_not_toml_is_refused_naming_the_file(shop):
     (shop / "shop.toml").write_text("[logs\n")
     with pytest.raises(recpool.InvalidRequest, match=f"the schema {shop / 'shop.toml'} is not valid TOML"):
         first_request(ops.train(shop / "logs.csv", shop / "shop.toml"))
+
+
+def test_a_schema_path_that_names_no_file_says_so_not_that_it_is_not_toml(shop, tmp_path):
+    # A helper's case: train("export/impressions.csv", "export/schema.tom") said the path "is not valid TOML".
+    for missing in [str(shop / "shop.tom"), "export/schema.tom", "nope.toml"]:
+        with pytest.raises(recpool.InvalidRequest, match=f"the schema {re.escape(missing)} names no file"):
+            first_request(ops.train(shop / "logs.csv", missing))
+    with pytest.raises(recpool.InvalidRequest, match="is a folder"):
+        first_request(ops.train(shop / "logs.csv", str(tmp_path)))
+    # TOML text is still read as text.
+    with pytest.raises(recpool.InvalidRequest, match=r"\[catalogue\] names no file"):
+        first_request(ops.train(shop / "logs.csv", 'x = "y"'))
 
 
 @pytest.mark.parametrize("event, message", [

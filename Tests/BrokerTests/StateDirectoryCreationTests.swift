@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+@testable import Broker
+
+/// A start that fails undoes only what it created: a reviewer's case, a `--state-dir` that was a dangling symbolic link
+/// (a disk not mounted under it), or a looping one, was read as missing, recorded as the start's, and deleted.
+@Suite("What a failed broker start removes")
+struct StateDirectoryCreationTests {
+    static func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recpool-sdc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a dangling or looping symbolic link at the state directory, or above it, is never removed")
+    func linksAreKept() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: root + "/not-mounted")
+        try manager.createSymbolicLink(atPath: root + "/loop1", withDestinationPath: root + "/loop2")
+        try manager.createSymbolicLink(atPath: root + "/loop2", withDestinationPath: root + "/loop1")
+        for stateDirectory in [root + "/dangling", root + "/dangling/state", root + "/loop1", root + "/loop1/state"] {
+            let creation = StateDirectoryCreation(stateDirectory: stateDirectory)
+            creation.undo()
+            #expect((try? manager.destinationOfSymbolicLink(atPath: root + "/dangling")) == root + "/not-mounted")
+            #expect((try? manager.destinationOfSymbolicLink(atPath: root + "/loop1")) == root + "/loop2")
+        }
+    }
+
+    @Test("a missing path is removed from its outermost created folder; an existing empty one is emptied, not removed")
+    func createdIsRemoved() throws {
+        let root = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let manager = FileManager.default
+        let creation = StateDirectoryCreation(stateDirectory: root + "/a/b/c")
+        #expect(creation.createdRoot == root + "/a")
+        try manager.createDirectory(atPath: root + "/a/b/c", withIntermediateDirectories: true)
+        creation.undo()
+        #expect(!manager.fileExists(atPath: root + "/a"))
+        try manager.createDirectory(atPath: root + "/empty", withIntermediateDirectories: true)
+        let emptied = StateDirectoryCreation(stateDirectory: root + "/empty")
+        try Data().write(to: URL(fileURLWithPath: root + "/empty/recpool.sqlite"))
+        emptied.undo()
+        #expect(manager.fileExists(atPath: root + "/empty"))
+        #expect(try manager.contentsOfDirectory(atPath: root + "/empty").isEmpty)
+    }
+}

@@ -73,9 +73,10 @@ public final class ProcessCluster: @unchecked Sendable {
         endpoints = try WireJSON.decode(BrokerEndpoints.self, from: line)
     }
 
-    /// Restarts the broker on the same endpoints after killing it with SIGKILL.
-    public func restartBroker() throws {
-        kill("broker", signal: SIGKILL)
+    /// Restarts the broker on the same endpoints after stopping it with `signal` (SIGKILL by default).
+    public func restartBroker(signal: Int32 = SIGKILL) throws {
+        // SIGTERM drains first (new requests answered BUSY until it exits); `kill` waits for the exit either way.
+        kill("broker", signal: signal)
         let old = endpoints
         try startBroker(frontend: old.frontend, backend: old.backend, extra: brokerArguments)
     }

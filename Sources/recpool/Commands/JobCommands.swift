@@ -115,6 +115,17 @@ enum JobFollower {
     /// before it gives up with the timeout's error.
     static let unansweredGraceSeconds = 60.0
 
+    /// How long to wait before the next read after `error`, when it is one a broker restart gives (seconds): none after
+    /// a read that timed out (it waited already), the broker's hint (0.05 to 1 s) after its BUSY; nil for any other
+    /// error, which ends the follow.
+    static func restartPause(_ error: ClientError) -> Double? {
+        switch error {
+        case .timedOut: 0
+        case .server(.busy, _, let retryAfterMs): min(max(Double(retryAfterMs) / 1000, 0.05), 1)
+        default: nil
+        }
+    }
+
     static func follow(_ id: String, client: RecPoolClient, json: Bool) async throws {
         var last: JobView? = nil
         // The first round seen and when: the ETA is measured from rounds that ran while following, never from the
@@ -129,16 +140,18 @@ enum JobFollower {
                 if silentSince != nil { CommandOutput.printError("recpool: the broker answers again; following \(id)") }
                 silentSince = nil
             } catch {
-                // A broker restart: the job resumes from its last stored round, so keep following it for a while.
-                guard let timeout = error as? ClientError, case .timedOut = timeout else { throw error }
+                // A broker restart: a draining broker answers BUSY ("retry against its successor"), a stopped one
+                // nothing, and the job resumes from its last stored round; so keep following it for a while.
+                guard let pause = Self.restartPause(error) else { throw error }
                 let since = silentSince ?? Date()
                 if silentSince == nil {
                     CommandOutput.printError(
-                        "recpool: \(timeout); still following \(id) for up to \(Int(unansweredGraceSeconds)) s "
+                        "recpool: \(error); still following \(id) for up to \(Int(unansweredGraceSeconds)) s "
                             + "(a restarted broker resumes the job)")
                 }
                 silentSince = since
                 if Date().timeIntervalSince(since) >= unansweredGraceSeconds { throw error }
+                if pause > 0 { try await Task.sleep(nanoseconds: UInt64(pause * 1e9)) }
                 continue
             }
             let final = ["completed", "failed", "cancelled"].contains(job.state)

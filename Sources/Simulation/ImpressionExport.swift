@@ -167,14 +167,33 @@ public enum ImpressionExport {
         }
     }
 
-    /// The path of the item-context file that goes with `dataFile`.
+    /// The path of the item-context file that goes with `dataFile`: in its folder as written, made absolute.
     public static func itemContextPath(nextTo dataFile: String) -> String {
-        URL(fileURLWithPath: dataFile).deletingLastPathComponent().appendingPathComponent(itemContextFileName).path
+        absolute(inFolder(of: dataFile, itemContextFileName))
     }
 
-    /// The path of the schema file that goes with `dataFile`.
+    /// The path of the schema file that goes with `dataFile`: in its folder as written, made absolute.
     public static func schemaPath(nextTo dataFile: String) -> String {
-        URL(fileURLWithPath: dataFile).deletingLastPathComponent().appendingPathComponent(schemaFileName).path
+        absolute(inFolder(of: dataFile, schemaFileName))
+    }
+
+    /// The folder `dataFile` lies in, as written (`lnk/../q` for `lnk/../q/z.csv`), `.` for a bare name. Never tidied as
+    /// text: URL made `lnk/../q` `./q`, while the system writes the log under the link's target, so the three files
+    /// were split between two folders and the summary named a log that did not exist.
+    static func folder(of dataFile: String) -> String {
+        guard let slash = dataFile.lastIndex(of: "/") else { return "." }
+        return slash == dataFile.startIndex ? "/" : String(dataFile[..<slash])
+    }
+
+    /// `name` in the folder of `dataFile`, as written.
+    static func inFolder(of dataFile: String, _ name: String) -> String {
+        let folder = folder(of: dataFile)
+        return folder == "." ? name : folder == "/" ? "/" + name : folder + "/" + name
+    }
+
+    /// `path` made absolute from the working directory, not tidied.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
     }
 
     /// Writes the data file, and the item-context and schema files next to it, creating their folder (and its
@@ -208,8 +227,7 @@ public enum ImpressionExport {
         let (data, counts) = try dataCSV(impressions, spec: spec)
         // The folder as written, not as URL tidies it: `../a/../b` is `../b` to URL, which leaves `../a` uncreated
         // for the write that follows the path as written.
-        let directory = (dataFile as NSString).deletingLastPathComponent.isEmpty
-            ? "." : (dataFile as NSString).deletingLastPathComponent
+        let directory = folder(of: dataFile)
         do {
             try FolderCreation.create(directory)
         } catch {
@@ -237,7 +255,8 @@ public enum ImpressionExport {
         }
         return Summary(
             // Absolute, as the other two are: one summary names all three files the same way.
-            dataFile: URL(fileURLWithPath: dataFile).path, itemContextFile: itemFile, schemaFile: schemaFile,
+            dataFile: absolute(dataFile.hasPrefix("./") ? String(dataFile.dropFirst(2)) : dataFile),
+            itemContextFile: itemFile, schemaFile: schemaFile,
             impressions: impressions.count - counts.skippedImpressions,
             rows: counts.rows, feedbackRows: counts.feedbackRows, unobservedRows: counts.unobservedRows,
             dwellRows: counts.dwellRows, clicks: counts.clicks, skippedImpressions: counts.skippedImpressions)

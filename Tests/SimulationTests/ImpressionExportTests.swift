@@ -194,6 +194,20 @@ import Testing
             return path == blocker.appendingPathComponent("deeper").path
                 && reason == "cannot create a folder at \(blocker.path): a file of that name is in the way"
         }
+        // A path through a link and .. puts all three files where the system puts the log, and the summary names them
+        // (URL tidied `lnk/../q` as text: the log went under the link's target, the other two beside the link).
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("real/deep"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.appendingPathComponent("lnk").path,
+            withDestinationPath: directory.appendingPathComponent("real/deep").path)
+        let throughLink = try ImpressionExport.write(
+            log, spec: spec, dataFile: directory.appendingPathComponent("lnk/../q/z.csv").path)
+        for written in [throughLink.dataFile, throughLink.itemContextFile, throughLink.schemaFile] {
+            #expect(FileManager.default.fileExists(atPath: written), "\(written)")
+        }
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("real/q/item_context.csv").path))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("q").path))
         // A folder where item_context.csv or schema.toml goes is refused before the log is written.
         for companion in ["item_context.csv", "schema.toml"] {
             let export = directory.appendingPathComponent("blocked-\(companion)")

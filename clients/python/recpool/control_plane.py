@@ -311,7 +311,9 @@ def read_schema(schema):
     elif isinstance(schema, str) and "\n" not in schema and "=" not in schema and "[" not in schema:
         # One line holding no `key = value` and no `[table]` is no schema text: a path, mistyped or of no file (it was
         # parsed as TOML and "not valid TOML" named a syntax error).
-        what = "is a folder" if os.path.isdir(schema) else "names no file (No such file or directory)"
+        what = ("is a folder" if os.path.isdir(schema)
+                else "is not a regular file (a pipe or a device)" if os.path.exists(schema)
+                else "names no file (No such file or directory)")
         raise InvalidRequest(f"the schema {schema} {what}; give the path of a TOML file, or the TOML text itself")
     elif isinstance(schema, str):
         text, base = schema, os.getcwd()

@@ -104,6 +104,8 @@ def test_a_schema_path_that_names_no_file_says_so_not_that_it_is_not_toml(shop, 
             first_request(ops.train(shop / "logs.csv", missing))
     with pytest.raises(recpool.InvalidRequest, match="is a folder"):
         first_request(ops.train(shop / "logs.csv", str(tmp_path)))
+    with pytest.raises(recpool.InvalidRequest, match="/dev/null is not a regular file"):
+        first_request(ops.train(shop / "logs.csv", "/dev/null"))
     # TOML text is still read as text.
     with pytest.raises(recpool.InvalidRequest, match=r"\[catalogue\] names no file"):
         first_request(ops.train(shop / "logs.csv", 'x = "y"'))

@@ -24,9 +24,9 @@ extension BrokerCore {
         }
         if replyLatencies.count < 100_000 { replyLatencies.append(elapsed) }
         // An OK RECOMMEND reply is checked against the request's document, and a held slate carries its `top`: the
-        // document is decoded once for both.
+        // document is decoded once for both, and not for a late reply, which is dropped unread.
         let document =
-            entry.request.service == .recommend && message.header.status == .ok
+            !entry.clientAnswered && entry.request.service == .recommend && message.header.status == .ok
             ? RecommendDocument(entry.request.payload.first) : .absent
         latencies[entry.request.service, default: ServiceLatency()].record(elapsed)
         if entry.clientAnswered {

@@ -5,73 +5,134 @@ import Foundation
 #endif
 
 /// What a broker's start creates for its `--state-dir`, so that a start that fails (a port in use) leaves the file
-/// system as it found it (docs/OPERATIONS.md, exit 69): the outermost folder of the path that did not exist
-/// (`a/` for a missing `a/b/c`, not only `c`), or, for a folder that existed empty, what the start put in it.
+/// system as it found it (docs/OPERATIONS.md, exit 69): the folders `mkdir -p` makes for the path (`a` and `a/b` for a
+/// missing `a/b/c`, each by its resolved path), and in the state directory only the store's own entries that were not
+/// there before (`recpool.sqlite` and its companions, `recpool.lock`, `blobs`). Nothing else in an existing folder is
+/// ever touched, and a folder is removed only once it is empty (`rmdir(2)`).
 ///
 /// The path is read as the system reads it, never tidied as text: `link/../new` is the folder `new` beside the link's
-/// target, and a dangling or looping symbolic link is something that exists. Tidied, `link/../new` was `./new`, and a
-/// failed start removed an operator's folder of that name; a dangling link read as missing was removed too.
+/// target, `new/..` is the working directory (the store's files land there, and only they are removed), `a/../b` with
+/// `a` missing creates `a` and then `b` beside it, and a dangling or looping symbolic link is something that exists,
+/// never removed.
 public struct StateDirectoryCreation: Sendable {
-    /// The outermost folder the start creates, as written, or nil when the state directory exists.
-    public let createdRoot: String?
-    /// The state directory when it existed and was empty (its contents are the start's).
-    public let emptied: String?
+    /// The folders the start creates, as absolute resolved paths, outermost first: removed innermost first, each only
+    /// if empty.
+    public let createdFolders: [String]
+    /// The state directory as the system resolves it once its folders exist (absolute), or nil when it cannot be
+    /// resolved (a dangling or looping link, a file in the way, a folder that cannot be searched): the start then
+    /// fails before writing into it.
+    public let resolved: String?
+    /// The store's entries that were in ``resolved`` before the start (or could not be looked up): never removed.
+    public let preexisting: Set<String>
 
-    /// `path` without trailing `/` and `/.` components, which make `lstat` follow a final symbolic link (`dangling/`
-    /// reads as missing where `dangling` is a link); `/` stays `/`.
-    static func entry(_ path: String) -> String {
-        var entry = path
-        while entry.count > 1 && (entry.hasSuffix("/") || entry.hasSuffix("/.")) {
-            entry.removeLast(entry.hasSuffix("/") ? 1 : 2)
-        }
-        return entry
-    }
-
-    /// Whether anything is at `path`, a symbolic link included whatever it points to: only a lookup that finds no entry
-    /// (ENOENT, or ENOTDIR under a file) says nothing is there. `fileExists` follows links, so a dangling link (a disk
-    /// not mounted under `/srv/recpool`) or a looping one read as missing, was recorded as the start's, and a failed
-    /// start deleted the operator's link.
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        if lstat(entry(path), &info) == 0 { return true }
-        return errno != ENOENT && errno != ENOTDIR
-    }
-
-    /// The folder `path` lies in, as written (`a/b` for `a/b/c`, `link/..` for `link/../new`), or nil for a path of one
-    /// component, which lies in the working directory.
-    static func parent(_ path: String) -> String? {
-        let written = entry(path)
-        guard let slash = written.lastIndex(of: "/") else { return nil }
-        if slash == written.startIndex { return written == "/" ? nil : "/" }
-        return String(written[..<slash])
-    }
+    /// The entries a start may create in the state directory (``RecStore``, its lock and its blob folder). The
+    /// database's companions go with it: a database that existed keeps its log and shared memory whatever they are.
+    static let storeEntries = [
+        "recpool.sqlite", "recpool.sqlite-wal", "recpool.sqlite-shm", "recpool.sqlite-journal", "recpool.lock", "blobs",
+    ]
 
     /// Records what exists before the start.
+    /// - Parameter stateDirectory: the `--state-dir` as given, absolute or relative to the working directory.
     public init(stateDirectory: String) {
-        let manager = FileManager.default
-        if Self.exists(stateDirectory) {
-            createdRoot = nil
-            let contents = (try? manager.contentsOfDirectory(atPath: stateDirectory)) ?? ["?"]
-            emptied = contents.isEmpty ? stateDirectory : nil
-        } else {
-            var root = Self.entry(stateDirectory)
-            while let parent = Self.parent(root), !Self.exists(parent) { root = parent }
-            createdRoot = root
-            emptied = nil
+        let (folders, resolved) = Self.resolve(stateDirectory)
+        createdFolders = folders
+        self.resolved = resolved
+        var existing = Set<String>()
+        if let resolved, folders.last != resolved {
+            var info = stat()
+            for name in Self.storeEntries where lstat("\(resolved)/\(name)", &info) == 0 || errno != ENOENT {
+                existing.insert(name)
+            }
+        }
+        preexisting = existing
+    }
+
+    /// The folders `FolderCreation` will make for `path` and the folder `path` then names, both resolved as the
+    /// system resolves them: an existing component through `realpath(3)` (links followed), a missing one appended (a
+    /// folder the start makes is no link, so a `..` after it is its lexical parent).
+    /// - Returns: the created folders outermost first, and the state directory, nil when a component is something
+    ///   `mkdir -p` stops at (a file, a dangling or looping link, a folder that cannot be searched).
+    static func resolve(_ path: String) -> (created: [String], resolved: String?) {
+        guard !path.isEmpty, let start = realPath(path.hasPrefix("/") ? "/" : ".") else { return ([], nil) }
+        var current = start
+        var created: [String] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".":
+                continue
+            case "..":
+                if let slash = current.lastIndex(of: "/") {
+                    current = slash == current.startIndex ? "/" : String(current[..<slash])
+                }
+            default:
+                let candidate = current == "/" ? "/\(component)" : "\(current)/\(component)"
+                var info = stat()
+                if created.contains(candidate) {
+                    current = candidate  // `a/../a` with `a` missing: made once
+                } else if lstat(candidate, &info) != 0 {
+                    guard errno == ENOENT else { return (created, nil) }
+                    created.append(candidate)
+                    current = candidate
+                } else if info.st_mode & S_IFMT == S_IFDIR {
+                    current = candidate
+                } else if info.st_mode & S_IFMT == S_IFLNK, let target = realPath(candidate),
+                    stat(target, &info) == 0, info.st_mode & S_IFMT == S_IFDIR
+                {
+                    current = target
+                } else {
+                    return (created, nil)
+                }
+            }
+        }
+        return (created, current)
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Removes what the start created: the store's entries that were not in the state directory before (none while
+    /// another process holds the directory's lock: a broker that started beside this one owns them), then the created
+    /// folders innermost first: the state directory with whatever the start put in it, the others only when empty.
+    public func undo() {
+        let held = resolved.map(heldElsewhere) ?? false
+        if let resolved, !held {
+            let newDatabase = !preexisting.contains("recpool.sqlite")
+            for name in Self.storeEntries where !preexisting.contains(name) {
+                if name.hasPrefix("recpool.sqlite") && !newDatabase { continue }
+                let path = "\(resolved)/\(name)"
+                var info = stat()
+                guard lstat(path, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    try? FileManager.default.removeItem(atPath: path)
+                } else {
+                    unlink(path)
+                }
+            }
+        }
+        for folder in createdFolders.reversed() {
+            if folder == resolved && !held {
+                try? FileManager.default.removeItem(atPath: folder)
+            } else {
+                rmdir(folder)
+            }
         }
     }
 
-    /// Removes what the start created: the created root as the system resolves it now (`realpath`), so a path written
-    /// through a link removes the folder the start made there, and nothing when it does not resolve.
-    public func undo() {
-        let manager = FileManager.default
-        if let createdRoot, let resolved = realpath(createdRoot, nil) {
-            let path = String(cString: resolved)
-            free(resolved)
-            try? manager.removeItem(atPath: path)
-        }
-        if let emptied, let contents = try? manager.contentsOfDirectory(atPath: emptied) {
-            for item in contents { try? manager.removeItem(atPath: "\(emptied)/\(item)") }
-        }
+    /// Whether another process holds the state directory's lock (``StateDirectoryLock``'s record lock on
+    /// `recpool.lock`; `F_GETLK` reports only other processes' locks, so this process's own store, still being closed,
+    /// does not count). Closing the descriptor drops this process's record locks on the file, which a failed start no
+    /// longer needs.
+    private func heldElsewhere(_ directory: String) -> Bool {
+        let fd = open("\(directory)/recpool.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, F_GETLK, &probe) == 0 else { return true }
+        return probe.l_type != Int16(F_UNLCK)
     }
 }

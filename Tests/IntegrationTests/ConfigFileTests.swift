@@ -361,7 +361,16 @@ struct ConfigFileTests {
             "recpool-broker",
             ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", state])
         #expect(takenExisting.code == 69, "\(takenExisting.stderr)")
-        #expect(FileManager.default.fileExists(atPath: state + "/note"))
+        // With only what it held: the store's database, lock and blob folder were left beside the operator's files.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state) == ["note"])
+        // Written through folders the start makes and leaves again (`new/..` is `state`; `a/../b` makes `a`, then `b`).
+        for written in [state + "/new/..", state + "/a/../b"] {
+            let takenDotDot = try runTool(
+                "recpool-broker",
+                ["--frontend", cluster.endpoints.frontend, "--backend", "tcp://127.0.0.1:*", "--state-dir", written])
+            #expect(takenDotDot.code == 69, "\(takenDotDot.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state) == ["note"], "\(written)")
+        }
         // Every folder of a path the start created goes, not only the last; an empty one that existed is left empty.
         let nested = state + "-nested/b/c"
         let takenNested = try runTool(

@@ -93,6 +93,9 @@ public enum RoundExecutor {
                     "dataset_sha256": data.sha256, "seed": "\(spec.seed)", "epochs": "\(spec.epochs)",
                     "batch": "\(spec.batch)", "learning_rate": "\(spec.lr)", "workers": "\(a.shards)",
                     "sync_every": "\(spec.syncEvery)", "adam_step": "\(received.optimizer.step)",
+                    // The round whose state the file holds (restore_best may checkpoint an earlier round's than the
+                    // last): each round runs `sync_every` steps a replica, the last one perhaps fewer.
+                    "weights_round": "\(Self.round(ofStep: received.optimizer.step, syncEvery: spec.syncEvery))",
                 ].merging(data.inputColumns.map { [Checkpoint.inputColumnsKey: Checkpoint.inputColumnsValue($0)] } ?? [:]) { a, _ in a })
             return checkpoint.encoded()
         }
@@ -109,6 +112,11 @@ public enum RoundExecutor {
         report.step = outcome.step
         report.epoch = perEpoch > 0 ? outcome.step / perEpoch : 0
         return pack.encoded()
+    }
+
+    /// The round after which a replica has run `step` steps: ⌈step / syncEvery⌉, 0 for the starting state.
+    static func round(ofStep step: Int, syncEvery: Int) -> Int {
+        syncEvery > 0 && step > 0 ? (step - 1) / syncEvery + 1 : 0
     }
 
     /// Refuses a round that diverged: it returns no state, since averaging NaN or infinite weights into the job

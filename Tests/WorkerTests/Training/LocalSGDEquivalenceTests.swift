@@ -1,7 +1,7 @@
 import RecModel
 import RecWire
 import Testing
-import Worker
+@testable import Worker
 
 @Suite("Local SGD rounds")
 struct LocalSGDEquivalenceTests {
@@ -48,11 +48,23 @@ struct LocalSGDEquivalenceTests {
         let checkpoint = try Checkpoint(decoding: final.body)
         #expect(checkpoint.model == .mlp(reference.model))
         #expect(checkpoint.metadata["job"] == "job-1")
+        // The round whose state it holds: the last one here (restore_best may send an earlier round's state).
+        #expect(checkpoint.metadata["weights_round"] == "\(round - 1)")
+        #expect(checkpoint.metadata["adam_step"] == "\(total)")
         let metrics = try #require(final.report.metrics)
         for key in ["val_loss", "auc", "accuracy", "log_loss"] { #expect(metrics[key] != nil, "missing \(key)") }
         #expect(try #require(metrics["auc"] ?? nil) > 0.8)
         let loss = try #require(metrics["val_loss"] ?? nil)
         #expect(abs(loss - Double(reference.evaluateLoss(splitValidation(spec)))) < 1e-6)
+    }
+
+    @Test("the round of a replica's step count: the starting state is round 0, a short last round counts as one")
+    func roundOfStep() {
+        #expect(RoundExecutor.round(ofStep: 0, syncEvery: 7) == 0)
+        #expect(RoundExecutor.round(ofStep: 7, syncEvery: 7) == 1)
+        #expect(RoundExecutor.round(ofStep: 8, syncEvery: 7) == 2)
+        #expect(RoundExecutor.round(ofStep: 33, syncEvery: 1000) == 1)
+        #expect(RoundExecutor.round(ofStep: 33, syncEvery: 1) == 33)
     }
 
     @Test("Two shards averaged once give every replica the same bytes, and the next round sees the same SHA")

@@ -337,6 +337,9 @@ extension WarmStart {
     ///   feature), so the warm start learns nothing from them.
     /// - A categorical feature whose declared `values` are not the served ones (compared as sets: the policy looks a
     ///   value up by name), or that the policy reads as numeric: the declaration is not used.
+    /// - A numeric feature the policy encodes as categorical, or a categorical one (without values) it reads as
+    ///   numeric; a numeric feature whose declared `mean` or `scale` is not the served one (values standardised
+    ///   otherwise than the schema says, learnt as the policy standardises them).
     /// Empty when everything agrees.
     /// - Parameters:
     ///   - schema: the logs' schema (`--schema`).
@@ -349,6 +352,7 @@ extension WarmStart {
                     + "(\(spec.userFeatures.map { "'\($0.name)'" }.joined(separator: ", "))): the policy refuses every row "
                     + "that carries it as an unknown user feature"
             }
+            if let note = kindNote(feature, policy) { return note }
             guard let declared = feature.values, Set(declared) != Set(policy.values) else { return nil }
             let encoding: String
             switch (policy.kind, policy.values.isEmpty) {
@@ -359,6 +363,35 @@ extension WarmStart {
             return "the schema declares \(declared.count) values of user feature '\(feature.name)' "
                 + "[\(declared.joined(separator: ", "))], but the served policy \(encoding): the warm start "
                 + "trains the served encoding; register a catalogue with this schema (a new lineage) to use the declared values"
+        }
+    }
+}
+
+extension WarmStart {
+    /// The note for a feature the schema and the served policy encode as different kinds, or a numeric one they
+    /// standardise differently (a declared `mean` or `scale` other than the served one, relative difference over
+    /// 1e-9: TOML and the stored spec's JSON both keep a double exactly); nil when they agree.
+    static func kindNote(_ feature: DataSchema.Feature, _ policy: UserFeatureSpec) -> String? {
+        let advice = "the warm start trains the served encoding; register a catalogue with this schema (a new lineage) "
+            + "to use the declared one"
+        switch (feature.kind, policy.kind) {
+        case (.numeric, .categorical):
+            return "the schema declares user feature '\(feature.name)' numeric, but the served policy encodes it as "
+                + "categorical (each value a category): \(advice)"
+        case (.categorical, .numeric) where feature.values == nil:
+            return "the schema declares user feature '\(feature.name)' categorical, but the served policy reads it as "
+                + "numeric (mean \(policy.mean), scale \(policy.scale)): \(advice)"
+        case (.numeric, .numeric):
+            func differs(_ declared: Double?, _ served: Double) -> Bool {
+                guard let declared else { return false }
+                return abs(declared - served) > 1e-9 * max(abs(declared), abs(served), 1e-300)
+            }
+            guard differs(feature.mean, policy.mean) || differs(feature.scale, policy.scale) else { return nil }
+            return "the schema declares user feature '\(feature.name)' numeric with mean \(feature.mean ?? policy.mean), "
+                + "scale \(feature.scale ?? policy.scale), but the served policy standardises it with mean "
+                + "\(policy.mean), scale \(policy.scale): \(advice)"
+        default:
+            return nil
         }
     }
 }

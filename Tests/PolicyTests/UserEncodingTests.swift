@@ -190,4 +190,39 @@ struct UserEncodingTests {
         #expect(notes[2].contains("'age' [young]") && notes[2].contains("reads it as numeric"))
         #expect(notes[3].contains("'device' is not one the served policy has") && notes[3].contains("refuses every row"))
     }
+
+    /// A shop's case: a policy registered with `age = "numeric"` (mean 0, scale 1) warm-started with a schema declaring
+    /// `mean = 43.02, scale = 15.05` learnt ages 18–70 raw (clipped) with no warning, where a `values` mismatch warned.
+    @Test func aWarmStartNamesANumericFeatureStandardisedOtherwiseOrOfAnotherKind() throws {
+        let spec = OnlinePolicySpec.make(
+            catalogue: try unitCatalogue(),
+            userFeatures: [
+                DataSchema.Feature("age", .numeric), DataSchema.Feature("income", .numeric, mean: 5, scale: 2),
+                DataSchema.Feature("region", .categorical), DataSchema.Feature("visits", .numeric),
+            ])
+        func schema(_ features: [DataSchema.Feature]) -> DataSchema {
+            DataSchema(
+                logs: DataSchema.Logs(
+                    timestamp: "t", item: "item", position: "slot", outcome: "click", propensity: "p",
+                    userFeatures: features),
+                catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
+        }
+        // Agreeing: undeclared statistics, or the served ones, or ones equal to within a double's rounding.
+        let agreeing = schema([
+            DataSchema.Feature("age", .numeric), DataSchema.Feature("income", .numeric, mean: 5, scale: 2.000000000001),
+            DataSchema.Feature("region", .categorical), DataSchema.Feature("visits", .numeric, mean: 0),
+        ])
+        #expect(WarmStart.schemaValueNotes(schema: agreeing, spec: spec).isEmpty)
+        let differing = schema([
+            DataSchema.Feature("age", .numeric, mean: 43.02, scale: 15.05),
+            DataSchema.Feature("income", .numeric, scale: 3), DataSchema.Feature("region", .numeric),
+            DataSchema.Feature("visits", .categorical),
+        ])
+        let notes = WarmStart.schemaValueNotes(schema: differing, spec: spec)
+        #expect(notes.count == 4, "\(notes)")
+        #expect(notes[0].contains("'age' numeric with mean 43.02, scale 15.05") && notes[0].contains("with mean 0.0, scale 1.0"))
+        #expect(notes[1].contains("'income' numeric with mean 5.0, scale 3.0") && notes[1].contains("with mean 5.0, scale 2.0"))
+        #expect(notes[2].contains("'region' numeric") && notes[2].contains("encodes it as categorical"))
+        #expect(notes[3].contains("'visits' categorical") && notes[3].contains("reads it as numeric"))
+    }
 }

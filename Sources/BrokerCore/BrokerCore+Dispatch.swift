@@ -256,7 +256,22 @@ extension BrokerCore {
 
     /// Why no live worker may take `request` (the NO_WORKER or CONFLICT reply's message), or `nil`
     /// when one may.
-    func ineligibilityReason(for request: PendingRequest) -> String? {
+    func ineligibilityReason(for request: PendingRequest) -> String? { ineligibility(for: request)?.reason }
+
+    /// Why no live worker may take `request`, and whether that is for want of a worker with credit (`noWorker`: none
+    /// offers the service, or every one that would take it reports 0 slots; answered NO_WORKER, not CONFLICT), or `nil`
+    /// when one may.
+    func ineligibility(for request: PendingRequest) -> (reason: String, noWorker: Bool)? {
+        guard let reason = ineligibleBecause(request) else { return nil }
+        let service = request.service
+        let offering = takingWorkers(service)
+        let fitting = offering.filter {
+            $0.serves(request.header) && (request.columns == nil || $0.inputWidth == request.columns)
+        }
+        return (reason, offering.allSatisfy { $0.slots == 0 } || (!fitting.isEmpty && fitting.allSatisfy { $0.slots == 0 }))
+    }
+
+    private func ineligibleBecause(_ request: PendingRequest) -> String? {
         let service = request.service
         let offering = takingWorkers(service)
         let serving = servingIdentities(for: request)
@@ -312,6 +327,13 @@ extension BrokerCore {
             return "no live worker serves rows of \(columns) features (served widths: \(widths))\(gone)"
         }
         let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }
+        // Those that would take it report no credit: said as when every worker does (a fleet of two widths fell
+        // through to the registry's CONFLICT below, though nothing claimed a version).
+        if !fitting.isEmpty, fitting.allSatisfy({ $0.slots == 0 }) {
+            let rows = request.columns.map { " rows of \($0) features" } ?? ""
+            return "every live worker that offers \(service.name)\(rows.isEmpty ? "" : " for" + rows) (\(fitting.count)) "
+                + "reports 0 slots: none takes a request"
+        }
         if rollout == nil,
             let benched = fitting.first(where: { w in
                 holdsClaimedVersion(w) && serving[w.modelVersion].map { $0 != w.modelIdentity(for: service) } == true

@@ -217,15 +217,22 @@ extension BrokerCore {
     mutating func abandonMalformedReply(
         identity: [UInt8], frames: [[UInt8]], error: WireError, now: BrokerInstant, into actions: inout [BrokerAction]
     ) {
-        // Only a reply (the reply bit) can name a dispatch: a worker's own messages (ROUND_RESULT, POLICY_STATE,
-        // CATALOGUE_STATE) carry no reply bit and number other things. A broken reply names its request under any
-        // command code (its own service's, another client command's such as a STATUS reply's, a HEARTBEAT's, or an
-        // undefined one): the request is answered INTERNAL now, as a well-formed reply of another command is.
-        guard let first = frames.first, first.count > 4, first[4] & Header.replyBit != 0,
+        // A worker's own messages (READY, HEARTBEAT, DISCONNECT, ROUND_RESULT, POLICY_STATE, CATALOGUE_STATE) carry
+        // no reply bit and number other things: such a message never names a dispatch. Anything else does: a broken
+        // reply under any command code (its own service's, another client command's such as a STATUS reply's, a
+        // HEARTBEAT's, or an undefined one), and a message without the reply bit whose command is no worker message
+        // (an undefined code such as 0x7f left its client waiting for its deadline, which the spec rules out). The
+        // request is answered INTERNAL now, as a well-formed reply of another command is.
+        guard let first = frames.first, first.count > 4,
+            first[4] & Header.replyBit != 0 || !Self.workerMessageCodes.contains(first[4]),
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
         abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
     }
+
+    /// The command codes a worker sends of its own accord, never as a reply (docs/PROTOCOL.md, "Worker to broker").
+    static let workerMessageCodes: Set<UInt8> = Set(
+        [Command.ready, .heartbeat, .disconnect, .roundResult, .policyState, .catalogueState].map(\.rawValue))
 
     /// Answers this worker's dispatch `dispatchId` INTERNAL "worker W `problem`" now (counted in
     /// `invalid_worker_replies`), and forgets it: the worker's message named it but cannot be its answer.

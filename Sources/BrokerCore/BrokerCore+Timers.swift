@@ -46,12 +46,12 @@ extension BrokerCore {
                         to: request, status: .expired, message: "the deadline passed while the request was queued",
                         into: &actions)
                 } else if now.monotonicMicros >= max(request.acceptedAt, waitingSince).addingSaturating(noWorkerMicros),
-                    let reason = ineligibilityReason(for: request)
+                    let (reason, noWorker) = ineligibility(for: request)
                 {
                     release(request)
                     locations[request.key] = nil
                     let taking = takingWorkers(service)
-                    if taking.contains(where: { $0.slots > 0 }) {
+                    if !noWorker, taking.contains(where: { $0.slots > 0 }) {
                         counters.add(.droppedNoVersion)
                         reply(to: request, status: .conflict, message: reason, into: &actions)
                     } else {

@@ -277,20 +277,23 @@ struct InvalidWorkerReplyTests {
 
     /// A reply with an undefined command code (0xff, 0x80: the reply bit on command 0, 0x87, 0xc0) did not decode and
     /// its command matched no service, so it was only counted: the client's request stayed in flight, and without a
-    /// deadline was never answered. A message without the reply bit is no reply and answers nothing (its id may be a
-    /// round's or a sync's).
+    /// deadline was never answered. Without the reply bit, an undefined code (0x7f, a helper's case) left the client
+    /// waiting too, where PROTOCOL.md answers INTERNAL any message that does not decode but names the request; only a
+    /// worker's own messages (READY, HEARTBEAT, DISCONNECT, ROUND_RESULT, POLICY_STATE, CATALOGUE_STATE), whose ids
+    /// number rounds and syncs, answer nothing.
     @Test("a reply whose command code is undefined but names the request answers it INTERNAL at once")
     func undefinedCommandCode() throws {
-        for code: UInt8 in [0x07, 0x00] {
+        for code: UInt8 in [0x20, 0x21, 0x22, 0x23, 0x24, 0x25] {
             var h = CoreHarness()
             let d = try Self.dispatched(&h)
             var frame = d.message.header.reply(status: .ok, modelVersion: 1).encoded()
             frame[4] = code
+            frame[52] = 1  // damaged, so it does not decode as that worker message either
             h.feed(.worker(identity: d.identity, frames: [frame, Tensor(rows: 1, cols: 1, values: [0.5]).encoded()], peerAddress: nil))
             #expect(h.replies(to: Self.client, id: 7).isEmpty, "\(code)")
             #expect(h.core.workers[Self.worker]?.inflight.count == 1, "\(code)")
         }
-        for code: UInt8 in [0xFF, 0x80, 0x87, 0xC0] {
+        for code: UInt8 in [0xFF, 0x80, 0x87, 0xC0, 0x7F, 0x07, 0x00] {
             var h = CoreHarness()
             let d = try Self.dispatched(&h)
             var frame = d.message.header.reply(status: .ok, modelVersion: 1).encoded()

@@ -97,6 +97,25 @@ struct LimitsCoreTests {
         #expect(h.dispatches.map(\.identity) == [workerB])
     }
 
+    /// A helper's case: beside a worker of another width with credit, the 0-slot worker of the request's width fell
+    /// through to CONFLICT "no live worker holds a registered model", though nothing claimed a version.
+    @Test("a 0-slot worker of the request's width is NO_WORKER naming the 0 slots, whatever other widths have credit")
+    func zeroSlotWorkerBesideAnotherWidth() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        h.registerWorker(workerA, slots: 0, version: 0, inputWidth: 5)
+        h.registerWorker(workerB, slots: 4, version: 0, inputWidth: 3)
+        h.score(from: client, id: 1, cols: 5)
+        h.feed(.tick)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .noWorker)
+        #expect(
+            reply.errorText?.contains("every live worker that offers SCORE for rows of 5 features (1) reports 0 slots") == true,
+            "\(reply.errorText ?? "")")
+        #expect(h.core.counters[.droppedNoWorker] == 1 && h.core.counters[.droppedNoVersion] == 0)
+    }
+
     /// A reviewer's case: the no-worker timeout counted from each request's arrival, so when every worker paused
     /// (0 slots) for one tick, every request already queued past the timeout was failed at once.
     @Test("a pause of every worker (0 slots) fails queued requests only once it lasts the no-worker timeout")

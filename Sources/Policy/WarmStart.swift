@@ -164,7 +164,7 @@ public enum WarmStart {
 /// distribution, ``OnlinePolicy/actionDistribution(on:)``), beside the logging policy's own value on the same rows
 /// (the mean logged click, with a bootstrap interval from the same resampling).
 ///
-/// An item the logs never showed (added to the catalogue since) has no logging support: the probability a policy
+/// An item not in the logs' catalogue (added since) has no logging support: the probability a policy
 /// gives it is reported (``unsupportedShare``) and counted as no click by every estimate, so each is then a lower
 /// bound for that share. IPW, DM and DR count it so by construction (the distribution they read has no mass there);
 /// SNIPW is scaled by the supported mass (``OffPolicyEstimator``): unscaled, a policy that put 98% of its choices on
@@ -181,7 +181,8 @@ public struct WarmStartEvaluation: Sendable, Codable, Equatable {
     public var loggingInterval: ConfidenceInterval?
     /// Why ``loggingInterval`` is nil (JSON `logging_interval_undefined`); nil when it is given.
     public var loggingIntervalUndefined: String?
-    /// The trained policy's mean probability, over the rows, of items the logs never showed.
+    /// The trained policy's mean probability, over the rows, of items not in the logs' catalogue (added since): items
+    /// of that catalogue the logs happen never to show are in the logging policy's support and not counted here.
     public var unsupportedShare: Double
     /// Clicked rows in the held-out logs.
     public var clicks: Int

@@ -93,10 +93,16 @@ public struct CSVTable: Sendable {
     }
 
     /// A field parsed as an integer (it may be written as `2` or `2.0`).
-    /// - Throws: `DataError.file(.invalidValue)` when the field is not a number or not integral.
+    /// - Throws: `DataError.file(.invalidValue)` when the field is blank (``NumberProblem/blank``'s reason, as a
+    ///   number field's), not a number or not integral.
     public func integer(row: Int, column: Int) throws(DataError) -> Int {
         // Read from the text (`CSVNumber.wholeNumber`), never by rounding a Double: `0.99999999999999999` is no 1.
         guard let value = CSVNumber.wholeNumber(rows[row][column]) else {
+            // One reason per cause: a blank slot (white space too) was "' ' is not an integer", a blank click
+            // "'' is blank: a number is needed".
+            if BlankText.isBlank(rows[row][column]) {
+                throw invalid(row: row, column: column, reason: NumberProblem.blank.description)
+            }
             // A whole number of 16 digits or more (a 16-digit slot) is refused for its size, not called a non-integer.
             if let huge = CSVNumber.double(rows[row][column]), huge.isFinite, huge.rounded() == huge, abs(huge) >= 1e15 {
                 throw invalid(row: row, column: column, reason: "has more than 15 digits, more than a whole-number field holds")

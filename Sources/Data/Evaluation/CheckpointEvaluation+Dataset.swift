@@ -13,7 +13,7 @@ extension CheckpointEvaluation {
         throws(CheckpointEvaluationError)
     {
         guard spec.itemCount == data.nActions else {
-            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions)
+            throw .itemCountMismatch(spec: spec.itemCount, data: data.nActions, dataset: data.name)
         }
         var problems: [String] = []
         for (kind, expected, present) in [

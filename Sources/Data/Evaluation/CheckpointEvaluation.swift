@@ -15,7 +15,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The spec's width differs from the model's input width.
     case widthMismatch(spec: Int, model: Int)
     /// The spec was fitted on a catalogue of a different size from the dataset's.
-    case itemCountMismatch(spec: Int, data: Int)
+    case itemCountMismatch(spec: Int, data: Int, dataset: String = "the dataset")
     /// The dataset lacks features the spec was fitted on, has features it was not, or has more positions; the
     /// problems are phrases such as `missing numeric user features basket_value`.
     case datasetMismatch(dataset: String, expected: [String], problems: [String])
@@ -42,9 +42,10 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     public func description(command: String, checkpoint path: String) -> String {
         switch self {
         case .unreadable(let reason) where reason.contains(path): return description(command: command)
-        case .unreadable, .notAnInterestModel, .missingFeatureSpec, .invalidFeatureSpec, .widthMismatch:
+        case .unreadable, .notAnInterestModel, .missingFeatureSpec, .invalidFeatureSpec, .widthMismatch,
+            .itemCountMismatch:
             return "\(path): \(description(command: command))"
-        case .itemCountMismatch, .datasetMismatch, .catalogueMismatch, .unknownSlot, .nonFiniteScore:
+        case .datasetMismatch, .catalogueMismatch, .unknownSlot, .nonFiniteScore:
             return description(command: command)
         }
     }
@@ -60,7 +61,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .invalidFeatureSpec(let error): return "invalid feature spec in checkpoint: \(error)"
         case .widthMismatch(let spec, let model):
             return "feature spec width \(spec) differs from the model's input width \(model)"
-        case .itemCountMismatch(let spec, let data): return "the spec knows \(spec) items but the dataset has \(data)"
+        case .itemCountMismatch(let spec, let data, let dataset):
+            return "the model's feature spec knows \(spec) items, but \(dataset) has \(data) in its catalogue: score it with "
+                + "a model fitted on that catalogue (a catalogue grown since the model was fitted has items it never saw)"
         case .datasetMismatch(let dataset, let expected, let problems):
             return "\(dataset) does not have the model's features: \(problems.joined(separator: "; ")) (the model "
                 + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "

@@ -103,6 +103,9 @@ extension LogLoader {
         let rule = "the catalogue's item ids are the integers 0..\(count - 1) (n = \(count) catalogue rows; docs/YOUR-DATA.md)"
         let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
         guard let value = CSVNumber.wholeNumber(text) else {
+            if BlankText.isBlank(text) {
+                throw table.invalid(row: row, column: column, reason: "\(NumberProblem.blank.description): \(rule)")
+            }
             // A huge integral number (`1e20`, twenty digits) is an id out of range, not a non-integer.
             if let huge = CSVNumber.double(text), huge.isFinite, huge.rounded() == huge, abs(huge) >= 1e15 {
                 throw table.invalid(row: row, column: column, reason: "is out of range: \(rule)")

@@ -192,7 +192,7 @@ struct PolicyWarmStartCommand: AsyncParsableCommand {
         lines += OffPolicyText.lines(e.candidate, indent: "    ")
         if e.unsupportedShare > 0 {
             lines.append(
-                String(format: "  %.1f%% of the warm start's choices are items the logs never showed (counted as no click)",
+                String(format: "  %.1f%% of the warm start's choices are items added since the logs' catalogue (no logged support; counted as no click)",
                     100 * e.unsupportedShare))
         }
         // The served version the warm start began from: untrained only in a pool that has learnt nothing yet.

@@ -49,6 +49,24 @@ struct SlotAlignmentTests {
         #expect("\(error.map { "\($0)" } ?? "")".contains("logs slot 99, which the model was not fitted on (its training log's slots: 1, 2, 3)"))
     }
 
+    /// A shop's case: a catalogue grown by one item said only "the spec knows 27 items but the dataset has 28",
+    /// naming neither the log nor (in `eval` and `data ope`) the checkpoint.
+    @Test("a log of more items than the model's spec is refused naming the log, both counts and the checkpoint")
+    func itemCountNamesTheLog() throws {
+        let spec = try FeatureSpec.fit(on: SplitDataset(try Self.log(slots: [1, 2, 3])).train)
+        var text = "ts,item,pos,click,prop,device\n"
+        for row in 0..<60 { text += "\(row),\(row % 4),1,\(row % 4 == 0 ? 1 : 0),0.5,ios\n" }
+        let grown = try SmallLog.build(text, userFeatures: ["device": "categorical"], items: 4, name: "grown.csv")
+        let error = #expect(throws: CheckpointEvaluationError.self) { try CheckpointEvaluation.check(spec: spec, data: grown) }
+        guard case .itemCountMismatch(let known, let logged, let dataset)? = error else {
+            Issue.record("not itemCountMismatch: \(String(describing: error))")
+            return
+        }
+        #expect(known == 3 && logged == 4 && dataset == "grown.csv")
+        let text2 = error?.description(command: "eval", checkpoint: "model.ckpt") ?? ""
+        #expect(text2.hasPrefix("model.ckpt: the model's feature spec knows 3 items, but grown.csv has 4"), "\(text2)")
+    }
+
     /// A split keeps its whole log's slot values: the test split was refused for a slot 3 that only one training row
     /// logged, naming the test split.
     @Test("a slot only another split's rows hold is not refused: the split's own rows are renumbered")

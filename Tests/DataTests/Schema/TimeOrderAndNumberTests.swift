@@ -122,6 +122,19 @@ struct TimeOrderAndNumberTests {
         }
     }
 
+    /// A shop's case: a slot of white space was "' ' is not an integer" where a blank click is "'' is blank: a number
+    /// is needed" (one reason per cause, docs/DATA.md).
+    @Test("a blank or white-space slot is named blank, as a blank number field is, not a non-integer")
+    func blankSlotIsBlank() throws {
+        for blank in [" ", "\t", ""] {
+            guard case .failure(let slot) = try load(column: 3, { t in t == 3 ? blank : "\(1 + t % 3)" }) else {
+                Issue.record("a blank slot loaded"); continue
+            }
+            #expect(slot.description.contains("is blank: a number is needed"), "\(slot)")
+            #expect(!slot.description.contains("is not an integer"), "\(slot)")
+        }
+    }
+
     @Test("hexadecimal text is not a number: a numeric feature, an item id, a propensity, a feature matrix cell")
     func hexadecimalIsNotANumber() throws {
         guard case .failure(let age) = try load(column: 9, { t in t == 3 ? "0x10" : "30" }) else {

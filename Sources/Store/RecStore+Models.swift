@@ -121,6 +121,20 @@ extension RecStore {
         }
     }
 
+    /// Whether rows of the promotion history were lost: promotions are never deleted and `seq` is `AUTOINCREMENT`, so
+    /// SQLite's `sqlite_sequence` holds how many were ever made; fewer rows (a deleted newest row, a table emptied, a
+    /// salvage that dropped pages) would make the broker serve an older version, or the seeded model, silently.
+    /// - Returns: the rows held and the promotions made, or nil when none is missing (or `sqlite_sequence` says
+    ///   nothing: a store that never promoted, or whose sequence row was lost too).
+    public func lostPromotions() throws(StoreError) -> (held: Int, made: Int64)? {
+        try read { db in
+            guard let made = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'promotions'")
+            else { return nil }
+            let held = try Int.fetchOne(db, sql: "SELECT count(*) FROM promotions") ?? 0
+            return Int64(held) < made ? (held, made) : nil
+        }
+    }
+
     /// The promotion history, oldest first: each row's version and whether it was a rollback.
     private static func promotions(_ db: Database) throws -> [(version: UInt64, rollback: Bool)] {
         // Read newest first (a damaged row is named as the newest one is, whichever query reads it), then replayed

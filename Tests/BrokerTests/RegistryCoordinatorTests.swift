@@ -122,6 +122,33 @@ struct RegistryCoordinatorTests {
         #expect(try h.control(ControlRequest(op: "import"), bytes: edge).header.status == .ok)
     }
 
+    /// A helper's case: a `models` row edited to another version's checkpoint served that version's weights under its
+    /// own number. A job's checkpoint names its job, so a row naming another job's file is refused, never served.
+    @Test("a version whose registry row names a job other than the one its checkpoint was written by is not served")
+    func checkpointOfAnotherJob() throws {
+        let h = try RegistryHarness()
+        var file = Checkpoint(model: .mlp(MLP(inputWidth: 2, hiddenSizes: [3], seed: 4)))
+        file.metadata["job"] = "job-4"
+        let sha = try h.store.blobs.put(file.encoded())
+        let version = try h.store.registerModel(
+            job: "job-2", datasetSHA: "", hyperparameters: "{}", metrics: "{}", checkpointSHA: sha)
+        var request = ControlRequest(op: "promote")
+        request.version = version
+        let refused = try h.control(request)
+        #expect(refused.header.status == .conflict)
+        #expect(
+            refused.errorText?.contains("its registry row names job job-2, but the checkpoint file was written by job job-4")
+                == true, "\(refused.errorText ?? "")")
+        #expect(h.takeRollouts().isEmpty)
+        // The job's own file (or an import, which names no job) is served.
+        let own = try h.store.registerModel(
+            job: "job-4", datasetSHA: "", hyperparameters: "{}", metrics: "{}",
+            checkpointSHA: try h.store.blobs.put({ var f = file; f.metadata["note"] = "own"; return f.encoded() }()))
+        request.version = own
+        #expect(try h.control(request).header.status == .ok)
+        #expect(ServableCheckpoint.problem(file.encoded(), job: "") == nil)
+    }
+
     /// A registered version whose checkpoint file was deleted answered NOT_FOUND "no stored blob", the same as a
     /// version that does not exist; it is CONFLICT naming the version and how to repair it.
     @Test("promoting or fetching a version whose checkpoint file is missing is CONFLICT naming it and the repair")

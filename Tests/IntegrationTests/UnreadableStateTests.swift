@@ -48,6 +48,22 @@ struct UnreadableStateTests {
             """,
             "names model version 7, which the models table does not hold"
         ),
+        // Promotion rows lost (a helper's case): the broker served the seeded model (all deleted) or version 1 (the
+        // newest deleted) with no word.
+        ("DELETE FROM promotions", "2 promotions and rollbacks were made (sqlite_sequence) but 0 rows are left"),
+        (
+            "DELETE FROM promotions WHERE seq = (SELECT max(seq) FROM promotions)",
+            "2 promotions and rollbacks were made (sqlite_sequence) but 1 rows are left"
+        ),
+        // A job naming a version another job trained: `recpool job` reported that job's model as its own.
+        (
+            """
+            UPDATE models SET job = 'job-3' WHERE version = 1;
+            INSERT INTO jobs (id, model, state, spec, round, total_rounds, step, epoch, model_version, created_at, updated_at)
+            VALUES ('job-9', 'mlp', 'completed', '{"model": "mlp", "dataset": "synthetic:", "epochs": 1, "batch": 32, "lr": 0.001, "workers": 1, "sync_every": 5, "seed": 0, "validation": 0.1, "promote": false, "round_timeout_ms": 30000}', 1, 1, 0, 0, 1, 1, 1)
+            """,
+            "names model version 1, which the models table says job job-3 trained"
+        ),
         ("ALTER TABLE catalogue_versions RENAME TO catalogues_lost", "the catalogue registry cannot be read"),
         (
             """
@@ -106,14 +122,14 @@ struct UnreadableStateTests {
         #expect(refused.stderr.contains("refusing to serve"), "\(refused.stderr)")
     }
 
-    /// Runs one statement on an SQLite file with Python's `sqlite3` module (real SQLite; the tests install no
+    /// Runs SQL statements on an SQLite file with Python's `sqlite3` module (real SQLite; the tests install no
     /// `sqlite3` shell).
     static func execute(_ sql: String, on database: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
             database, sql,
         ]
         try process.run()

@@ -51,7 +51,7 @@ extension JobCoordinator {
             version = existing.version
             logger.info("model imported again; its blob is verified", metadata: ["model_version": "\(version)"])
             // Only servable bytes are rolled out (a version promoted before promotion checked that is not).
-            if try store.promotedVersion() == version, ServableCheckpoint.problem(checkpoint) == nil {
+            if try store.promotedVersion() == version, ServableCheckpoint.problem(checkpoint, job: existing.job) == nil {
                 publishRollout(existing, bytes: checkpoint)
             }
         } else {
@@ -110,7 +110,7 @@ extension JobCoordinator {
     func verifiedCheckpoint(_ model: ModelRecord) throws -> [UInt8] {
         do {
             let bytes = try checkpointBytes(of: model)
-            if let problem = ServableCheckpoint.problem(bytes) {
+            if let problem = ServableCheckpoint.problem(bytes, job: model.job) {
                 throw UnservableModel(version: model.version, reason: problem)
             }
             return bytes

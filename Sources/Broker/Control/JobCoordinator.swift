@@ -66,13 +66,23 @@ final class JobCoordinator: ControlShell {
         }
         // A completed job's model version is one `recpool jobs` shows and a client was told: versions are never
         // deleted, so one the models table does not hold is a lost row.
-        let registered = Set(models.map(\.version))
+        let registered = Dictionary(models.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
         for record in jobs {
-            if let version = record.modelVersion, !registered.contains(version) {
+            guard let version = record.modelVersion else { continue }
+            guard let model = registered[version] else {
                 throw .corruptColumn(
                     table: "jobs", row: "id = '\(record.id)'", column: "model_version",
                     problem: "names model version \(version), which the models table does not hold (versions are never "
                         + "deleted)")
+            }
+            // A job's version is the one registered for it (or, for a checkpoint already registered byte for byte, an
+            // import's): one the registry gives another job is an edited or damaged row, and `recpool job` would
+            // report that job's model under this job's name.
+            if !model.job.isEmpty, model.job != record.id {
+                throw .corruptColumn(
+                    table: "jobs", row: "id = '\(record.id)'", column: "model_version",
+                    problem: "names model version \(version), which the models table says job \(model.job) trained "
+                        + "(a job's version is its own)")
             }
         }
         for record in jobs where !record.state.isFinal {
@@ -84,6 +94,13 @@ final class JobCoordinator: ControlShell {
         endedBeforeStart = jobs.filter { $0.state.isFinal }.map(\.id)
         // The whole promotion history, not only its newest row: `rollback` replays it, and a row that does not read or
         // names a version the registry does not hold would fail every rollback (or serve what was never registered).
+        if let lost = try store.lostPromotions() {
+            throw .corruptColumn(
+                table: "promotions", row: "seq 1 to \(lost.made)", column: "seq",
+                problem: "\(lost.made) promotions and rollbacks were made (sqlite_sequence) but \(lost.held) rows are left: "
+                    + "promotions are never deleted, and without the lost rows the broker would serve an older version or "
+                    + "the seeded model")
+        }
         if let (seq, version) = try store.promotionNamingUnregisteredVersion() {
             throw .corruptColumn(
                 table: "promotions", row: "seq = \(seq)", column: "version",

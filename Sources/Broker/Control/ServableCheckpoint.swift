@@ -13,12 +13,19 @@ import RecWire
 /// take no work.
 enum ServableCheckpoint {
     /// Why `bytes` cannot be served by a scoring replica, in words, or `nil` when it can.
-    static func problem(_ bytes: [UInt8]) -> String? {
+    /// - Parameter job: the job the registry says trained this version (empty for an import): a checkpoint a job wrote
+    ///   names its job (metadata `job`), and one naming another job is another version's file under this number (a
+    ///   registry row edited or damaged), which would be served under the wrong version number.
+    static func problem(_ bytes: [UInt8], job: String = "") -> String? {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint(decoding: bytes)
         } catch {
             return "the checkpoint does not decode: \(error)"
+        }
+        if !job.isEmpty, let written = checkpoint.metadata["job"], !written.isEmpty, written != job {
+            return "its registry row names job \(job), but the checkpoint file was written by job \(written): the row was "
+                + "edited or damaged and names another version's file (restore the state directory from a backup)"
         }
         // The same rule a worker applies to `--model` and WEIGHTS (`Checkpoint.servingProblem(maxScoreColumns:)`).
         return checkpoint.servingProblem(maxScoreColumns: WireLimits.standard.maxColumns)

@@ -314,7 +314,7 @@ class AsyncClient(_Base):
                 tries += 1
                 await asyncio.sleep(wait)
                 continue
-            raise self._error(header, payload, call.first_row)
+            raise self._error(header, payload, call)
 
     async def _run(self, calls, window: Optional[int] = None, started: Optional[float] = None) -> list:
         """Runs the calls together, at most ``window`` at a time when given, each with the deadline ``started`` fixes

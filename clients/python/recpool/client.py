@@ -252,16 +252,20 @@ class _Base:
                                     f"0x{header.command:02x}, expected 0x{expected:02x}", header)
 
     @staticmethod
-    def _error(header: Header, payload, first_row: int = 0) -> RecPoolError:
+    def _error(header: Header, payload, call: ops.Call) -> RecPoolError:
+        """The error for ``call``'s reply of a status other than OK: the peer's message, a row it names counted among
+        all the rows of a split ``score`` (``call.first_row``), and the batch of a ``score_many`` named
+        (``call.batch``, see :func:`recpool.operations.in_batch`)."""
         # An error reply carries exactly one payload frame, its message (PROTOCOL.md, "Status codes"): one with
         # none or several breaks the protocol, as the Swift client says too.
         if len(payload) != 1:
-            return ProtocolViolation(
-                f"a {Status(header.status).name} reply with {len(payload)} payload frames instead of one message", header)
-        message = ops.renumbering_row(bytes(payload[0]).decode("utf-8", "replace"), first_row)
+            return ops.in_batch(ProtocolViolation(
+                f"a {Status(header.status).name} reply with {len(payload)} payload frames instead of one message",
+                header), call.batch)
+        message = ops.renumbering_row(bytes(payload[0]).decode("utf-8", "replace"), call.first_row)
         if not message:
             message = "(the reply carried no message)"
-        return error_for(header, message)
+        return ops.in_batch(error_for(header, message), call.batch)
 
 
 _POLL_MS_MAX = 2**31 - 1
@@ -531,7 +535,7 @@ class Client(_Base):
                             if window is not None or max_bytes is not None:
                                 fill()
                             continue
-                        error = self._error(header, payload, taken[index].first_row)
+                        error = self._error(header, payload, taken[index])
                         retry_at = time.monotonic() + max(header.retry_after_ms / 1000, 0.005)
                         if (header.status == Status.BUSY and taken[index].retry_busy and tries < self.busy_retries
                                 and retry_at < deadline_ms / 1000 - time.time() + time.monotonic()):
@@ -642,7 +646,10 @@ class Client(_Base):
 
         Raises: as :meth:`score`, and ``InvalidRequest`` for a ``window`` that is not an int ≥ 1 or for a
         batch that is not valid rows or does not fit, naming the batch; the first failure (such a batch
-        too, taken after others were sent) cancels the requests still outstanding.
+        too, taken after others were sent) cancels the requests still outstanding. An error about one batch (the
+        client's refusal, the pool's, such as ``BadRequest`` for a row that overflows or a wrong width, or a
+        ``ProtocolViolation`` of its reply) keeps its class, names the batch by its 0-based index (``score_many batch
+        3: row 7 (0-based): …``, a row counted within that batch) and has it as ``error.batch``.
         """
         pin = ops.version_pin(min_version, exact_version)
         window = ops.integer(window, "window", 1)

@@ -442,10 +442,7 @@ def train(dataset, schema=None, *, timeout=None, **options):
     if frame:
         from .frames import csv_bytes
 
-        try:
-            data = csv_bytes(dataset)
-        except ValueError as error:
-            raise InvalidRequest(str(error)) from None
+        data = csv_bytes(dataset)  # InvalidRequest for a frame it refuses, as upload_frame raises it
         spec["dataset"] = yield from upload_bytes(data, "dataframe.csv", timeout=timeout)
     elif local:
         from .feature_csv import check_feature_csv

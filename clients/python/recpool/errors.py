@@ -18,9 +18,13 @@ class RecPoolError(Exception):
         status: the protocol status (:class:`~recpool.wire.Status`), or ``None`` for client-side errors.
         message: the peer's UTF-8 message naming the problem (or the client's own).
         header: the reply header, when there was a reply.
+        batch: for an error about one batch of ``score_many`` (a refusal of its request, a reply that breaks the
+            protocol, or the client's own refusal of the batch), the batch's 0-based index, which the message names
+            too (``score_many batch 3: …``); ``None`` otherwise.
     """
 
     status: Optional[Status] = None
+    batch: Optional[int] = None
 
     def __init__(self, message: str, header: Optional[Header] = None):
         super().__init__(message)

@@ -73,29 +73,88 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _whole_column(frame, column: str, low: int):
-    """``column`` as int64 when every value is a whole number ≥ ``low``; else ValueError naming the first other."""
-    values = frame[column].to_numpy()
+def _floats(frame, column: str):
+    """``column``'s values as given (an object array, a missing value as it is written: ``<NA>``, ``None``) and as
+    floats, NaN for a missing value and for one that is not a number (each value read alone, so that one such value
+    does not make every row bad)."""
+    series = frame[column]
+    missing = series.isna().to_numpy()
+    if getattr(series.dtype, "kind", "O") in "iuf" and not missing.any():  # numbers already: no object array
+        return series.to_numpy(), series.to_numpy(dtype=float)
+    values = series.to_numpy(dtype=object)
     try:
-        numbers = values.astype(float)
+        numbers = np.where(missing, np.nan, values).astype(float)
     except (TypeError, ValueError):
-        numbers = None
-    if numbers is not None:
+        numbers = np.array([_float_or_nan(v) for v in np.where(missing, np.nan, values)], dtype=float)
+    return values, numbers
+
+
+def _float_or_nan(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
+
+
+def _missing_value(value) -> bool:
+    """Whether ``value`` is a missing value (``<NA>``, ``None``, ``NaT``) rather than a number, even NaN."""
+    return value is None or type(value).__name__ in ("NAType", "NaTType")
+
+
+def _whole_column(frame, column: str, low: int):
+    """``column`` as int64 when every value is a whole number ≥ ``low``; else ValueError naming the first other (a
+    missing value as missing)."""
+    values, numbers = _floats(frame, column)
+    with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(numbers) | (numbers != np.floor(numbers)) | (numbers < low)
-    else:
-        bad = np.ones(len(values), dtype=bool)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         kind = "a whole number ≥ 0 (a catalogue row)" if low == 0 else f"a whole number ≥ {low} (counted from 1)"
+        if _missing_value(values[row]):
+            raise ValueError(f"{column} {values[row]} (row {_plain(frame.index[row])!r}) is missing: it must be "
+                             f"{kind}")
         raise ValueError(f"{column} {_plain(values[row])!r} (row {_plain(frame.index[row])!r}) is not {kind}; "
                          "nothing is rounded")
     return numbers.astype(np.int64)
 
 
-def _n_actions(n_actions, action) -> int:
-    """``n_actions`` as given (a whole number ≥ 1: not ``40.7``, not ``"40"``), or one past the largest item."""
+def _catalogue_items(frame, item_context=None) -> Optional[int]:
+    """How many items the catalogue of a logged ``frame`` holds, as the frame says it: ``frame.attrs
+    ["catalogue_items"]`` (set by :func:`impressions_frame` from the policy's spec), its ``user-item_affinity_*``
+    columns (one per item, ``0`` to the last), or ``item_context``'s rows (one per item); None when none of them
+    is there. Never the items that got feedback: an item nobody clicked or was shown is still an action.
+
+    Raises:
+        ValueError: two of them disagree (the dictionary built on them would not be one catalogue's).
+    """
+    known = {}
+    stated = frame.attrs.get("catalogue_items") if isinstance(getattr(frame, "attrs", None), dict) else None
+    if isinstance(stated, (int, np.integer)) and not isinstance(stated, bool) and stated >= 1:
+        known["frame.attrs['catalogue_items']"] = int(stated)
+    suffixes = [str(c)[len(AFFINITY_PREFIX):] for c in frame.columns if str(c).startswith(AFFINITY_PREFIX)]
+    numbers = [int(k) for k in suffixes if k.isdigit()]
+    if numbers:
+        known[f"its {len(suffixes)} {AFFINITY_PREFIX}* columns"] = max(numbers) + 1
+    if item_context is not None:
+        known[f"item_context's {len(item_context)} rows"] = len(item_context)
+    if len(set(known.values())) > 1:
+        said = ", ".join(f"{source}: {count} items" for source, count in known.items())
+        raise ValueError(f"the catalogue's item count is ambiguous ({said}): pass n_actions")
+    return next(iter(known.values()), None)
+
+
+def _n_actions(n_actions, action, catalogue: Optional[int] = None) -> int:
+    """``n_actions`` as given (a whole number ≥ 1: not ``40.7``, not ``"40"``), or else the catalogue's item count
+    the frame knows (``catalogue``, from :func:`_catalogue_items`); ValueError when neither is there: one past the
+    highest item that got feedback is no catalogue's size (items 38 and 39 of 40 may have got none)."""
     if n_actions is None:
-        return int(action.max()) + 1
+        if catalogue is None:
+            raise ValueError(
+                "n_actions is not given and the frame does not say how many items the catalogue holds (no "
+                f"{AFFINITY_PREFIX}* columns, no frame.attrs['catalogue_items'], no item_context): pass n_actions, the "
+                f"catalogue's item count (the highest item with feedback is {int(action.max())}, which says only that "
+                f"there are at least {int(action.max()) + 1})")
+        return catalogue
     if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)):
         raise ValueError(f"n_actions must be a whole number ≥ 1, got {n_actions!r}")
     if n_actions < 1:
@@ -103,26 +162,27 @@ def _n_actions(n_actions, action) -> int:
     return int(n_actions)
 
 
-def _checked_rows(frame, label: str, n_actions):
-    """The observed rows' items (int64), positions from 0, labels, and ``n_actions``, each checked as the recpool
-    commands check a log: an item a whole number in ``0..<n_actions``, a position a whole number ≥ 1, a label 0 or 1
-    (a click; rows with ``observed`` 0 are left out)."""
+def _checked_rows(frame, label: str, n_actions, catalogue: Optional[int] = None):
+    """The observed rows' items (int64), positions from 0, labels, and ``n_actions`` (by default ``catalogue``, see
+    :func:`_n_actions`), each checked as the recpool commands check a log: an item a whole number in
+    ``0..<n_actions``, a position a whole number ≥ 1, a label 0 or 1 (a click; rows with ``observed`` 0 are left
+    out)."""
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions (no observed row: every label is unknown)")
     _require_columns(frame, ("item_id", "position", label))
     action = _whole_column(frame, "item_id", 0)
     position = _whole_column(frame, "position", 1) - 1
-    labels = frame[label].to_numpy()
-    try:
-        numbers = labels.astype(float)
-        bad = ~((numbers == 0) | (numbers == 1))
-    except (TypeError, ValueError):
-        bad = np.ones(len(labels), dtype=bool)
+    labels, numbers = _floats(frame, label)
+    bad = ~((numbers == 0) | (numbers == 1))  # NaN (missing, or no number) fails both
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        if _missing_value(labels[row]):
+            # An observed row's <NA> label was reported as "nan": it is missing, and an observed row has a click.
+            raise ValueError(f"{label} {labels[row]} (row {_plain(frame.index[row])!r}) is missing on an observed "
+                             "row: a label is a click, 0 or 1 (a row whose outcome is unknown has observed 0)")
         raise ValueError(f"{label} {_plain(labels[row])!r} (row {_plain(frame.index[row])!r}) is not 0 or 1: a label "
                          "is a click")
-    n = _n_actions(n_actions, action)
+    n = _n_actions(n_actions, action, catalogue)
     if action.max() >= n:
         raise ValueError(f"item {int(action.max())} is outside n_actions = {n}")
     return action, position, numbers, n
@@ -143,7 +203,9 @@ def observed_rows(frame):
             :func:`read_export` refuses one: ``2``, ``-1``, ``0.9``, ``1.7``, ``True``, a missing value or ``"yes"``
             (was dropped, kept or a bare pandas error). A whole number's spellings count as it (``1.0``, and text
             such as ``"1"`` or ``"1e0"``, as read_export reads them).
+        TypeError: ``frame`` is no pandas DataFrame, named as the parameter.
     """
+    _frame_argument(frame, "observed_rows")
     if "observed" not in frame.columns:
         return frame
     return frame[_observed_flags(frame)]
@@ -211,6 +273,14 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
             (``item:seconds`` pairs joined by ``;``, as ``recpool logs export`` writes it).
         timeout: seconds for reading the whole log from a client (one deadline for all its pages; the client's
             timeout by default): give a long log the time all its pages need.
+
+    The frame's ``attrs`` hold ``skipped_impressions`` (impressions left out: they name an item beyond the served
+    catalogue) and, when the policy's spec names the catalogue, ``catalogue_items``: its item count, which
+    :func:`bandit_feedback` and :func:`training_frame` take as ``n_actions`` by default.
+
+    Raises:
+        TypeError: ``source`` is neither a client nor a ``(rows, spec)`` pair (an endpoint string, a DataFrame), or is
+            an AsyncClient (pass the awaited pair), named as the parameter.
     """
     pd = _pandas()
     if affinity_columns is not None:  # checked before the log is read: "yes" is no bool
@@ -218,10 +288,15 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
     if inspect.iscoroutinefunction(getattr(source, "impressions", None)):
         raise TypeError("impressions_frame reads an AsyncClient's log only once awaited: pass "
                         "`await aclient.impressions()`")
-    if hasattr(source, "impressions"):
+    if callable(getattr(source, "impressions", None)):
         rows, spec = source.impressions(after, page_size, timeout=timeout)
-    else:
+    elif _log_pair(source):
         rows, spec = source
+    else:
+        # A string was unpacked as the pair ("too many values to unpack").
+        raise TypeError(_not_a_client("impressions_frame", "source", source,
+                                      "a recpool Client or the (rows, spec) pair Client.impressions() returns "
+                                      "(`await aclient.impressions()` with an AsyncClient)"))
     # A feature name is one name in every Unicode spelling of it (NFC and NFD compare equal in the broker, which
     # logs the spelling a request used, and `recpool logs export` writes one column for both): each name is
     # keyed by its NFC form, and written as the spec declares it when the spec names it.
@@ -302,7 +377,26 @@ def impressions_frame(source, *, after: int = 0, page_size: int = 1000,
         affinity = pd.DataFrame(affinity, columns=[f"{AFFINITY_PREFIX}{k}" for k in range(n_items)])
         frame = pd.concat([frame.iloc[:, :len(columns)], affinity, frame[tail]], axis=1)
     frame.attrs["skipped_impressions"] = skipped
+    if n_items is not None:
+        frame.attrs["catalogue_items"] = n_items
     return frame
+
+
+def _log_pair(source) -> bool:
+    """Whether ``source`` is a ``(rows, spec)`` pair as ``Client.impressions()`` returns it: a list of row objects and
+    the spec, an object or None."""
+    return (isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[0], (list, tuple))
+            and all(isinstance(row, dict) for row in source[0]) and (source[1] is None or isinstance(source[1], dict)))
+
+
+def _frame_argument(value, function: str, parameter: str = "frame", what: str = "in the OBD layout") -> None:
+    """TypeError naming ``function``'s ``parameter`` unless ``value`` is a pandas DataFrame (a string, a client or a
+    list of rows raised an AttributeError from inside the helper)."""
+    pd = _pandas()
+    if not isinstance(value, pd.DataFrame):
+        convert = " (convert it with .to_pandas())" if hasattr(value, "to_pandas") else ""
+        raise TypeError(f"{function}'s {parameter} must be a pandas DataFrame {what}, got "
+                        f"{type(value).__module__}.{type(value).__qualname__}{convert}")
 
 
 def read_export(path):
@@ -829,10 +923,19 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     needs ``n_actions`` of at most :data:`AFFINITY_COLUMNS_LIMIT`) and ``timestamp`` (when the frame has that column).
     Rows with ``observed`` 0 (no feedback) are left out: their click is unknown.
 
+    ``n_actions`` is the catalogue's item count. By default it is the one the log itself gives: the frame's
+    ``attrs["catalogue_items"]`` (which :func:`impressions_frame` sets from the policy's spec), else its
+    ``user-item_affinity_*`` columns (one per item, as the export and OBD files have them), else ``item_context``'s
+    rows; never the highest item that got feedback, which left the catalogue's last items out of ``n_actions`` and
+    ``action_context`` while ``context`` had a column for each. When none of these is there (a frame without affinity
+    columns, read back from an export of a large catalogue, say), pass it.
+
     Raises:
+        TypeError: ``frame`` (or ``item_context``) is no pandas DataFrame, named as the parameter.
         ValueError: a missing ``item_id``, ``position``, ``click`` or ``propensity_score`` column, named; an
             ``observed`` other than 0 or 1 (see :func:`observed_rows`); no observed row; an item, position, click or
-            propensity the recpool commands would refuse, named with its row.
+            propensity the recpool commands would refuse, named with its row (a missing ``<NA>`` click or item as
+            missing); no ``n_actions`` given and none the frame gives, or two of them that disagree.
 
     The rounds are in time order, ties in the frame's order (a stable sort on ``timestamp``; the frame's order without
     one), which is the order of
@@ -841,13 +944,17 @@ def bandit_feedback(frame, *, n_actions: Optional[int] = None, item_context=None
     impressions can be stored a millisecond out of their serving order.
     """
     pd = _pandas()
+    _frame_argument(frame, "bandit_feedback")
+    if item_context is not None:
+        _frame_argument(item_context, "bandit_feedback", "item_context", "of the item features (or None)")
     _require_columns(frame, ("item_id", "position", "click", "propensity_score"))
+    catalogue = _catalogue_items(frame, item_context) if n_actions is None else None
     frame = observed_rows(frame)
     if "timestamp" in frame.columns:
         frame = frame.sort_values("timestamp", kind="stable")
     if len(frame) == 0:
         raise ValueError("the frame holds no impressions")
-    action, position, reward, n_actions = _checked_rows(frame, "click", n_actions)
+    action, position, reward, n_actions = _checked_rows(frame, "click", n_actions, catalogue)
     pscore = frame["propensity_score"].to_numpy(dtype=float)
     outside = ~((pscore > 0) & (pscore <= 1))  # NaN fails both
     if outside.any():
@@ -893,22 +1000,28 @@ def training_frame(frame, *, label: str = "click", n_actions: Optional[int] = No
     and ``label`` (the click), the CSV shape a ``train`` job reads (a header, numeric features, ``label``).
 
     ``features`` fixes the user-feature dummy columns (``name=value``), so that later tables line up. Rows
-    with ``observed`` 0 (no feedback) are left out: their label is unknown.
+    with ``observed`` 0 (no feedback) are left out: their label is unknown. ``n_actions`` (one ``item=k`` column per
+    item) is by default the catalogue's item count the frame gives, as for :func:`bandit_feedback`.
 
     Raises:
+        TypeError: ``frame`` is no pandas DataFrame, named as the parameter.
         InvalidRequest: ``features`` is not a list of distinct dummy column names (a string, a 0-d array, a name
             twice, a name without ``=`` such as a user feature's own name).
         ValueError: the frame holds no observed impression; ``item_id``, ``position`` or ``label`` is not a column,
             ``observed`` holds a value other than 0 or 1 (see :func:`observed_rows`), ``label`` holds a value other than 0
             or 1; an item is not a whole number in ``0..<n_actions`` or a position not a whole number ≥ 1 (nothing is
-            rounded); ``n_actions`` is not a whole number ≥ 1 (the same checks, worded the same way, as
-            ``bandit_feedback``).
+            rounded); ``n_actions`` is not a whole number ≥ 1, or is not given and the frame gives none (the same
+            checks, worded the same way, as ``bandit_feedback``).
     """
     pd = _pandas()
+    _frame_argument(frame, "training_frame")
     columns = _feature_columns(features)
     _require_columns(frame, ("item_id", "position", label))
-    frame = observed_rows(frame).reset_index(drop=True)
-    action, _, labels, n_actions = _checked_rows(frame, label, n_actions)
+    catalogue = _catalogue_items(frame) if n_actions is None else None
+    frame = observed_rows(frame)
+    # Checked before the index is reset: a bad value is named by the frame's own row, as bandit_feedback names it.
+    action, _, labels, n_actions = _checked_rows(frame, label, n_actions, catalogue)
+    frame = frame.reset_index(drop=True)
     users = _user_dummies(frame, prefix_sep="=")
     if columns is not None:
         users = users.reindex(columns=columns, fill_value=0.0)
@@ -993,10 +1106,11 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     feature names (``f0``, ``f1``, …), the features, then ``label``.
 
     Raises:
-        ValueError: no ``label`` column, no row or no feature column (a job on it would fail on the workers: the CLI
-            refuses such a file before uploading it), a value that is NaN, infinite or not numeric, a feature beyond a 32-bit float's
-            range, or a label outside [0, 1]; a bad value is named by its row (0-based, by position) and column,
-            the first in row order; a frame that is no pandas DataFrame (a polars one: convert it with
+        InvalidRequest (a ``ValueError``, as ``client.train(frame)`` raises it): no ``label`` column, no row or no
+            feature column (a job on it would fail on the workers: the CLI refuses such a file before uploading it), a
+            value that is missing (``<NA>``, ``None``), NaN, infinite or not numeric, a feature beyond a 32-bit
+            float's range, or a label outside [0, 1]; a bad value is named by its row (0-based, by position) and
+            column, the first in row order; a frame that is no pandas DataFrame (a polars one: convert it with
             ``frame.to_pandas()``), named by its type.
     """
     pd = _pandas()
@@ -1005,31 +1119,31 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         # attribute 'items').
         kind = f"{type(frame).__module__}.{type(frame).__qualname__}"
         convert = " (convert it with frame.to_pandas())" if hasattr(frame, "to_pandas") else ""
-        raise ValueError(f"a training frame must be a pandas DataFrame, got {kind}{convert}")
+        raise InvalidRequest(f"a training frame must be a pandas DataFrame, got {kind}{convert}")
     if label not in frame.columns:
-        raise ValueError(f"the frame has no {label!r} column")
+        raise InvalidRequest(f"the frame has no {label!r} column")
     repeated = sum(1 for column in frame.columns if column == label)
     if repeated > 1:
         # frame[label] is then a DataFrame, and numpy said only "Expected a 1D array".
-        raise ValueError(f"the frame has {repeated} columns named {label!r}: a training table has one label column "
+        raise InvalidRequest(f"the frame has {repeated} columns named {label!r}: a training table has one label column "
                          "(rename or drop the others)")
     if len(frame) == 0:
-        raise ValueError("the frame has no data rows")
+        raise InvalidRequest("the frame has no data rows")
     if len(frame.columns) == 1:
         # A job on it failed on the workers ("no feature columns"), as `recpool train` refuses such a file.
-        raise ValueError(f"the frame has no feature columns: its only column is {label!r} (a model needs at least one "
+        raise InvalidRequest(f"the frame has no feature columns: its only column is {label!r} (a model needs at least one "
                          "input column beside the label)")
     for column, dtype in frame.dtypes.items():
         # numpy would turn a date into its epoch microseconds and drop a complex number's imaginary part.
         if getattr(dtype, "kind", "O") in "mMcSUV":
-            raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype}")
+            raise InvalidRequest(f"the frame holds a value that is not a number: column {column!r} is {dtype}")
         # Nothing is converted silently: a boolean would be sent as 0 or 1, as ``score`` refuses it.
         if getattr(dtype, "kind", "O") == "b":
-            raise ValueError(f"the frame holds a value that is not a number: column {column!r} is {dtype} "
+            raise InvalidRequest(f"the frame holds a value that is not a number: column {column!r} is {dtype} "
                              f"(booleans are not converted: frame.astype({{{column!r}: float}}) sends them as 0 and 1)")
     found = _first_bool(frame)
     if found is not None:
-        raise ValueError(f"the frame holds a value that is not a number: row {found[0]}, column {found[1]!r} is "
+        raise InvalidRequest(f"the frame holds a value that is not a number: row {found[0]}, column {found[1]!r} is "
                          f"{found[2]!r} (booleans are not converted to 0 or 1)")
     features = frame.drop(columns=[label])
     try:
@@ -1038,12 +1152,12 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
     except OverflowError:
         # An integer past a float's range (10**400) in an object column: a bare OverflowError escaped.
         where = _overflow_text(frame)
-        raise ValueError(where or "the frame holds a number beyond a 32-bit float's range (±3.4e38), which the "
+        raise InvalidRequest(where or "the frame holds a number beyond a 32-bit float's range (±3.4e38), which the "
                          "model reads") from None
     except (TypeError, ValueError) as error:
         found = _first_not_a_number(frame)
         where = "" if found is None else f"row {found[0]}, column {found[1]!r}: {found[2]!r} is not a number; "
-        raise ValueError(f"the frame holds a value that is not a number: {where}{error}") from None
+        raise InvalidRequest(f"the frame holds a value that is not a number: {where}{error}") from None
     # The first bad value in row order, the label being the last column of a row as in the CSV.
     bad = np.argwhere(~np.isfinite(np.column_stack([values, labels])))
     if len(bad):
@@ -1051,11 +1165,15 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         name = label if column == values.shape[1] else features.columns[column]
         value = labels[row] if column == values.shape[1] else values[row, column]
         written = frame[name].iloc[row]
+        if written is None or type(written).__name__ in ("NAType", "NaTType"):
+            # A nullable column's <NA> (or None in an object column) became NaN in the conversion: it is missing.
+            raise InvalidRequest(f"row {row}, column {name!r}: the value is missing ({written}): a training CSV holds "
+                                 "no missing value (fill it, frame.fillna(...), or drop the row)")
         if isinstance(written, Decimal) and written.is_finite():
             # Decimal('1e400') is finite: it became infinity only in the conversion (was "inf is not a finite number").
-            raise ValueError(f"row {row}, column {name!r}: {written} is beyond a 32-bit float's range (±3.4e38), which "
+            raise InvalidRequest(f"row {row}, column {name!r}: {written} is beyond a 32-bit float's range (±3.4e38), which "
                              "the model reads")
-        raise ValueError(f"row {row}, column {name!r}: {float(value)!r} is not a finite number (the frame holds NaN "
+        raise InvalidRequest(f"row {row}, column {name!r}: {float(value)!r} is not a finite number (the frame holds NaN "
                          "or infinity; a training CSV holds neither)")
     # As `recpool train` and `fit` check the file before uploading it: the workers read features as 32-bit floats
     # and a label as a click probability, and a job on anything else failed on them after the upload.
@@ -1064,12 +1182,12 @@ def csv_bytes(frame, *, label: str = "label") -> bytes:
         beyond = np.argwhere(np.isinf(values.astype(np.float32)))
     if len(beyond):
         row, column = (int(i) for i in beyond[0])
-        raise ValueError(f"row {row}, column {frame.drop(columns=[label]).columns[column]!r}: {float(values[row, column])!r} is "
+        raise InvalidRequest(f"row {row}, column {frame.drop(columns=[label]).columns[column]!r}: {float(values[row, column])!r} is "
                          "beyond a 32-bit float's range (±3.4e38), which the model reads")
     rounded = labels.astype(np.float32)
     outside = np.flatnonzero((rounded < 0) | (rounded > 1))
     if len(outside):
-        raise ValueError(f"row {int(outside[0])}: the {label!r} value {float(labels[outside[0]])!r} is not a click probability "
+        raise InvalidRequest(f"row {int(outside[0])}: the {label!r} value {float(labels[outside[0]])!r} is not a click probability "
                          "in [0, 1]")
     pd = _pandas()
     table = pd.DataFrame(values, columns=_header_names(features.columns))
@@ -1114,7 +1232,31 @@ def upload_frame(client, frame, *, name: str = "frame.csv", label: str = "label"
     """Uploads a numeric DataFrame (with a ``label`` column) as a training CSV; returns ``sha256:<hex>``.
     ``timeout``: seconds for the whole upload (one deadline for all its chunks; the client's by default).
 
-    Logged impressions go through :func:`training_frame` first. ``client.train(frame)`` does the same.
+    Logged impressions go through :func:`training_frame` first. ``client.train(frame)`` does the same, and refuses
+    the same frames with the same :class:`~recpool.InvalidRequest` (see :func:`csv_bytes`), before anything is sent.
     With an :class:`~recpool.AsyncClient`, await the result.
+
+    Raises:
+        TypeError: ``client`` is no :class:`~recpool.Client` or :class:`~recpool.AsyncClient` (an endpoint string,
+            say), named as the parameter.
+        InvalidRequest: a frame :func:`csv_bytes` refuses.
     """
+    if not callable(getattr(client, "upload_bytes", None)):
+        raise TypeError(_not_a_client("upload_frame", "client", client, "a recpool Client or AsyncClient"))
     return client.upload_bytes(csv_bytes(frame, label=label), name, timeout=timeout)
+
+
+def _not_a_client(function: str, parameter: str, value, accepted: str) -> str:
+    """The TypeError message of ``function``'s ``parameter``, which should be ``accepted`` (a client) and is
+    ``value``: its type, its text when it is a string or a number, and a hint for an endpoint or a DataFrame."""
+    shown = ""
+    if isinstance(value, (str, bytes, Real)):
+        text = repr(value)
+        shown = " " + (text if len(text) <= 80 else text[:77] + "...")
+    if isinstance(value, str):
+        hint = f" (an endpoint: open recpool.Client({value!r}) and pass the client)"
+    elif hasattr(value, "columns"):
+        hint = " (a frame is already a log: pass it to bandit_feedback or training_frame)"
+    else:
+        hint = ""
+    return f"{function}'s {parameter} must be {accepted}, got {type(value).__name__}{shown}{hint}"

@@ -203,6 +203,9 @@ class Call:
     #: For one request of a split ``score``: the row of the call its first row is. A worker's refusal naming a row
     #: of the request ("row 808 (0-based): …") is renamed by its row among all the call's rows.
     first_row: int = 0
+    #: For one batch of ``score_many``: its 0-based index, which every error about the batch names (see
+    #: :func:`in_batch`); ``None`` for any other call.
+    batch: Optional[int] = None
 
     def __post_init__(self):
         """Checks the call's own timeout and deadline (see :func:`seconds`, :func:`deadline_seconds`), so
@@ -468,9 +471,12 @@ def as_rows(rows) -> np.ndarray:
     Raises:
         InvalidRequest: not 2-D (a 1-D array is one row), empty, or holding NaN, infinity or a finite
             value beyond float32's range (such as ``1e39``, which would be sent as infinity), naming the
-            first such row and feature; something that is no rows at all (``None``, bytes, a set, a generator, a
-            single number), named by its type; a value that is not a real number (``None``, a string, a boolean)
-            in rows given as lists, named by its row and feature; a masked value, in a masked array or in a
+            first such row and feature (a DataFrame's missing ``<NA>`` as missing); rows given as lists that are not
+            rectangular, naming the row of another length (see :func:`_ragged`); a DataFrame whose only column is
+            ``label`` (no feature to score) or that has two; a DataFrame column of a dtype that is not numpy's real
+            numbers, named with its own dtype (see :func:`_offending_column`); something that is no rows at all
+            (``None``, bytes, a set, a generator, a single number), named by its type; a value that is not a real
+            number (``None``, a string, a boolean) in rows given as lists, named by its row and feature; a masked value, in a masked array or in a
             masked row of a list; a memoryview numpy cannot read, or of no numbers, named by its format (one of
             numbers is read as the array it views, ``np.asarray(view)``, and checked as that array).
     """
@@ -498,7 +504,8 @@ def as_rows(rows) -> np.ndarray:
     try:
         array = np.asarray(rows)
     except (TypeError, ValueError) as error:  # ragged lists: rows of different lengths
-        raise InvalidRequest(f"rows must be a rectangular rows × features array: {error}") from None
+        # numpy's message ("inhomogeneous shape after 1 dimensions") named no row.
+        raise InvalidRequest(f"rows must be a rectangular rows × features array: {_ragged(rows) or error}") from None
     if array.ndim == 0:
         # None, a set, a generator, a dict or a single number: numpy makes a 0-d array of it.
         raise InvalidRequest(f"rows must be a rows × features array of numbers (a numpy array, a DataFrame, a list "
@@ -522,6 +529,10 @@ def as_rows(rows) -> np.ndarray:
                              "and booleans are not converted to 0 or 1")
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
+        missing = _missing_in_frame(rows, bad[0], bad[1])
+        if missing is not None:
+            # A nullable column's <NA> became NaN in the conversion: it is a missing value, not a number.
+            raise _missing_refusal(bad[0], bad[1], *missing)
         raise InvalidRequest(f"row {bad[0]}, feature {bad[1]} is {array[bad[0], bad[1]]} (NaN and infinity are refused)")
     if array.dtype.kind == "f" and array.dtype.itemsize > 4:
         # Only values past float32's largest can overflow; convert those few as the frame will (one
@@ -536,6 +547,65 @@ def as_rows(rows) -> np.ndarray:
                 raise InvalidRequest(f"row {row}, feature {col} is {str(array[row, col])}, beyond float32's range "
                                      f"(±{FLOAT32_MAX:.8g}): it would be sent as infinity, which is refused")
     return array
+
+
+def _is_sequence(value) -> bool:
+    """Whether ``value``, an item of rows given as a list, is a sequence (a row, or a feature that is no number): a
+    list, a tuple, or an array (numpy's, a pandas Series) of one dimension or more."""
+    return isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1
+
+
+def _ragged(rows) -> Optional[str]:
+    """For rows given as a list or tuple that ``np.asarray`` refused as ragged, where they stop being rectangular: the
+    row of another length than the others (``row 1 has 2 features, row 0 has 3``), a single value among rows, or a
+    feature that is itself a sequence; None when none is found (numpy's own message is then given)."""
+    if not isinstance(rows, (list, tuple)) or not rows:
+        return None
+    rowlike = [_is_sequence(row) for row in rows]
+    if rowlike[0] and not all(rowlike):
+        r = rowlike.index(False)
+        return f"row {r} is {_shown(rows[r])}, a single value, where row 0 is a row of {_features(len(rows[0]))}"
+    if not rowlike[0]:  # one flat row holding a sequence
+        c = rowlike.index(True) if any(rowlike) else None
+        return None if c is None else f"row 0, feature {c} is a sequence ({_shown(rows[c])}), not a number"
+    widths = [len(row) for row in rows]
+    common = max(widths, key=lambda w: (widths.count(w), -widths.index(w)))  # the most rows' width; ties: the first's
+    odd = next((r for r, w in enumerate(widths) if w != common), None)
+    if odd is not None:
+        return f"row {odd} has {_features(widths[odd])}, row {widths.index(common)} has {common}"
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if _is_sequence(value):
+                return f"row {r}, feature {c} is a sequence ({_shown(value)}), not a number"
+    return None
+
+
+def _features(count: int) -> str:
+    """``count`` features, for a message (``1 feature``, ``3 features``)."""
+    return f"{count} feature" if count == 1 else f"{count} features"
+
+
+def _missing_refusal(row: int, feature: int, name, shown: str) -> InvalidRequest:
+    """The refusal of a DataFrame's missing value (``<NA>``, ``None``), at positions ``row`` and ``feature``."""
+    return InvalidRequest(f"row {row}, feature {feature} (column {name!r}) is missing ({shown}): rows must hold no "
+                          "missing value; fill them (frame.fillna(...)) or drop those rows")
+
+
+def _missing_in_frame(rows, row: int, feature: int) -> Optional[Tuple[object, str]]:
+    """For a pandas DataFrame, ``(column name, shown value)`` when the value at ``row`` and ``feature`` (positions) is
+    missing (``<NA>``, ``None``, ``NaT``) rather than a NaN; None otherwise (an array, or a real NaN)."""
+    if not hasattr(rows, "iloc") or not hasattr(rows, "columns"):
+        return None
+    try:
+        value = rows.iloc[int(row), int(feature)]
+        name = rows.columns[int(feature)]
+    except (IndexError, TypeError, ValueError):
+        return None
+    if value is None:
+        return name, "None"
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
+        return name, str(value)
+    return None
 
 
 def _is_bytes(value) -> bool:
@@ -633,11 +703,13 @@ def _python_values(rows, shape):
 
 def _without_label(rows):
     """``rows`` without its one column named exactly ``label`` (the training label, which is no feature) when it is a
-    DataFrame (pandas or polars) with other columns; anything else as it is.
+    DataFrame (pandas or polars); anything else as it is.
 
     Raises:
         InvalidRequest: the frame has several columns named ``label``, as ``recpool score --input`` refuses a CSV
-            header naming it twice (left to the width check, both were scored as features when the width fitted)."""
+            header naming it twice (left to the width check, both were scored as features when the width fitted); or
+            ``label`` is its only column, as the CLI refuses such a CSV ("no feature columns: its only column is
+            'label'"; kept, the labels were scored as the features)."""
     columns = getattr(rows, "columns", None)
     if columns is None or isinstance(rows, np.ndarray):
         return rows
@@ -649,8 +721,11 @@ def _without_label(rows):
     if labels > 1:
         raise InvalidRequest(f"the frame has {labels} columns named 'label': a frame's label column is left out of "
                              "the features, so it may hold only one; rename or remove the others")
-    if labels != 1 or len(names) < 2:
+    if labels != 1:
         return rows
+    if len(names) == 1:
+        raise InvalidRequest("the frame has no feature columns: its only column is 'label', which is left out of the "
+                             "features (as `recpool score --input` leaves a CSV's out)")
     try:
         return rows.drop(columns=["label"])  # pandas
     except TypeError:
@@ -680,7 +755,11 @@ def _numbers_of(rows, array: np.ndarray) -> np.ndarray:
     the first value that is not one by its row and feature (rows given as lists or an object array), or the dtype
     (an array or a DataFrame of another dtype)."""
     if hasattr(rows, "columns") or (isinstance(rows, np.ndarray) and array.dtype.kind != "O"):
-        raise InvalidRequest(f"rows must be real numbers, got dtype {array.dtype}{_offending_column(rows)}")
+        # A frame's column of another dtype is named by its own dtype (Float64, boolean): numpy's conversion of the
+        # whole frame (object) says nothing the caller gave.
+        offending = _offending_column(rows)
+        raise InvalidRequest(f"rows must be real numbers{offending}" if offending
+                             else f"rows must be real numbers, got dtype {array.dtype}")
     if isinstance(rows, np.ndarray) or not isinstance(rows, (list, tuple)):
         values = ((r, c, array[r, c]) for r in range(array.shape[0]) for c in range(array.shape[1]))
     else:
@@ -764,13 +843,21 @@ def check_pin(reply: Reply, pin: Tuple[int, int], what: str) -> None:
                                 f"{wanted} or newer", reply.header)
 
 
-def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first_row: int = 0) -> Call:
+def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first_row: int = 0,
+               batch: Optional[int] = None) -> Call:
     """One SCORE request for ``chunk`` (at most the row limit), pinned by ``pin`` = (version, flags); a reply
     from a version the pin excludes is a ``ProtocolViolation``, and so is a score that is no probability, named by
-    its row among all the call's rows (the chunk starts at ``first_row``)."""
+    its row among all the call's rows (the chunk starts at ``first_row``). For ``score_many``'s batch ``batch``, such
+    a ProtocolViolation names the batch too (:func:`in_batch`), as the client names a refusal of it."""
     expected = chunk.shape[0]
 
     def parse(reply: Reply):
+        try:
+            return parse_scores(reply)
+        except ProtocolViolation as error:
+            raise in_batch(error, batch) from None
+
+    def parse_scores(reply: Reply):
         check_pin(reply, pin, "SCORE")
         try:
             values = decode_tensor(_first_frame(reply, "SCORE"))
@@ -787,7 +874,18 @@ def score_call(chunk: np.ndarray, pin: Tuple[int, int], timeout, deadline, first
         return values, reply.header
 
     return Call(Command.SCORE, [tensor_frame(chunk)], parse, pin[0], pin[1], retry_busy=True,
-                timeout=timeout, deadline=deadline, first_row=first_row)
+                timeout=timeout, deadline=deadline, first_row=first_row, batch=batch)
+
+
+def in_batch(error: RecPoolError, batch: Optional[int]) -> RecPoolError:
+    """``error`` (a refusal, a ProtocolViolation, an InvalidRequest) about ``score_many``'s batch ``batch``, as one of
+    the same class whose message starts ``score_many batch 3: `` and whose ``batch`` is 3 (a row the message names
+    is counted within that batch); ``error`` itself when ``batch`` is ``None`` (a call of no batch)."""
+    if batch is None:
+        return error
+    named = type(error)(f"score_many batch {batch}: {error.message}", error.header)
+    named.batch = batch
+    return named
 
 
 def renumbering_row(message: str, first_row: int) -> str:
@@ -968,12 +1066,14 @@ def _score_batch_calls(batches, pin: Tuple[int, int], timeout, deadline, max_row
             array = as_rows(batch)
             limit = rows_per_request(array.shape[1], max_rows)
         except InvalidRequest as error:
-            raise InvalidRequest(f"score_many batch {index}: {error.message}") from None
+            raise in_batch(InvalidRequest(error.message), index) from None
         if array.shape[0] > limit:
-            raise InvalidRequest(f"score_many batch {index} has {array.shape[0]} rows; a batch must fit in one "
-                                 f"request: at most {limit} rows of {array.shape[1]} features (max_rows, and the "
-                                 f"{MESSAGE_LIMIT_BYTES}-byte message limit)")
-        yield score_call(array, pin, timeout, deadline)
+            error = InvalidRequest(f"score_many batch {index} has {array.shape[0]} rows; a batch must fit in one "
+                                   f"request: at most {limit} rows of {array.shape[1]} features (max_rows, and the "
+                                   f"{MESSAGE_LIMIT_BYTES}-byte message limit)")
+            error.batch = index
+            raise error
+        yield score_call(array, pin, timeout, deadline, batch=index)
 
 
 def batch_scores(result) -> Scores:

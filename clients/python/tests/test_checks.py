@@ -1291,3 +1291,107 @@ def test_a_dataframe_with_two_label_columns_is_refused_not_scored_with_them_as_f
             client.score(frame)
     # One label column is left out, as before.
     assert ops.as_rows(frame.iloc[:, :3]).shape == (2, 2)
+
+
+# ---------------------------------------------------------------- 13. score_many names the batch an error is about
+
+def test_a_score_many_refusal_names_its_batch_and_keeps_its_class_in_both_clients(fake):
+    # The pool's refusal of one batch said "row 7 (0-based): …" and nothing of the batch, its row counted within it
+    # (score renumbers rows over all its rows; score_many named the batch only in the client's own refusals).
+    huge = np.zeros((20, WIDTH), np.float32)
+    huge[7] = 3.4e38
+
+    def answer(header, frames):
+        if header is None or header.command != wire.Command.SCORE:
+            return []
+        values = np.frombuffer(frames[0], np.float32, offset=8)
+        if (values > 1e38).any():
+            return [answer_to(header, b"row 7 (0-based): model version 1 computes a score of nan (the values overflow "
+                                      b"inside the model); no row of this request was scored",
+                              status=int(wire.Status.BAD_REQUEST))]
+        if values.size == 3 * (WIDTH + 1):
+            return [answer_to(header, b"rows have 5 features; no live worker takes them (model version 1 expects 4)",
+                              status=int(wire.Status.BAD_REQUEST))]
+        return [answer_to(header, scores_for(frames))]
+
+    def refusals(call):
+        """The errors ``call(client)`` raises with a Client, then with an AsyncClient (each with a broker of its
+        context: an ``inproc://`` endpoint is one context's)."""
+        with recpool.Client(fake(answer).endpoint, timeout=2) as client:
+            caught = pytest.raises(recpool.RecPoolError, call, client).value
+        return [caught, both_clients(fake(answer, async_context_for_fakes()).endpoint, call)[1]]
+
+    batches = [ROWS, ROWS, ROWS, huge, ROWS]
+    for error in refusals(lambda c: c.score_many(batches, window=1)):
+        assert isinstance(error, recpool.BadRequest), repr(error)
+        assert error.message.startswith("score_many batch 3: row 7 (0-based): model version 1 computes a score of "
+                                        "nan"), error.message
+        assert error.batch == 3 and error.status == wire.Status.BAD_REQUEST
+    wide = [ROWS, ROWS, np.ones((3, WIDTH + 1), np.float32)]
+    for error in refusals(lambda c: c.score_many(wide)):
+        assert isinstance(error, recpool.BadRequest), repr(error)
+        assert str(error) == ("BAD_REQUEST: score_many batch 2: rows have 5 features; no live worker takes them (model "
+                              "version 1 expects 4)") and error.batch == 2
+    # The client's own refusal of a batch, and a reply that breaks the protocol, name it the same way.
+    for error in refusals(lambda c: c.score_many([ROWS, np.full((1, WIDTH), np.nan)])):
+        assert isinstance(error, recpool.InvalidRequest) and error.batch == 1, repr(error)
+        assert error.message.startswith("score_many batch 1: row 0, feature 0 is nan")
+    bad = ops.score_call(ROWS, (0, 0), None, None, batch=4)
+    tensor = bytes(wire.tensor_frame(np.array([[0.5], [2.0]], np.float32)))
+    with pytest.raises(recpool.ProtocolViolation) as caught:
+        bad.parse(reply(wire.Command.SCORE, [tensor]))
+    assert caught.value.message.startswith("score_many batch 4: SCORE reply: row 1 has score 2.0")
+    assert caught.value.batch == 4
+    # A call of no batch (score) is named as before, with no batch.
+    with recpool.Client(fake(answer).endpoint, timeout=2) as client:
+        with pytest.raises(recpool.BadRequest, match=r"^BAD_REQUEST: row 7 \(0-based\)") as caught:
+            client.score(huge)
+        assert caught.value.batch is None
+
+
+def test_a_frame_whose_only_column_is_label_is_refused_not_scored_with_its_labels_as_features(fake):
+    # `_without_label` kept the column when it was the only one, so the labels were scored as the one feature; PYTHON.md
+    # says the label column is left out, and `recpool score --input` refuses such a CSV ("no feature columns").
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"label": [1.0, 0.0]})
+    with pytest.raises(recpool.InvalidRequest, match="no feature columns: its only column is 'label'"):
+        ops.as_rows(frame)
+    broker = fake(silent, async_context_for_fakes())
+    for error in both_clients(broker.endpoint, lambda c: c.score(frame)):
+        assert isinstance(error, recpool.InvalidRequest), repr(error)
+        assert "no feature columns: its only column is 'label'" in error.message
+    for error in both_clients(broker.endpoint, lambda c: c.score_many([frame])):
+        assert isinstance(error, recpool.InvalidRequest) and error.batch == 0, repr(error)
+        assert error.message.startswith("score_many batch 0: the frame has no feature columns")
+    assert broker.received == []
+    # A feature column beside it is scored without the label, as before.
+    assert ops.as_rows(pd.DataFrame({"x": [0.5, 0.25], "label": [1.0, 0.0]})).tolist() == [[0.5], [0.25]]
+
+
+def test_a_frames_extension_dtype_and_missing_value_and_a_ragged_row_are_named_as_given():
+    # A Float64 or bool column was reported by numpy's conversion ("got dtype object: column 'f0' has dtype Float64"),
+    # a nullable column's <NA> as "nan", and ragged rows by numpy's "inhomogeneous shape after 1 dimensions".
+    pd = pytest.importorskip("pandas")
+    for column, dtype in [(pd.array([0.5, 1.5], dtype="Float64"), "Float64"),
+                          (pd.array([True, False], dtype="boolean"), "boolean")]:
+        frame = pd.DataFrame({"f0": column, "f1": [0.5, 1.5]})
+        message = pytest.raises(recpool.InvalidRequest, ops.as_rows, frame).value.message
+        assert message.startswith(f"rows must be real numbers: column 'f0' (column 0) has dtype {dtype}"), message
+        assert "object" not in message
+    # A missing value that numpy reads as NaN (a frame of one nullable column) is named as missing; a real NaN is still
+    # named as one.
+    for dtype in ("Float64", "Int64"):
+        missing = pd.DataFrame({"f0": pd.array([1, None], dtype=dtype)})
+        message = pytest.raises(recpool.InvalidRequest, ops.as_rows, missing).value.message
+        assert message.startswith("row 1, feature 0 (column 'f0') is missing (<NA>)"), message
+        assert "nan" not in message
+    nan = pd.DataFrame({"f0": [1.0, np.nan]})
+    assert "is nan" in pytest.raises(recpool.InvalidRequest, ops.as_rows, nan).value.message
+    for rows, named in [([[0.5, 0.5, 0.5], [0.5, 0.5]], "row 1 has 2 features, row 0 has 3"),
+                        ([[0.5, 0.5], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], "row 0 has 2 features, row 1 has 3"),
+                        ([[0.5, 0.5], [0.5]], "row 1 has 1 feature, row 0 has 2"),
+                        ([np.ones(3), np.ones(2)], "row 1 has 2 features, row 0 has 3"),
+                        ([[0.5, 0.5], 0.5], "row 1 is 0.5, a single value, where row 0 is a row of 2 features"),
+                        ([[0.5, 0.5], [0.5, [0.5]]], "row 1, feature 1 is a sequence ([0.5]), not a number")]:
+        message = pytest.raises(recpool.InvalidRequest, ops.as_rows, rows).value.message
+        assert message == f"rows must be a rectangular rows × features array: {named}", message

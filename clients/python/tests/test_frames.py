@@ -451,3 +451,64 @@ def test_score_leaves_a_frames_label_column_out_as_the_cli_does():
     # Only a column named exactly `label`, and only in a frame: an array's columns are all features.
     assert ops.as_rows(pd.DataFrame({"a": [0.1], "Label": [1.0]})).shape == (1, 2)
     assert ops.as_rows(np.array([[0.1, 1.0]])).shape == (1, 2)
+
+
+def test_a_frames_helper_given_no_client_or_no_frame_names_the_parameter_in_a_type_error():
+    # impressions_frame("tcp://…") unpacked the string as the (rows, spec) pair: "too many values to unpack"; the other
+    # helpers raised an AttributeError from inside their checks.
+    with pytest.raises(TypeError, match=r"^impressions_frame's source must be a recpool Client or the \(rows, spec\) "
+                                        r"pair .*got str 'tcp://127.0.0.1:46200' \(an endpoint: open "
+                                        r"recpool.Client\('tcp://127.0.0.1:46200'\)"):
+        frames.impressions_frame("tcp://127.0.0.1:46200")
+    for source in (small_log(), [1, 2], None, ("rows", "spec")):
+        with pytest.raises(TypeError, match="impressions_frame's source must be"):
+            frames.impressions_frame(source)
+    for helper in (frames.bandit_feedback, frames.training_frame, frames.observed_rows):
+        with pytest.raises(TypeError, match=rf"^{helper.__name__}'s frame must be a pandas DataFrame .*got builtins.str"):
+            helper("tcp://127.0.0.1:46200")
+    with pytest.raises(TypeError, match=r"^bandit_feedback's item_context must be a pandas DataFrame"):
+        frames.bandit_feedback(small_log(), n_actions=2, item_context=[[0.5], [0.25]])
+    with pytest.raises(TypeError, match=r"^upload_frame's client must be a recpool Client or AsyncClient, got str "
+                                        r"'tcp://127.0.0.1:46200'"):
+        frames.upload_frame("tcp://127.0.0.1:46200", pd.DataFrame({"x": [0.5], "label": [1.0]}))
+    # The (rows, spec) pair is still read, as a tuple or a list.
+    assert len(frames.impressions_frame(([], None))) == 0 and len(frames.impressions_frame([[], {}])) == 0
+
+
+def test_upload_frame_refuses_what_train_refuses_with_the_same_invalid_request():
+    # upload_frame raised a plain ValueError where client.train(frame) raised InvalidRequest with the same text.
+    with recpool.Client("tcp://127.0.0.1:7699") as client:  # refused before anything is sent: no broker needed
+        for frame, problem in [(pd.DataFrame({"x": [np.nan], "label": [1.0]}), "nan is not a finite number"),
+                               (pd.DataFrame({"x": [1.0]}), "no 'label' column"),
+                               (pd.DataFrame({"label": [1.0]}), "no feature columns")]:
+            with pytest.raises(recpool.InvalidRequest, match=problem) as uploaded:
+                frames.upload_frame(client, frame)
+            with pytest.raises(recpool.InvalidRequest) as trained:
+                client.train(frame)
+            assert isinstance(uploaded.value, recpool.RecPoolError) and isinstance(uploaded.value, ValueError)
+            assert type(uploaded.value) is type(trained.value) and uploaded.value.message == trained.value.message
+            assert str(trained.value).count("InvalidRequest") == 1
+
+
+def test_a_missing_label_or_value_is_named_as_missing_not_as_nan():
+    # A nullable Int64 <NA> label was reported as "nan is not a finite number".
+    for column, frame in [("label", pd.DataFrame({"x": [0.5, 0.25], "label": pd.array([1, None], dtype="Int64")})),
+                          ("x", pd.DataFrame({"x": pd.array([0.5, None], dtype="Float64"), "label": [1, 0]})),
+                          ("label", pd.DataFrame({"x": [0.5, 0.25], "label": [1, None]}, dtype=object))]:
+        with pytest.raises(recpool.InvalidRequest) as caught:
+            frames.csv_bytes(frame)
+        message = caught.value.message
+        assert message.startswith(f"row 1, column {column!r}: the value is missing ("), message
+        assert "nan" not in message
+    # A real NaN is still named as one.
+    with pytest.raises(recpool.InvalidRequest, match=r"row 1, column 'x': nan is not a finite number"):
+        frames.csv_bytes(pd.DataFrame({"x": [0.5, np.nan], "label": [1, 0]}))
+    # An observed row's <NA> click or item is named as missing by bandit_feedback and training_frame, and a value that
+    # is no number is named by its own row (every row was bad once one was).
+    for helper in (frames.bandit_feedback, frames.training_frame):
+        with pytest.raises(ValueError, match=r"^click <NA> \(row 12\) is missing on an observed row"):
+            helper(small_log(click=pd.array([1, 0, None, 1], dtype="Int64")), n_actions=2)
+        with pytest.raises(ValueError, match=r"^item_id <NA> \(row 11\) is missing"):
+            helper(small_log(item_id=pd.array([0, None, 0, 1], dtype="Int64")), n_actions=2)
+        with pytest.raises(ValueError, match=r"^item_id 'x' \(row 13\) is not a whole number"):
+            helper(small_log(item_id=[0, 1, 0, "x"]), n_actions=2)

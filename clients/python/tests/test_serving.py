@@ -230,3 +230,25 @@ def test_a_python_int_beyond_int64_scores_as_recpool_score_scores_its_number(cli
                          check=True, capture_output=True, text=True).stdout
     assert np.float32(json.loads(out)["scores"][0]) == scores.probabilities[0]
     assert client.score(np.array([row], dtype=np.float32)).probabilities[0] == scores.probabilities[0]
+
+
+def test_a_score_many_batch_the_pool_refuses_is_named_by_its_index_in_both_clients(client, pool):
+    # The refusal said "row 7 (0-based): …" and nothing of which of the five batches it was.
+    rows = np.random.default_rng(0).random((20, WIDTH)).astype(np.float32)
+    overflowing = rows.copy()
+    overflowing[7] = 3.4e38
+    with pytest.raises(recpool.BadRequest) as caught:
+        client.score_many([rows, rows, rows, overflowing, rows])
+    assert caught.value.message.startswith("score_many batch 3: row 7 (0-based): model version")
+    assert "overflow" in caught.value.message and caught.value.batch == 3
+    with pytest.raises(recpool.BadRequest, match=f"^BAD_REQUEST: score_many batch 1: rows have {WIDTH + 1} features"):
+        client.score_many([rows, np.ones((2, WIDTH + 1), np.float32)])
+
+    async def main():
+        async with recpool.AsyncClient(pool.frontend) as c:
+            with pytest.raises(recpool.BadRequest) as refused:
+                await c.score_many([rows, rows, rows, overflowing, rows])
+            return refused.value
+
+    refused = asyncio.run(main())
+    assert refused.message.startswith("score_many batch 3: row 7 (0-based)") and refused.batch == 3

@@ -142,3 +142,34 @@ def test_affinity_columns_must_be_a_bool(value):
     assert not any(str(c).startswith("user-item_affinity_")
                    for c in frames.impressions_frame(shop_log(20), affinity_columns=False).columns)
     assert "user-item_affinity_19" in frames.impressions_frame(shop_log(20), affinity_columns=np.True_).columns
+
+
+def test_n_actions_defaults_to_the_catalogues_item_count_not_the_highest_item_with_feedback():
+    # Without n_actions, the dictionary took one past the highest item that got feedback (38 of a 40-item catalogue):
+    # n_actions 38 and action_context 38 × 38, while context held 40 affinity columns.
+    log = frames.impressions_frame(shop_log(40))  # feedback on items 0…4 only
+    assert log.attrs["catalogue_items"] == 40 and int(log["item_id"].max()) == 4
+    feedback = frames.bandit_feedback(log)
+    assert feedback["n_actions"] == 40 and feedback["action_context"].shape == (40, 40)
+    assert feedback["context"].shape == (8, 2 + 4 + 40)
+    assert [c for c in frames.training_frame(log).columns if c.startswith("item=")] == [f"item={k}" for k in range(40)]
+    # The affinity columns alone say it (an export or OBD file read back has no attrs), and the attrs alone too.
+    bare = log.copy()
+    bare.attrs.clear()
+    assert frames.bandit_feedback(bare)["n_actions"] == 40
+    no_columns = frames.impressions_frame(shop_log(40), affinity_columns=False)
+    assert frames.bandit_feedback(no_columns)["n_actions"] == 40
+    items = pd.DataFrame({"item_id": np.arange(40), "item_feature_0": np.linspace(0, 1, 40)})
+    no_columns.attrs.clear()
+    fed = frames.bandit_feedback(no_columns, item_context=items)
+    assert fed["n_actions"] == 40 and fed["action_context"].shape[0] == 40
+    # Nothing says it: refused, naming what to pass; sources that disagree are refused too; a given n_actions counts.
+    with pytest.raises(ValueError, match=r"n_actions is not given and the frame does not say how many items .* pass "
+                                         r"n_actions, .*the highest item with feedback is 4"):
+        frames.bandit_feedback(no_columns)
+    with pytest.raises(ValueError, match="n_actions is not given"):
+        frames.training_frame(no_columns)
+    with pytest.raises(ValueError, match=r"the catalogue's item count is ambiguous \(.*40 items, item_context's 30 rows: "
+                                         r"30 items\): pass n_actions"):
+        frames.bandit_feedback(log, item_context=items.iloc[:30])
+    assert frames.bandit_feedback(no_columns, n_actions=5)["n_actions"] == 5

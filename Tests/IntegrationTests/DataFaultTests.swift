@@ -443,6 +443,35 @@ struct DataFaultTests {
                 && imported.stderr.contains("DQN"), "\(imported.code) \(imported.stderr)")
     }
 
+    /// A helper's case: `pull` of an imported `fit --version 5` file gave a file `eval` calls "checkpoint version 5",
+    /// while the registry's version 5 was another model; MODELS.md said a pulled file says 0.
+    @Test("pull names the version written inside an imported file when it is not the registry's")
+    func pullNamesTheFilesOwnNumber() throws {
+        let temporary = try TemporaryDirectory("data-fault")
+        defer { temporary.remove() }
+        var csv = "a,b,label\n"
+        for i in 0..<60 { csv += "\(Float(i % 10) / 10),\(Float(i % 7) / 7),\(i % 3 == 0 ? 1 : 0)\n" }
+        let data = try Self.write(csv, "train.csv", in: temporary)
+        let cluster = ProcessCluster()
+        defer { cluster.stop() }
+        try cluster.startBroker(extra: ["--state-dir", temporary.file("state").path])
+        let broker = cluster.endpoints.frontend
+        for (seed, written) in [("1", "1"), ("2", "5")] {
+            let model = temporary.file("m\(written).ckpt").path
+            let fit = try runTool(
+                "recpool", ["fit", "--dataset", data, "--out", model, "--epochs", "1", "--seed", seed, "--version", written])
+            #expect(fit.code == 0, "\(fit.stderr)")
+            #expect(try runTool("recpool", ["import", "--model", model, "--broker", broker]).code == 0)
+        }
+        let own = try runTool("recpool", ["pull", "1", "--out", temporary.file("p1.ckpt").path, "--broker", broker])
+        #expect(own.code == 0 && !own.stdout.contains("the file itself says"), "\(own.stdout)\(own.stderr)")
+        let other = try runTool("recpool", ["pull", "2", "--out", temporary.file("p2.ckpt").path, "--broker", broker])
+        #expect(
+            other.code == 0 && other.stdout.contains("wrote version 2 to")
+                && other.stdout.contains("the file itself says version 5, the number it was written with, not the registry's"),
+            "\(other.stdout)\(other.stderr)")
+    }
+
     /// `predict` read CSV only and said "no data rows" for JSON rows, which `score` takes: both now read rows the same
     /// way, and the commands that read CSV only (`fit` on a CSV file) say that the file is JSON.
     @Test("predict reads JSON rows as score does, with the same scores as CSV; fit given JSON says it reads CSV only")

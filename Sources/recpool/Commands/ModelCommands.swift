@@ -204,7 +204,14 @@ struct PullCommand: AsyncParsableCommand {
             defer { client.close() }
             let (_, bytes) = try await client.fetchModel(version: version)
             try FileProblem.write(Data(bytes), to: out)
-            CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)")
+            // The file keeps the number it was written with (an imported `fit` checkpoint's 1 or --version; a job's
+            // 0): said when it is not this version's, so `eval`'s "checkpoint version 5" is not read as registry
+            // version 5, another model.
+            let written = (try? Checkpoint(decoding: bytes)).map(\.version)
+            let note =
+                written.map { $0 == 0 || $0 == version ? "" : "; the file itself says version \($0), the number it was "
+                    + "written with, not the registry's (recpool models numbers the registry's versions)" } ?? ""
+            CommandOutput.printLine("wrote version \(version) to \(out) (\(bytes.count) bytes)\(note)")
         }
     }
 }

@@ -93,12 +93,19 @@ public struct StateDirectoryCreation: Sendable {
         return String(cString: resolved)
     }
 
-    /// Removes what the start created: the store's entries that were not in the state directory before (none while
-    /// another process holds the directory's lock: a broker that started beside this one owns them), then the created
+    /// Removes what the start created: the store's entries that were not in the state directory before, then the created
     /// folders innermost first: the state directory with whatever the start put in it, the others only when empty.
+    /// The store's entries are removed while this process holds the directory's lock (``StateDirectoryLock``'s record
+    /// lock on `recpool.lock`), taken here: when another process holds it (a broker that started beside this one owns
+    /// them), nothing of the store's is removed, and a broker starting meanwhile waits for it or is refused.
     public func undo() {
-        let held = resolved.map(heldElsewhere) ?? false
-        if let resolved, !held {
+        let lock = resolved.map(lockAgainstOthers) ?? .none
+        if case .heldElsewhere = lock {
+            for folder in createdFolders.reversed() where folder != resolved { rmdir(folder) }
+            return
+        }
+        defer { if case .held(let fd) = lock { close(fd) } }
+        if let resolved {
             let newDatabase = !preexisting.contains("recpool.sqlite")
             for name in Self.storeEntries where !preexisting.contains(name) {
                 if name.hasPrefix("recpool.sqlite") && !newDatabase { continue }
@@ -113,7 +120,7 @@ public struct StateDirectoryCreation: Sendable {
             }
         }
         for folder in createdFolders.reversed() {
-            if folder == resolved && !held {
+            if folder == resolved {
                 try? FileManager.default.removeItem(atPath: folder)
             } else {
                 rmdir(folder)
@@ -121,18 +128,29 @@ public struct StateDirectoryCreation: Sendable {
         }
     }
 
-    /// Whether another process holds the state directory's lock (``StateDirectoryLock``'s record lock on
-    /// `recpool.lock`; `F_GETLK` reports only other processes' locks, so this process's own store, still being closed,
-    /// does not count). Closing the descriptor drops this process's record locks on the file, which a failed start no
-    /// longer needs.
-    private func heldElsewhere(_ directory: String) -> Bool {
-        let fd = open("\(directory)/recpool.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var probe = flock()
-        probe.l_type = Int16(F_WRLCK)
-        probe.l_whence = Int16(SEEK_SET)
-        guard fcntl(fd, F_GETLK, &probe) == 0 else { return true }
-        return probe.l_type != Int16(F_UNLCK)
+    /// The state directory's lock as ``undo()`` finds it.
+    private enum Lock {
+        /// No lock file: nothing to lock.
+        case none
+        /// Taken by this process on this descriptor (closing it releases the lock).
+        case held(Int32)
+        /// Another process holds it.
+        case heldElsewhere
+    }
+
+    /// Takes a write lock on the whole of `recpool.lock` (`fcntl(F_SETLK)`, the record lock ``StateDirectoryLock``
+    /// takes; this process's own lock, from its store still being closed, does not conflict with it). Closing the
+    /// descriptor later drops this process's record locks on the file, which a failed start no longer needs.
+    private func lockAgainstOthers(_ directory: String) -> Lock {
+        let fd = open("\(directory)/recpool.lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return errno == ENOENT ? .none : .heldElsewhere }
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        guard fcntl(fd, F_SETLK, &request) == 0 else {
+            close(fd)
+            return .heldElsewhere
+        }
+        return .held(fd)
     }
 }

@@ -96,13 +96,13 @@ extension BrokerCore {
     /// by for such requests (``servingIdentities(for:)``) takes no work, so no two models answer under one number.
     func isEligible(
         _ worker: WorkerRecord, for request: PendingRequest, serving: [UInt64: String]? = nil,
-        ignoringDrain: Bool = false
+        ignoringDrain: Bool = false, ignoringCredit: Bool = false
     ) -> Bool {
         // A draining worker never takes another request: counted eligible, it held queued requests without a limit.
         guard ignoringDrain || !worker.draining, worker.serves(request.header) else { return false }
         // No credit at all (a READY or HEARTBEAT of slots 0 without DRAIN) takes nothing: counted eligible, it held a
         // queued request past the no-worker timeout for as long as it stayed.
-        guard worker.slots > 0 || ignoringDrain else { return false }
+        guard worker.slots > 0 || ignoringDrain || ignoringCredit else { return false }
         // An online broker's RECOMMEND is answered by the policy a replica installed, the same on every replica, and
         // its slate carries the policy's version: whose model the replica holds (a number from another registry, the
         // seeded model while a version is promoted) does not decide whether it may take one. Such replicas, left
@@ -263,12 +263,16 @@ extension BrokerCore {
     /// when one may.
     func ineligibility(for request: PendingRequest) -> (reason: String, noWorker: Bool)? {
         guard let reason = ineligibleBecause(request) else { return nil }
-        let service = request.service
-        let offering = takingWorkers(service)
-        let fitting = offering.filter {
-            $0.serves(request.header) && (request.columns == nil || $0.inputWidth == request.columns)
+        let offering = takingWorkers(request.service)
+        return (reason, offering.allSatisfy { $0.slots == 0 } || !creditless(for: request).isEmpty)
+    }
+
+    /// The live workers that would take `request` but for their credit: they report 0 slots.
+    private func creditless(for request: PendingRequest) -> [WorkerRecord] {
+        let serving = servingIdentities(for: request)
+        return takingWorkers(request.service).filter {
+            $0.slots == 0 && isEligible($0, for: request, serving: serving, ignoringCredit: true)
         }
-        return (reason, offering.allSatisfy { $0.slots == 0 } || (!fitting.isEmpty && fitting.allSatisfy { $0.slots == 0 }))
     }
 
     private func ineligibleBecause(_ request: PendingRequest) -> String? {
@@ -290,6 +294,15 @@ extension BrokerCore {
         if offering.isEmpty { return "no live worker offers \(service.name)" + drainingNote(service) }
         if offering.allSatisfy({ $0.slots == 0 }) {
             return "every live worker that offers \(service.name) (\(offering.count)) reports 0 slots: none takes a request"
+        }
+        // Those that would take it report no credit: said as when every worker does (beside a worker of another width
+        // or on another model, a fleet fell through to CONFLICT about the registry or the promoted version, though
+        // the worker holding it was live).
+        let creditless = creditless(for: request)
+        if !creditless.isEmpty {
+            let rows = request.columns.map { " for rows of \($0) features" } ?? ""
+            return "every live worker that may take this \(service.name)\(rows) (\(creditless.count)) reports 0 slots: "
+                + "none takes a request"
         }
         if service == .recommend, let policyReplicas,
             !offering.contains(where: { policyReplicas.contains($0.identity) })
@@ -327,13 +340,6 @@ extension BrokerCore {
             return "no live worker serves rows of \(columns) features (served widths: \(widths))\(gone)"
         }
         let fitting = versioned.filter { request.columns == nil || $0.inputWidth == request.columns }
-        // Those that would take it report no credit: said as when every worker does (a fleet of two widths fell
-        // through to the registry's CONFLICT below, though nothing claimed a version).
-        if !fitting.isEmpty, fitting.allSatisfy({ $0.slots == 0 }) {
-            let rows = request.columns.map { " rows of \($0) features" } ?? ""
-            return "every live worker that offers \(service.name)\(rows.isEmpty ? "" : " for" + rows) (\(fitting.count)) "
-                + "reports 0 slots: none takes a request"
-        }
         if rollout == nil,
             let benched = fitting.first(where: { w in
                 holdsClaimedVersion(w) && serving[w.modelVersion].map { $0 != w.modelIdentity(for: service) } == true

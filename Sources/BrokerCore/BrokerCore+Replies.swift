@@ -227,7 +227,8 @@ extension BrokerCore {
             first[4] & Header.replyBit != 0 || !Self.workerMessageCodes.contains(first[4]),
             let dispatchId = Header.salvageRequestId(first), let entry = inflight[dispatchId], entry.worker == identity
         else { return }
-        abandonDispatch(dispatchId, from: identity, problem: "sent a reply that does not decode: \(error)", now: now, into: &actions)
+        let what = first[4] & Header.replyBit != 0 ? "a reply" : "a message naming the request"
+        abandonDispatch(dispatchId, from: identity, problem: "sent \(what) that does not decode: \(error)", now: now, into: &actions)
     }
 
     /// The command codes a worker sends of its own accord, never as a reply (docs/PROTOCOL.md, "Worker to broker").

@@ -119,11 +119,18 @@ extension BrokerCore {
             counters.add(.unexpectedWorkerCommands)
             // A reply of a command a worker never answers (STATUS, CONTROL, FEEDBACK, …: a worker replies only to
             // SCORE and RECOMMEND) that names one of its dispatches cannot be that request's answer: it is answered
-            // INTERNAL now, as a reply of the other service is, and the worker's credit is freed.
-            if header.isReply, let entry = inflight[header.requestId], entry.worker == identity {
+            // INTERNAL now, as a reply of the other service is, and the worker's credit is freed. So is a message
+            // without the reply bit of a command that is no worker's own message (a STATUS, a WEIGHTS): it was only
+            // counted, and its client waited for its deadline, where the same message damaged was INTERNAL at once.
+            if header.isReply || !Self.workerMessageCodes.contains(header.command.rawValue),
+                let entry = inflight[header.requestId], entry.worker == identity
+            {
+                let service = entry.request.service.name
                 abandonDispatch(
                     header.requestId, from: identity,
-                    problem: "sent a \(header.command.name) reply to a \(entry.request.service.name) request",
+                    problem: header.isReply
+                        ? "sent a \(header.command.name) reply to a \(service) request"
+                        : "sent a \(header.command.name) without the reply bit for a \(service) request",
                     now: now, into: &actions)
             }
         }

@@ -305,6 +305,24 @@ struct InvalidWorkerReplyTests {
         }
     }
 
+    /// A reviewer's case: a well-formed STATUS or WEIGHTS without the reply bit naming a dispatch was only counted, and
+    /// its client waited for the deadline, where the same message damaged was INTERNAL at once.
+    @Test("a message without the reply bit of a command no worker sends, naming the request, answers it INTERNAL")
+    func clientCommandWithoutReplyBit() throws {
+        for command in [Command.status, .weights, .control] {
+            var h = CoreHarness()
+            let d = try Self.dispatched(&h)
+            let header = Header(command: command, requestId: d.message.header.requestId)
+            h.feed(.worker(identity: d.identity, frames: [header.encoded()], peerAddress: nil))
+            let reply = try Self.onlyReply(h)
+            #expect(reply.header.status == .internal, "\(command)")
+            #expect(
+                reply.errorText?.contains("sent a \(command.name) without the reply bit for a SCORE request") == true,
+                "\(reply.errorText ?? "")")
+            #expect(h.core.workers[Self.worker]?.inflight.isEmpty == true)
+        }
+    }
+
     @Test("a malformed message that is not a reply to the client's service never answers a request with the same id")
     func malformedNonReplyIgnored() throws {
         var h = CoreHarness()

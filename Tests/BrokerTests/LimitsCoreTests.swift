@@ -111,9 +111,27 @@ struct LimitsCoreTests {
         let reply = try #require(h.replies(to: client, id: 1).first)
         #expect(reply.header.status == .noWorker)
         #expect(
-            reply.errorText?.contains("every live worker that offers SCORE for rows of 5 features (1) reports 0 slots") == true,
+            reply.errorText?.contains("every live worker that may take this SCORE for rows of 5 features (1) reports 0 slots") == true,
             "\(reply.errorText ?? "")")
         #expect(h.core.counters[.droppedNoWorker] == 1 && h.core.counters[.droppedNoVersion] == 0)
+    }
+
+    /// A reviewer's case: the worker holding the promoted version reported 0 slots beside a seeded one with credit, and
+    /// the request was told CONFLICT "no live worker has the promoted model version 2 yet", though one had it.
+    @Test("a 0-slot worker on the promoted version beside a seeded one is NO_WORKER naming the 0 slots")
+    func zeroSlotWorkerOnThePromotedVersion() throws {
+        var h = CoreHarness { $0.noWorkerTimeoutMs = 500 }
+        let v2 = [Header(command: .weights, modelVersion: 2).encoded(), WireJSON.encode(WeightsNotice(version: 2, sha256: "s2")), [2]]
+        h.feed(.rollout(version: 2, frames: v2, inputWidth: 2))
+        h.registerWorker(workerA, slots: 0, version: 2)
+        h.registerWorker(workerB, slots: 4, version: 0)
+        h.score(from: client, id: 1)
+        h.feed(.tick)
+        h.advance(ms: 600)
+        h.feed(.tick)
+        let reply = try #require(h.replies(to: client, id: 1).first)
+        #expect(reply.header.status == .noWorker, "\(reply.errorText ?? "")")
+        #expect(reply.errorText?.contains("(1) reports 0 slots") == true, "\(reply.errorText ?? "")")
     }
 
     /// A reviewer's case: the no-worker timeout counted from each request's arrival, so when every worker paused

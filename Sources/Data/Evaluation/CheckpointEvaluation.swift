@@ -63,7 +63,10 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
             return "feature spec width \(spec) differs from the model's input width \(model)"
         case .itemCountMismatch(let spec, let data, let dataset):
             return "the model's feature spec knows \(spec) items, but \(dataset) has \(data) in its catalogue: score it with "
-                + "a model fitted on that catalogue (a catalogue grown since the model was fitted has items it never saw)"
+                + "a model fitted on that catalogue ("
+                + (data > spec
+                    ? "a catalogue grown since the model was fitted has items it never saw)"
+                    : "the model's item rows are not this catalogue's)")
         case .datasetMismatch(let dataset, let expected, let problems):
             return "\(dataset) does not have the model's features: \(problems.joined(separator: "; ")) (the model "
                 + "was trained on user features \(expected.joined(separator: ", ")); read the data with the schema "

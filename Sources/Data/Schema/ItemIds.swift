@@ -46,8 +46,12 @@ enum ItemIds {
         case .named(let rows, _):
             let text = table.rows[row][column].trimmingCharacters(in: .whitespaces)
             guard let item = rows[text] else {
+                // One reason per cause: a blank item is blank, as a blank number field and a numbered catalogue's are.
                 throw table.invalid(
-                    row: row, column: column, reason: "is not an item id of the catalogue (docs/YOUR-DATA.md)")
+                    row: row, column: column,
+                    reason: BlankText.isBlank(text)
+                        ? "is blank: an item id of the catalogue is needed (docs/YOUR-DATA.md)"
+                        : "is not an item id of the catalogue (docs/YOUR-DATA.md)")
             }
             return item
         }

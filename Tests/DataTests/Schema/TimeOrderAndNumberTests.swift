@@ -132,6 +132,12 @@ struct TimeOrderAndNumberTests {
             }
             #expect(slot.description.contains("is blank: a number is needed"), "\(slot)")
             #expect(!slot.description.contains("is not an integer"), "\(slot)")
+            // The item column too, whether the catalogue is numbered or named by SKU.
+            guard case .failure(let item) = try load(column: 2, { t in t == 3 ? blank : "\(t % 5)" }) else {
+                Issue.record("a blank item loaded"); continue
+            }
+            #expect(item.description.contains("is blank"), "\(item)")
+            #expect(!item.description.contains("is not an i"), "\(item)")
         }
     }
 

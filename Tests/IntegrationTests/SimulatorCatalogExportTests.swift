@@ -21,4 +21,17 @@ struct SimulatorCatalogExportTests {
             #expect(feature.values == (0..<cardinality).map { SimulatorWorld.categoryName(feature: j, code: $0) })
         }
     }
+
+    /// A helper's case: a folder that cannot be created exited 1, where `keygen --out` exits 2 for the same path, as
+    /// docs/OPERATIONS.md gives every file that cannot be written.
+    @Test("a folder that cannot be created is exit 2, naming it")
+    func unwritableFolder() throws {
+        let folder = try TemporaryDirectory("simulator-catalogue-export")
+        defer { folder.remove() }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: folder.path + "/blocker"))
+        for path in ["/dev/null", folder.path + "/blocker/sub"] {
+            let export = try runTool("recpool", ["simulate", "--export-catalogue", path])
+            #expect(export.code == 2 && export.stderr.contains("cannot write the catalogue into \(path)"), "\(export.stderr)")
+        }
+    }
 }

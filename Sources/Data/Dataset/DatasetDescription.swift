@@ -52,6 +52,9 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var validationRows: Int
     /// Rows in the test split.
     public var testRows: Int
+    /// What `fit` and `train` would say of the training part, as the text prints it (JSON `training_warning`, `null`
+    /// when nothing): a warning that it has no click or a click on every row, or a note that they refuse it.
+    public var trainingWarning: String?
 
     /// Describes a dataset, split by time with the standard split.
     public init(_ data: BanditDataset) { self.init(SplitDataset(data)) }
@@ -96,6 +99,12 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         warmCTR = rate(warm)
         pscoreMin = data.pscore.min() ?? 0
         pscoreMax = data.pscore.max() ?? 0
+        do throws(FeatureSpecError) {
+            try split.requireTrainingRows(name: data.name)
+            trainingWarning = split.noPositiveWarning(name: data.name)
+        } catch {
+            trainingWarning = "note: \(error.description): fit and train refuse it"
+        }
     }
 
     /// Encodes every key; a segment CTR with no rows in the segment is `null`, and so are the feature widths when
@@ -129,6 +138,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(trainRows, forKey: .trainRows)
         try c.encode(validationRows, forKey: .validationRows)
         try c.encode(testRows, forKey: .testRows)
+        try c.encode(trainingWarning, forKey: .trainingWarning)
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -136,7 +146,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         case extendedFeatureWidth, featureWidthsUndefined, coldStartRows, warmRows, ctr, meanReward, coldStartCTR
         case warmCTR
         case pscoreMin, pscoreMax
-        case trainRows, validationRows, testRows
+        case trainRows, validationRows, testRows, trainingWarning
     }
 
     /// The reasons beside ``coldStartCTR`` and ``warmCTR`` (`cold_start_ctr_undefined`, `warm_ctr_undefined`):

@@ -59,12 +59,7 @@ struct DataDescribeCommand: AsyncParsableCommand {
                 "  candidate sets  \(d.conditionalRows) rows drawn from a candidate set (`retrieval`): left out of "
                     + "off-policy evaluation, their propensities being conditional on it")
         }
-        // What fit and train would say about the training part, said here too.
-        do throws(FeatureSpecError) {
-            try data.requireTrainingRows(name: d.name)
-            if let warning = data.noPositiveWarning(name: d.name) { CommandOutput.printLine("  \(warning)") }
-        } catch {
-            CommandOutput.printLine("  note: \(error.description): fit and train refuse it")
-        }
+        // What fit and train would say about the training part, said here too (and in --json).
+        if let warning = d.trainingWarning { CommandOutput.printLine("  \(warning)") }
     }
 }

@@ -299,7 +299,8 @@ struct LoadTestCommand: AsyncParsableCommand {
                 exitCode: .errorsDominate)
         }
         let errors = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction, 100 * maxErrorFraction)
+        // `+ 0` prints a `--max-error-fraction -0` as 0.0%, never -0.0%.
+        let share = String(format: "%.1f%% > %.1f%%", 100 * run.failureFraction + 0, 100 * maxErrorFraction + 0)
         // The most frequent error's first message: which value the pool refused, and why.
         let commonest = run.errors.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key
         let why = commonest.flatMap { name in run.errorMessages[name].map { " (first \(name): \($0))" } } ?? ""

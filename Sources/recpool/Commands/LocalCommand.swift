@@ -85,8 +85,11 @@ struct LocalCommand: AsyncParsableCommand {
                 "recpool local: warning: \(flag) \(endpoint) is reachable from other hosts and recpool local runs without "
                     + "CURVE keys: anyone who can reach it may use the pool (docs/SECURITY.md); use 127.0.0.1 unless that is meant")
         }
-        if let model, !FileManager.default.isReadableFile(atPath: model) {
-            CommandOutput.printError("recpool: --model \(model): cannot read the checkpoint")
+        if let model, access(model, R_OK) != 0 {
+            // The cause named, as recpool-worker names it (a missing file read only "cannot read the checkpoint").
+            let code = errno
+            CommandOutput.printError(
+                "recpool: --model \(model): cannot read the checkpoint: \(String(cString: strerror(code))) (errno \(code))")
             throw ExitStatus.badInput.exitCode
         }
         // Decoded and judged as the workers will, before the broker creates its state directory: an empty, damaged or

@@ -46,7 +46,8 @@ enum SimulatorCatalogExport {
         do {
             try FolderCreation.create(folder)
         } catch {
-            throw CommandFailure("cannot write the catalogue into \(folder): \(error)")
+            // Exit 2, as every file that cannot be written (docs/OPERATIONS.md; `keygen --out` says so too).
+            throw CommandFailure("cannot write the catalogue into \(folder): \(error)", exitCode: .badInput)
         }
         try FileProblem.writeAll([(Data(csv.utf8), csvPath), (Data(schema.utf8), schemaPath)])
         return (catalogue.count, csvPath, schemaPath)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RecData
@@ -19,5 +20,19 @@ struct ConstantOutcomeWarningTests {
         let all = try Self.split { _ in 1 }.noPositiveWarning(name: "log.csv")
         #expect(all?.contains("has a click on every row; the model cannot learn anything from it") == true, "\(all ?? "")")
         #expect(try Self.split { $0 % 4 == 0 ? 1 : 0 }.noPositiveWarning(name: "log.csv") == nil)
+    }
+
+    /// A helper's case: `data describe --json` left out the warning its text prints.
+    @Test("data describe's JSON carries the warning its text prints, and null when there is none")
+    func describeJSON() throws {
+        let none = DatasetDescription(try Self.split { _ in 0 })
+        #expect(none.trainingWarning?.contains("has no click; the model cannot learn anything from it") == true)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let json = String(decoding: try encoder.encode(none), as: UTF8.self)
+        #expect(json.contains("\"training_warning\":\"warning: the training part of log.csv"), "\(json)")
+        let mixed = String(
+            decoding: try encoder.encode(DatasetDescription(try Self.split { $0 % 4 == 0 ? 1 : 0 })), as: UTF8.self)
+        #expect(mixed.contains("\"training_warning\":null"), "\(mixed)")
     }
 }

@@ -52,8 +52,9 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var validationRows: Int
     /// Rows in the test split.
     public var testRows: Int
-    /// What `fit` and `train` would say of the training part, as the text prints it (JSON `training_warning`, `null`
-    /// when nothing): a warning that it has no click or a click on every row, or a note that they refuse it.
+    /// What `fit` and `train` would say of the training part, as the text prints it (JSON `training_warning`, left out
+    /// when there is nothing to say): a warning that it has no click or a click on every row, or a note that they refuse
+    /// it.
     public var trainingWarning: String?
 
     /// Describes a dataset, split by time with the standard split.
@@ -138,7 +139,7 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
         try c.encode(trainRows, forKey: .trainRows)
         try c.encode(validationRows, forKey: .validationRows)
         try c.encode(testRows, forKey: .testRows)
-        try c.encode(trainingWarning, forKey: .trainingWarning)
+        try c.encodeIfPresent(trainingWarning, forKey: .trainingWarning)
     }
 
     private enum CodingKeys: String, CodingKey {

@@ -104,6 +104,13 @@ public enum PolicyGuard {
             let z = try policy.userVector(impression.userFeatures, viewed: impression.viewed)
             p = try policy.slotProbabilities(q: policy.scores(z: z, items: pool), pool: pool, slate: impression.slate)
         } catch {
+            // An item the impression showed and the candidate's catalogue has since retired is no unknown item: said
+            // as ONLINE.md describes it (the guard's reason read "unknown item 40" for a retired item 40).
+            if case .unknownItem(let item) = error, item >= 0, item < policy.spec.itemCount,
+                !policy.spec.itemActive[item]
+            {
+                return .unscored("item \(item) was retired from the candidate's catalogue after the impression showed it")
+            }
             return .unscored("\(error)")
         }
         var (numerator, denominator, rows) = (0.0, 0.0, 0)

@@ -38,24 +38,37 @@ public struct PoolBackend: RecommendFeedbackBackend {
         self.timeoutMs = timeoutMs
     }
 
-    /// How many times a request answered `BUSY` is sent again.
-    static let busyRetries = 3
+    /// How long a request answered `BUSY` is sent again, from its first `BUSY`, in ms.
+    static let busyGraceMs = 5_000
 
-    /// Runs `call`, sending it again up to ``busyRetries`` times when the broker answers `BUSY`, which served nothing
-    /// and stored nothing (docs/PROTOCOL.md), after the broker's `retry_after_ms` or 100, 200, 400 ms: a broker's
-    /// drain of about a second at a restart cost a session its every later step.
-    static func retryingBusy<T>(_ call: () async throws(ClientError) -> T) async throws(ClientError) -> T {
+    /// Runs `call`, sending it again while the broker answers `BUSY`, which served nothing and stored nothing
+    /// (docs/PROTOCOL.md), for up to ``busyGraceMs`` after the first `BUSY`: each time after the broker's
+    /// `retry_after_ms` or 100, 200, 400 ms and so on up to 1 s, whichever is longer. A draining broker hints 50 ms, so
+    /// three retries on its hint spanned 150 ms of a restart that takes about a second, and each lost a user or an event.
+    /// - Parameter graceMs: how long to keep sending it, ``busyGraceMs`` unless a test says otherwise.
+    static func retryingBusy<T>(graceMs: Int = busyGraceMs, _ call: () async throws(ClientError) -> T)
+        async throws(ClientError) -> T
+    {
         var attempt = 0
+        var waitedMs = 0
         while true {
             do {
                 return try await call()
             } catch {
-                guard case .server(.busy, _, let retryAfterMs) = error, attempt < busyRetries else { throw error }
-                let waitMs = retryAfterMs > 0 ? Int(retryAfterMs) : 100 << attempt
+                guard case .server(.busy, _, let retryAfterMs) = error else { throw error }
+                let waitMs = busyWaitMs(attempt: attempt, retryAfterMs: retryAfterMs)
+                guard waitedMs + waitMs <= graceMs else { throw error }
                 attempt += 1
-                try? await Task.sleep(for: .milliseconds(min(waitMs, 5_000)))
+                waitedMs += waitMs
+                try? await Task.sleep(for: .milliseconds(waitMs))
             }
         }
+    }
+
+    /// The wait before sending a `BUSY` request again the `attempt`-th time (from 0): the broker's hint or
+    /// `100 · 2^attempt` ms up to 1 s, whichever is longer (a hint is taken up to 5 s).
+    static func busyWaitMs(attempt: Int, retryAfterMs: UInt32) -> Int {
+        max(Int(min(retryAfterMs, 5_000)), min(100 << min(attempt, 4), 1_000))
     }
 
     /// Sends RECOMMEND and decodes the policy's reply (sent again when the broker is busy).

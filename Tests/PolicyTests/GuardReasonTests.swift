@@ -102,6 +102,23 @@ struct GuardReasonTests {
         #expect(!decision.reason.contains("under the current version"), "\(decision.reason)")
     }
 
+    /// A helper's case: a candidate whose catalogue retired an item a logged slate showed said "unknown item 40",
+    /// though item 40 is in its catalogue, retired (ONLINE.md names this case).
+    @Test("an impression showing an item the candidate's catalogue retired is unscored as retired, not unknown")
+    func retiredItemNamed() throws {
+        let (world, spec) = smallSpec()
+        let policy = try OnlinePolicy.initial(spec: spec)
+        let impressions = try Self.logged(by: policy, world: world, count: 20)
+        let shown = try #require(impressions.first?.slate.first)
+        var retired = spec
+        retired.itemActive[shown] = false
+        let estimate = PolicyGuard.estimate(try OnlinePolicy.initial(spec: retired), on: impressions)
+        #expect(estimate.unscored > 0)
+        #expect(
+            estimate.firstProblem == "item \(shown) was retired from the candidate's catalogue after the impression showed it",
+            "\(estimate.firstProblem ?? "")")
+    }
+
     @Test("the estimate counts the impressions a policy could not score and keeps the first reason")
     func unscoredCounted() throws {
         let (world, spec) = smallSpec()

@@ -72,10 +72,19 @@ struct PoolStoppedTests {
         #expect(backend.calls.withLock { $0 } < 100, "the later sessions were never started")
     }
 
-    @Test("a request answered BUSY is sent again, at most three times, after the broker's retry_after_ms")
+    /// A helper's case: a draining broker hints 50 ms, and three retries on that hint (150 ms) lost users and events
+    /// across a restart of about a second.
+    @Test("the wait before a BUSY request is sent again backs off from 100 ms to 1 s, or follows a longer hint")
+    func busyWaits() {
+        #expect((0..<7).map { PoolBackend.busyWaitMs(attempt: $0, retryAfterMs: 50) } == [100, 200, 400, 800, 1_000, 1_000, 1_000])
+        #expect(PoolBackend.busyWaitMs(attempt: 0, retryAfterMs: 2_000) == 2_000)
+        #expect(PoolBackend.busyWaitMs(attempt: 0, retryAfterMs: .max) == 5_000)
+    }
+
+    @Test("a request answered BUSY is sent again while its grace lasts, after the broker's retry_after_ms or longer")
     func busyIsRetried() async throws {
         let calls = LockedBox(0)
-        let value = try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+        let value = try await PoolBackend.retryingBusy(graceMs: 700) { () async throws(ClientError) -> Int in
             let call = calls.withLock { $0 += 1; return $0 }
             if call < 3 { throw .server(status: .busy, message: "draining", retryAfterMs: 1) }
             return 7
@@ -83,15 +92,15 @@ struct PoolStoppedTests {
         #expect(value == 7 && calls.withLock { $0 } == 3)
         calls.withLock { $0 = 0 }
         await #expect(throws: ClientError.self) {
-            try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+            try await PoolBackend.retryingBusy(graceMs: 700) { () async throws(ClientError) -> Int in
                 calls.withLock { $0 += 1 }
                 throw .server(status: .busy, message: "draining", retryAfterMs: 1)
             }
         }
-        #expect(calls.withLock { $0 } == 4, "the first try and three more")
+        #expect(calls.withLock { $0 } == 4, "the first try and three more (100 + 200 + 400 ms within 700)")
         calls.withLock { $0 = 0 }
         await #expect(throws: ClientError.self) {
-            try await PoolBackend.retryingBusy { () async throws(ClientError) -> Int in
+            try await PoolBackend.retryingBusy(graceMs: 700) { () async throws(ClientError) -> Int in
                 calls.withLock { $0 += 1 }
                 throw .server(status: .noWorker, message: "none", retryAfterMs: 0)
             }

@@ -92,8 +92,8 @@ struct OnlineSyncCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Fault injection: `noise` replaces the averaged candidate (only with recpool-broker --allow-fault-injection).",
-            visibility: .hidden))
+            "Fault injection: `noise` replaces the averaged candidate, to see the guard reject it (only with "
+                + "recpool-broker --allow-fault-injection; docs/ONLINE.md)."))
     var corrupt: String?
 
     func validate() throws {

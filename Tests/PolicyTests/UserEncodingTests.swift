@@ -156,6 +156,14 @@ struct UserEncodingTests {
         #expect(apart > 0.35, "declared: \(apart)")
         #expect(together < 0.3 && apart > together + 0.08, "declared \(apart), hashed \(together)")
     }
+    /// A log schema of these user features (the other roles fixed), for the warm start's notes.
+    static func schema(_ features: [DataSchema.Feature]) -> DataSchema {
+        DataSchema(
+            logs: DataSchema.Logs(
+                timestamp: "t", item: "item", position: "slot", outcome: "click", propensity: "p", userFeatures: features),
+            catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
+    }
+
     /// A warm start trains the served encoding: a schema whose declared values differ from it (as sets), that declares
     /// values of a numeric feature, or that has a feature the policy does not have (whose rows the policy refuses), is
     /// named; declarations that agree, in any order, and undeclared features the policy has, are not.
@@ -166,19 +174,12 @@ struct UserEncodingTests {
                 DataSchema.Feature("segment", .categorical, values: ["budget", "luxury"]),
                 DataSchema.Feature("region", .categorical), DataSchema.Feature("age", .numeric),
             ])
-        func schema(_ features: [DataSchema.Feature]) -> DataSchema {
-            DataSchema(
-                logs: DataSchema.Logs(
-                    timestamp: "t", item: "item", position: "slot", outcome: "click", propensity: "p",
-                    userFeatures: features),
-                catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
-        }
-        let agreeing = schema([
+        let agreeing = Self.schema([
             DataSchema.Feature("segment", .categorical, values: ["luxury", "budget"]),
             DataSchema.Feature("region", .categorical), DataSchema.Feature("age", .numeric),
         ])
         #expect(WarmStart.schemaValueNotes(schema: agreeing, spec: spec).isEmpty)
-        let differing = schema([
+        let differing = Self.schema([
             DataSchema.Feature("segment", .categorical, values: ["luxury", "budget", "family"]),
             DataSchema.Feature("region", .categorical, values: ["north"]),
             DataSchema.Feature("age", .categorical, values: ["young"]), DataSchema.Feature("device", .categorical),
@@ -200,20 +201,13 @@ struct UserEncodingTests {
                 DataSchema.Feature("age", .numeric), DataSchema.Feature("income", .numeric, mean: 5, scale: 2),
                 DataSchema.Feature("region", .categorical), DataSchema.Feature("visits", .numeric),
             ])
-        func schema(_ features: [DataSchema.Feature]) -> DataSchema {
-            DataSchema(
-                logs: DataSchema.Logs(
-                    timestamp: "t", item: "item", position: "slot", outcome: "click", propensity: "p",
-                    userFeatures: features),
-                catalogue: DataSchema.Catalogue(file: "items.csv", item: "id", itemFeatures: []))
-        }
         // Agreeing: undeclared statistics, or the served ones, or ones equal to within a double's rounding.
-        let agreeing = schema([
+        let agreeing = Self.schema([
             DataSchema.Feature("age", .numeric), DataSchema.Feature("income", .numeric, mean: 5, scale: 2.000000000001),
             DataSchema.Feature("region", .categorical), DataSchema.Feature("visits", .numeric, mean: 0),
         ])
         #expect(WarmStart.schemaValueNotes(schema: agreeing, spec: spec).isEmpty)
-        let differing = schema([
+        let differing = Self.schema([
             DataSchema.Feature("age", .numeric, mean: 43.02, scale: 15.05),
             DataSchema.Feature("income", .numeric, scale: 3), DataSchema.Feature("region", .numeric),
             DataSchema.Feature("visits", .categorical),

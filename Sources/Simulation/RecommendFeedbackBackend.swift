@@ -38,11 +38,13 @@ public struct PoolBackend: RecommendFeedbackBackend {
         self.timeoutMs = timeoutMs
     }
 
-    /// How long a request answered `BUSY` is sent again, from its first `BUSY`, in ms.
-    static let busyGraceMs = 5_000
+    /// How long a request answered `BUSY` is sent again, from its first `BUSY`, in ms of wall time: a broker's drain
+    /// and restart (about a second), not a pool that stays overloaded (a FEEDBACK every user sends, each held this long,
+    /// would stretch a run many times over).
+    static let busyGraceMs = 2_500
 
     /// Runs `call`, sending it again while the broker answers `BUSY`, which served nothing and stored nothing
-    /// (docs/PROTOCOL.md), for up to ``busyGraceMs`` after the first `BUSY`: each time after the broker's
+    /// (docs/PROTOCOL.md), for up to ``busyGraceMs`` of wall time after the first `BUSY`: each time after the broker's
     /// `retry_after_ms` or 100, 200, 400 ms and so on up to 1 s, whichever is longer. A draining broker hints 50 ms, so
     /// three retries on its hint spanned 150 ms of a restart that takes about a second, and each lost a user or an event.
     /// - Parameter graceMs: how long to keep sending it, ``busyGraceMs`` unless a test says otherwise.
@@ -50,16 +52,19 @@ public struct PoolBackend: RecommendFeedbackBackend {
         async throws(ClientError) -> T
     {
         var attempt = 0
-        var waitedMs = 0
+        var firstBusy: ContinuousClock.Instant? = nil
         while true {
             do {
                 return try await call()
             } catch {
                 guard case .server(.busy, _, let retryAfterMs) = error else { throw error }
+                let clock = ContinuousClock()
+                let since = firstBusy ?? clock.now
+                firstBusy = since
                 let waitMs = busyWaitMs(attempt: attempt, retryAfterMs: retryAfterMs)
-                guard waitedMs + waitMs <= graceMs else { throw error }
+                // Wall time, so a BUSY that came after a long wait for the reply counts that wait too.
+                guard since.duration(to: clock.now) + .milliseconds(waitMs) <= .milliseconds(graceMs) else { throw error }
                 attempt += 1
-                waitedMs += waitMs
                 try? await Task.sleep(for: .milliseconds(waitMs))
             }
         }

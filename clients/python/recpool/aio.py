@@ -305,7 +305,10 @@ class AsyncClient(_Base):
                 if self._waiters.pop(request_id, None) is not None and _taken(send):
                     await self._cancel(request_id)
                 raise
-            self._check_reply(header, call)
+            try:
+                self._check_reply(header, call)
+            except ProtocolViolation as error:  # named by its batch, as a refusal of it is
+                raise ops.in_batch(error, call.batch) from None
             if header.status == Status.OK:
                 return call.parse(ops.Reply(header, payload))
             wait = max(header.retry_after_ms / 1000, 0.005)

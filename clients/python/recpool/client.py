@@ -529,7 +529,10 @@ class Client(_Base):
                             continue  # a CANCEL's reply, or a late reply to a request given up on
                         index, deadline_ms, _, tries = entry
                         answered(index)
-                        self._check_reply(header, taken[index])
+                        try:
+                            self._check_reply(header, taken[index])
+                        except ProtocolViolation as error:  # named by its batch, as a refusal of it is
+                            raise ops.in_batch(error, taken[index].batch) from None
                         if header.status == Status.OK:
                             results[index] = taken[index].parse(ops.Reply(header, payload))
                             if window is not None or max_bytes is not None:

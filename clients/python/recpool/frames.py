@@ -467,6 +467,14 @@ def read_export(path):
     frame["click"] = pd.to_numeric(_blank_as_missing(frame["click"])).astype("Int64")
     if "dwell" in frame.columns:
         frame["dwell"] = pd.to_numeric(_blank_as_missing(frame["dwell"])).astype("Float64")
+    # `recpool logs export` writes the catalogue beside the log: its rows are the catalogue's item count, which
+    # bandit_feedback and training_frame take as n_actions when none is given.
+    companion = os.path.join(os.path.dirname(name) or ".", "item_context.csv")
+    if os.path.isfile(companion):
+        try:
+            frame.attrs["catalogue_items"] = len(pd.read_csv(companion, index_col=0))
+        except (OSError, ValueError, UnicodeDecodeError):
+            pass  # an unreadable catalogue leaves n_actions to be given, as without one
     return frame
 
 

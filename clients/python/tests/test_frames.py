@@ -43,6 +43,11 @@ def test_the_frame_matches_what_recpool_logs_export_writes(client, pool, logged,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     exported = frames.read_export(out)
+    # The catalogue written beside it gives the item count, so bandit_feedback needs no n_actions (a reviewer's case:
+    # ONLINE.md pairs read_export with bandit_feedback, which refused a frame that said no count).
+    catalogue = len(pd.read_csv(tmp_path / "item_context.csv", index_col=0))
+    assert exported.attrs["catalogue_items"] == catalogue
+    assert frames.bandit_feedback(exported)["n_actions"] == catalogue
     live = frames.impressions_frame(client)
     columns = ["item_id", "position", "click", "user_feature_0", "user_feature_1"]
     pd.testing.assert_frame_equal(exported[columns].reset_index(drop=True), live[columns], check_dtype=False)

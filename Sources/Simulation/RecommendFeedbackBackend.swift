@@ -59,11 +59,12 @@ public struct PoolBackend: RecommendFeedbackBackend {
             } catch {
                 guard case .server(.busy, _, let retryAfterMs) = error else { throw error }
                 let clock = ContinuousClock()
-                let since = firstBusy ?? clock.now
-                firstBusy = since
+                // Wall time since the first BUSY (0 at it), so a BUSY that came after a long wait for the reply counts
+                // that wait too.
+                let elapsed = firstBusy.map { $0.duration(to: clock.now) } ?? .zero
+                if firstBusy == nil { firstBusy = clock.now }
                 let waitMs = busyWaitMs(attempt: attempt, retryAfterMs: retryAfterMs)
-                // Wall time, so a BUSY that came after a long wait for the reply counts that wait too.
-                guard since.duration(to: clock.now) + .milliseconds(waitMs) <= .milliseconds(graceMs) else { throw error }
+                guard elapsed + .milliseconds(waitMs) <= .milliseconds(graceMs) else { throw error }
                 attempt += 1
                 try? await Task.sleep(for: .milliseconds(waitMs))
             }

@@ -238,7 +238,7 @@ extension BrokerCore {
     func widthProblem(_ request: PendingRequest) -> String? {
         guard let columns = request.columns else { return nil }
         // A draining worker's width counts here: during a rolling restart its replacement is on its way, so the
-        // request is queued, and answered after no-worker-timeout if none comes (`ineligibilityReason`).
+        // request is queued, and answered after no-worker-timeout if none comes (`ineligibility(for:)`).
         let offering = workers.values.filter { $0.services.contains(request.service) }
         guard !offering.isEmpty, !offering.contains(where: { $0.inputWidth == columns }) else { return nil }
         if let rollout, offering.contains(where: { $0.modelVersion != rollout.version }) {
@@ -253,10 +253,6 @@ extension BrokerCore {
         let expected = served.sorted { $0.key < $1.key }.map { "model version \($0.value) expects \($0.key)" }
         return "rows have \(columns) features; no live worker takes them (\(expected.joined(separator: "; ")))"
     }
-
-    /// Why no live worker may take `request` (the NO_WORKER or CONFLICT reply's message), or `nil`
-    /// when one may.
-    func ineligibilityReason(for request: PendingRequest) -> String? { ineligibility(for: request)?.reason }
 
     /// Why no live worker may take `request`, and whether that is for want of a worker with credit (`noWorker`: none
     /// offers the service, or every one that would take it reports 0 slots; answered NO_WORKER, not CONFLICT), or `nil`

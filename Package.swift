@@ -315,7 +315,7 @@ let package = Package(
         .testTarget(name: "IndexTests", dependencies: ["RecIndex"]),
         .testTarget(name: "RecTOMLTests", dependencies: ["RecTOML"]),
         .testTarget(name: "ModelTests", dependencies: ["RecModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecTestKit"]),
+        .testTarget(name: "DataTests", dependencies: ["RecData", "RecModel", "RecIndex", "RecWire", "RecTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["RecWire", "RecTestKit"]),
         .testTarget(name: "TransportTests", dependencies: ["RecTransport", "RecFiles"]),
         .testTarget(name: "ClientTests", dependencies: ["RecClient", "RecWire", "RecTestKit"]),

@@ -11,7 +11,7 @@ extension JobView {
     public var constantWarning: String? {
         guard let metrics, metrics["beats_constant"] == 0 else { return nil }
         let rate = metrics["train_click_rate"] ?? nil
-        if let which = rate == 0 ? "no training row has a click" : rate == 1 ? "every training row has a click" : nil {
+        if let which = Self.nothingToLearn(trainClickRate: rate) {
             return "warning: the model cannot beat the constant predictor: \(which), so there was nothing to learn"
         }
         let rows = (metrics["val_rows"] ?? nil) ?? 0
@@ -30,5 +30,26 @@ extension JobView {
                 + "it is a constant predictor itself and has learnt nothing from the features, whatever its log-loss"
         }
         return "warning: the model does not beat the constant predictor (the training click rate) on validation log-loss"
+    }
+
+    /// The text of a `beats_constant` verdict stored as a number: `yes` for 1, `no` for 0, and for a 0 whose training
+    /// labels were all alike (`train_click_rate` 0 or 1 among `metrics`) `no (nothing to learn: …)`, which is 0 with or
+    /// without validation rows; nil for any other value (not a verdict).
+    ///
+    /// A bare "no" beside `log_loss=undefined (no validation rows)` read as a comparison lost, where there was nothing
+    /// to compare.
+    public static func constantVerdict(_ value: Double, among metrics: [String: Double?]) -> String? {
+        switch value {
+        case 1: return "yes"
+        case 0:
+            guard let which = nothingToLearn(trainClickRate: metrics["train_click_rate"] ?? nil) else { return "no" }
+            return "no (nothing to learn: \(which))"
+        default: return nil
+        }
+    }
+
+    /// Why a training click rate of 0 or 1 left nothing to learn, or nil for any other rate.
+    static func nothingToLearn(trainClickRate rate: Double?) -> String? {
+        rate == 0 ? "no training row has a click" : rate == 1 ? "every training row has a click" : nil
     }
 }

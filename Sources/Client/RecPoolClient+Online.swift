@@ -73,6 +73,15 @@ extension RecPoolClient {
     /// longer `--timeout-ms`.
     public static let onlineSyncWaitMs: UInt64 = 150_000
 
+    /// The wait `recpool online sync` and `online freeze` ask for when given `requested` ms (`--timeout-ms`, or a
+    /// configuration file's `timeout-ms`): at least ``onlineSyncWaitMs``, whatever is asked, as their help says; nil
+    /// (nothing asked) keeps the client's default, which is at least as long. A `--timeout-ms 1000` was passed straight
+    /// through: the command gave up after 2.5 s and said the broker did not answer, while the broker went on to finish
+    /// the sync and store its version.
+    public static func onlineSyncTimeout(requested: UInt64?) -> UInt64? {
+        requested.map { max($0, onlineSyncWaitMs) }
+    }
+
     /// Pauses learning; replicas keep serving the current version (CONTROL `online_freeze`).
     public func onlineFreeze(timeoutMs: UInt64? = nil) async throws(ClientError) -> OnlineView {
         // A freeze waits for a sync under way (its pull, up to 12 × the broker's 5 s while a replica is behind on

@@ -28,23 +28,34 @@ public struct LoadReport: Sendable {
             // A level with no OK reply has no latency: it is left off the curve (the table says "undefined"),
             // never drawn at 0 ms.
             let measured = levels.filter(\.summary.hasLatencies)
+            let unmeasured = levels.count - measured.count
             let p50 = measured.map { ($0.summary.throughputRps, $0.summary.p50Ms) }
             let p99 = measured.map { ($0.summary.throughputRps, $0.summary.p99Ms) }
             let objective = levels[0].summary.objectiveMs
             let xMax = SVGChart.niceCeiling((levels.map(\.summary.throughputRps).max() ?? 1) * 1.05)
             let yMax = SVGChart.niceCeiling(max(p99.map(\.1).max() ?? 1, objective) * 1.1)
             body += "<h2>Latency against throughput</h2>\n"
-            body += SVGChart(
-                title: "latency vs throughput (sweep)", xLabel: "throughput (requests/s)", yLabel: "latency (ms)",
-                xTicks: ticks(xMax), yTicks: ticks(yMax), xRange: 0...xMax, yRange: 0...yMax,
-                series: [
-                    .init(label: "p50", color: "#1f77b4", points: p50, markers: true),
-                    .init(label: "p99", color: "#d62728", points: p99, markers: true),
-                    .init(
-                        label: "p99 objective", color: "#777", points: [(0, objective), (xMax, objective)], dashed: true
-                    ),
-                ]
-            ).svg()
+            // A chart of axes and a legend with no point, and no word why, read as a drawing that failed.
+            if measured.isEmpty {
+                body += "<p>No level had an OK reply, so there is no latency to draw (the table below gives each "
+                    + "level's outcomes).</p>\n"
+            } else if unmeasured > 0 {
+                body += "<p>\(unmeasured) of \(levels.count) levels had no OK reply and are left off the curve (the table "
+                    + "below says undefined).</p>\n"
+            }
+            if !measured.isEmpty {
+                body += SVGChart(
+                    title: "latency vs throughput (sweep)", xLabel: "throughput (requests/s)", yLabel: "latency (ms)",
+                    xTicks: ticks(xMax), yTicks: ticks(yMax), xRange: 0...xMax, yRange: 0...yMax,
+                    series: [
+                        .init(label: "p50", color: "#1f77b4", points: p50, markers: true),
+                        .init(label: "p99", color: "#d62728", points: p99, markers: true),
+                        .init(
+                            label: "p99 objective", color: "#777", points: [(0, objective), (xMax, objective)], dashed: true
+                        ),
+                    ]
+                ).svg()
+            }
             body += table(levels.map(\.summary), stable: levels.map(\.stable))
         } else {
             body += table(runs, stable: nil)

@@ -129,7 +129,13 @@ public final class WorkerSession: Sendable {
             case .notABackend(let answer):
                 return .failure(.notABackend(endpoint: configuration.broker, answer: answer))
             case .reconnect(let afterMs):
-                if waitInterruptibly(milliseconds: afterMs) { return .success(()) }
+                if waitInterruptibly(milliseconds: afterMs) {
+                    // Stopped between connections (the broker gone): no acknowledgement can come, and the log says
+                    // so as a drain that ended without one does. It said nothing: its last line was "broker silent;
+                    // reconnecting", as if the worker were still waiting for its broker.
+                    logger.info("left the broker", metadata: ["drained": "false"])
+                    return .success(())
+                }
             }
         }
         return .success(())

@@ -81,4 +81,18 @@ struct JobConstantWarningTests {
         ]).constantWarning
         #expect(alike?.contains("it scores every validation row alike") == true, "\(alike ?? "")")
     }
+
+    /// A helper's job with no validation rows and no training click: `recpool models` printed
+    /// `log_loss=undefined (no validation rows) … beats_constant=no`, which read as a comparison lost.
+    @Test("a verdict of 0 with every training label alike says there was nothing to learn; 1 and 0 read yes and no")
+    func verdictText() {
+        let none: [String: Double?] = ["val_rows": 0, "log_loss": nil, "train_click_rate": 0]
+        #expect(JobView.constantVerdict(0, among: none) == "no (nothing to learn: no training row has a click)")
+        #expect(
+            JobView.constantVerdict(0, among: ["train_click_rate": 1]) == "no (nothing to learn: every training row has a click)")
+        #expect(JobView.constantVerdict(0, among: ["train_click_rate": 0.2, "val_rows": 60]) == "no")
+        #expect(JobView.constantVerdict(0, among: [:]) == "no")
+        #expect(JobView.constantVerdict(1, among: ["train_click_rate": 0.2]) == "yes")
+        #expect(JobView.constantVerdict(0.5, among: [:]) == nil)
+    }
 }

@@ -231,5 +231,13 @@ struct LoadArithmeticTests {
         // One p50 marker and one p99 marker: the measured level's.
         #expect(html.components(separatedBy: "<circle").count - 1 == 2)
         #expect(html.contains("undefined"))
+        #expect(html.contains("1 of 2 levels had no OK reply and are left off the curve"), "\(html)")
+        // A helper's sweep against no broker: no level had an OK reply, and the page drew an empty chart with a
+        // p50/p99 legend and no word why.
+        let none = LoadReport(
+            title: "t", command: "recpool loadtest --sweep", levels: [levels[1], levels[1]], runs: [unmeasured]
+        ).html()
+        #expect(!none.contains("<svg"), "\(none)")
+        #expect(none.contains("No level had an OK reply, so there is no latency to draw"))
     }
 }

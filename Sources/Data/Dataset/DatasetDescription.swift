@@ -52,8 +52,8 @@ public struct DatasetDescription: Sendable, Codable, Equatable {
     public var validationRows: Int
     /// Rows in the test split.
     public var testRows: Int
-    /// What `fit` and `train` would say of the training part, as the text prints it (JSON `training_warning`, left out
-    /// when there is nothing to say): a warning that it has no click or a click on every row, or a note that they refuse
+    /// What `fit` and `train` would say of the training part, as the text prints it (JSON `training_warning`, `null` in
+    /// the command's output when there is nothing to say): a warning that it has no click or a click on every row, or a note that they refuse
     /// it.
     public var trainingWarning: String?
 

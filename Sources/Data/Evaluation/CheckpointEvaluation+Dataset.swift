@@ -39,6 +39,26 @@ extension CheckpointEvaluation {
             throw .datasetMismatch(
                 dataset: data.name, expected: spec.allUserFeatureNames, problems: problems)
         }
+        if let (row, feature, value) = outOfRange(spec: spec, data: data) {
+            throw .userValueOutOfRange(dataset: data.name, row: row, feature: feature, value: value)
+        }
+    }
+
+    /// The first row (0-based) whose numeric user feature the spec would not admit in a request
+    /// (``FeatureSpec/ZScore/admits(_:)``), with the feature and its value; nil when every value is admitted. A missing
+    /// value (NaN, a blank cell) is the training mean, as at serving, and admitted. Before, `eval` scored a value of
+    /// 10¹⁷ years as every score 1.0 and printed a log-loss of 10.6 where serving answered BAD_REQUEST.
+    static func outOfRange(spec: FeatureSpec, data: BanditDataset) -> (row: Int, feature: String, value: Double)? {
+        let columns = data.userNumeric.columns
+        guard columns > 0 else { return nil }
+        for (name, scaling) in zip(spec.userNumericNames ?? [], spec.userNumericScalings ?? []) {
+            guard let column = data.userNumeric.columnNames.firstIndex(of: name) else { continue }
+            for row in 0..<data.rows {
+                let value = data.userNumericRaw[row * columns + column]
+                if !value.isNaN, !scaling.admits(value) { return (row, name, value) }
+            }
+        }
+        return nil
     }
 
     /// `data` with its positions numbered as the model's: a log read with a schema dense-ranks its own slots, so a later

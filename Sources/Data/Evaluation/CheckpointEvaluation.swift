@@ -25,6 +25,11 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
     /// The dataset logs slot `slot`, which the model was not fitted on (`known`, the slots of its training log):
     /// ``CheckpointEvaluation/aligned(_:to:)`` has no position to read it as.
     case unknownSlot(dataset: String, slot: Int, known: [Int])
+    /// Row `row` (0-based) of the dataset holds a numeric user feature `feature` of `value`, which lies more than
+    /// ``FeatureSpec/ZScore/maximumStandardScore`` training standard deviations from the mean the model was fitted
+    /// with (``FeatureSpec/ZScore/admits(_:)``): serving refuses such a request (BAD_REQUEST), so scoring the row here
+    /// would report figures of scores no served request gets.
+    case userValueOutOfRange(dataset: String, row: Int, feature: String, value: Double)
     /// The model's score of an item at a row (both 0-based) of a dataset (the evaluated rows or the validation rows
     /// the threshold is chosen on) is NaN or infinite: no metric would be defined.
     case nonFiniteScore(NonFiniteScore)
@@ -45,7 +50,7 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .unreadable, .notAnInterestModel, .missingFeatureSpec, .invalidFeatureSpec, .widthMismatch,
             .itemCountMismatch:
             return "\(path): \(description(command: command))"
-        case .datasetMismatch, .catalogueMismatch, .unknownSlot, .nonFiniteScore:
+        case .datasetMismatch, .catalogueMismatch, .unknownSlot, .nonFiniteScore, .userValueOutOfRange:
             return description(command: command)
         }
     }
@@ -76,6 +81,10 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
             return "\(dataset) logs slot \(slot), which the model was not fitted on (its training log's slots: "
                 + "\(known.map(String.init).joined(separator: ", "))): it has no position to score it at"
         case .nonFiniteScore(let bad): return bad.description
+        case .userValueOutOfRange(let dataset, let row, let feature, let value):
+            return "\(dataset) row \(row) (0-based): numeric user feature '\(feature)' is \(value), more than "
+                + "1e15 training standard deviations from the mean the model was "
+                + "fitted with; serving refuses such a request, so the row is not scored (correct or drop the value)"
         }
     }
 }

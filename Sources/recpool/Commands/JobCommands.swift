@@ -207,7 +207,7 @@ enum JobFollower {
             return figureText(nil, "%.4f", undefined: undefinedReason(name, among: all))
         }
         // A verdict stored as 1/0 among the metrics (JSON keeps the number): yes or no, never "1.0000".
-        if name == "beats_constant" && (value == 0 || value == 1) { return value == 1 ? "yes" : "no" }
+        if name == "beats_constant", let verdict = JobView.constantVerdict(value, among: all) { return verdict }
         // A count's name has a count word among its parts, before any segment suffix (`val_rows_cold`).
         let isCount = name.split(separator: "_").contains { ["rows", "clicks", "samples", "count", "episodes"].contains(String($0)) }
         if isCount, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }

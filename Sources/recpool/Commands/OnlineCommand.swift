@@ -58,7 +58,7 @@ struct OnlineFreezeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            try await options.show { client throws(ClientError) in try await client.onlineFreeze(timeoutMs: options.connection.timeoutOption) }
+            try await options.show { client throws(ClientError) in try await client.onlineFreeze(timeoutMs: RecPoolClient.onlineSyncTimeout(requested: options.connection.timeoutOption)) }
         }
     }
 }
@@ -103,7 +103,8 @@ struct OnlineSyncCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             try await options.show { client throws(ClientError) in
-                try await client.onlineSync(corrupt: corrupt, timeoutMs: options.connection.timeoutOption)
+                try await client.onlineSync(
+                    corrupt: corrupt, timeoutMs: RecPoolClient.onlineSyncTimeout(requested: options.connection.timeoutOption))
             }
         }
     }

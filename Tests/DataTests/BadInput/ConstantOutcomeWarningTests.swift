@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RecData
+import RecWire
 
 /// `data describe`, `fit` and `train` warned about a log whose training part had no click, but not about one with a
 /// click on every row, which teaches a model as little (docs/MODELS.md: "no click, or every row clicked").
@@ -23,7 +24,9 @@ struct ConstantOutcomeWarningTests {
     }
 
     /// A helper's case: `data describe --json` left out the warning its text prints.
-    @Test("data describe's JSON carries the warning its text prints, and no key when there is none")
+    /// Another helper's case: DATA.md said the key is left out when there is nothing to say, but the command's JSON (encoded
+    /// through `NullEncoding`, as every command's is) printed `"training_warning": null`; DATA.md now says `null`.
+    @Test("data describe's JSON carries the warning its text prints, and null when there is none")
     func describeJSON() throws {
         let none = DatasetDescription(try Self.split { _ in 0 })
         #expect(none.trainingWarning?.contains("has no click; the model cannot learn anything from it") == true)
@@ -34,5 +37,9 @@ struct ConstantOutcomeWarningTests {
         let mixed = String(
             decoding: try encoder.encode(DatasetDescription(try Self.split { $0 % 4 == 0 ? 1 : 0 })), as: UTF8.self)
         #expect(!mixed.contains("training_warning"), "\(mixed)")
+        let command = String(
+            decoding: try NullEncoding.encode(DatasetDescription(try Self.split { $0 % 4 == 0 ? 1 : 0 }), with: encoder),
+            as: UTF8.self)
+        #expect(command.contains("\"training_warning\":null"), "\(command)")
     }
 }

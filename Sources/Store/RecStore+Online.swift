@@ -418,7 +418,15 @@ extension RecStore {
     /// The newest policy version, if any.
     public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1")
+            // A row numbered below 1, or by what is not a whole number, is a damaged row, read (and refused by
+            // ``policyVersion(_:)``) before the newest: version 14 renumbered 0 left 13 the newest, resumed with no
+            // word, and the next sync stored other weights as 14.
+            if let damaged = try Row.fetchOne(
+                db, sql: "SELECT * FROM policy_versions WHERE typeof(version) != 'integer' OR version < 1 LIMIT 1")
+            {
+                _ = try Self.policyVersion(damaged)
+            }
+            return try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1")
                 .map(Self.policyVersion)
         }
     }

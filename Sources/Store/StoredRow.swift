@@ -23,11 +23,19 @@ struct StoredRow {
     func value<Value: DatabaseValueConvertible>(_ column: String, as type: Value.Type = Value.self) throws(StoreError)
         -> Value
     {
+        let decoded: Value
         do {
-            return try row.decode(Value.self, forColumn: column)
+            decoded = try row.decode(Value.self, forColumn: column)
         } catch {
             throw corrupt(column, "\(Self.raw(row, column)) is not \(Self.describe(Value.self))")
         }
+        // GRDB reads a REAL as an integer by truncating it (1.9 as version 1) and a number as a Bool by whether it is
+        // 0 (5 as true): a value the read would change is not one of `Value`, and another version, count or flag must
+        // never be served or shown in its place. An integral REAL (2.0 as 2) reads back equal and is kept.
+        if let stored = try? row.decode(DatabaseValue.self, forColumn: column), decoded.databaseValue != stored {
+            throw corrupt(column, "\(Self.raw(row, column)) is not \(Self.describe(Value.self)) (reading it as one would change it)")
+        }
+        return decoded
     }
 
     /// The value of `column` as a case of `Value`, by its raw name.

@@ -364,6 +364,27 @@ struct OnlineCoordinatorTests {
         #expect(try h.store.latestPolicyVersion()?.version == 3)
     }
 
+    /// A helper's case: the served version's `catalogue_version` set to NULL was taken for a change of configuration,
+    /// and the start began a new lineage serving untrained weights.
+    @Test("a stored version over a registry catalogue whose row names no catalogue stops the start; it is not a new lineage")
+    func policyRowWithoutItsCatalogueIsRefused() throws {
+        let h = try RegistryOnlineHarness()
+        let v1 = try h.register(["f0"], [[0.1], [0.2], [0.3]], parent: nil)
+        #expect(try h.start(v1).version == 1)
+        var row = try #require(try h.store.policyVersion(1))
+        row.catalogueVersion = nil
+        row.version = 2
+        try h.store.savePolicyVersion(row, createdMs: 2_000)
+        #expect {
+            try h.start(v1)
+        } throws: { error in
+            guard case .corruptColumn("policy_versions", "version = 2", "catalogue_version", let problem) = error as? StoreError
+            else { return false }
+            return problem.contains("the catalogue version its statistics were learnt over is lost")
+        }
+        #expect(try h.store.latestPolicyVersion()?.version == 2)
+    }
+
     /// Hashed into 8 columns, or 7 declared values and a shared column: the same widths, so the weights fit, but
     /// each column means other users. What was learnt is not carried into the new encoding.
     @Test("a restart whose schema encodes the user features otherwise begins a new lineage, even at the same width")
@@ -484,7 +505,7 @@ struct OnlineCoordinatorTests {
 
     @Test(
         "a stored pack holding non-finite statistics, or that no longer fits its own spec and catalogue (a vector missing or cut short), stops the start; never replaced by the untrained policy",
-        arguments: ["nan", "missing", "short"])
+        arguments: ["nan", "missing", "short", "foreign"])
     func damagedPackIsRefused(damage: String) throws {
         let h = try OnlineHarness()
         let store = try RecStore(directory: h.directory)
@@ -494,11 +515,14 @@ struct OnlineCoordinatorTests {
         switch damage {
         case "nan": pack.vectors[a].values[0] = .nan
         case "missing": pack.vectors.remove(at: a)
-        default: pack.vectors[a].values.removeLast()
+        case "short": pack.vectors[a].values.removeLast()
+        default: break
         }
         var damaged = row
         damaged.version = row.version + 1
-        damaged.weightsSHA = try store.blobs.put(pack.encoded())
+        // "foreign": the row names a stored blob that is no pack (a model's checkpoint, a catalogue). A helper's case:
+        // the start took the decoding error for a write that failed and ran with online learning off.
+        damaged.weightsSHA = try store.blobs.put(damage == "foreign" ? Array("RPCK a checkpoint".utf8) : pack.encoded())
         try store.savePolicyVersion(damaged, createdMs: 2_000)
         // Before, a pack that did not fit logged "does not fit the configured catalogue" and served the untrained
         // policy as a new lineage, though neither the catalogue nor the spec had changed.

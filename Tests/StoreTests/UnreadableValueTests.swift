@@ -192,6 +192,33 @@ struct UnreadableValueTests {
         Damage(
             sql: "UPDATE settings SET value = 'yes'", table: "settings", row: #"name = "online.frozen""#, column: "value"
         ) { _ = try $0.flag("online.frozen") },
+        // A helper's cases: GRDB reads a REAL as an integer by truncating it, so a promotion edited to 1.9 served model
+        // version 1, and a job's model version 3.9 or a policy's catalogue version 3.7 were read as 3.
+        Damage(sql: "UPDATE promotions SET version = 1.9", table: "promotions", row: "seq = 2", column: "version") {
+            _ = try $0.promotedVersion()
+        },
+        Damage(sql: "UPDATE jobs SET model_version = 1.5", table: "jobs", row: #"id = "job-1""#, column: "model_version") {
+            _ = try $0.jobs()
+        },
+        Damage(
+            sql: "UPDATE policy_versions SET catalogue_version = 1.7", table: "policy_versions", row: "version = 1",
+            column: "catalogue_version"
+        ) { _ = try $0.policyVersion(1) },
+        Damage(sql: "UPDATE jobs SET round = 1.5", table: "jobs", row: #"id = "job-1""#, column: "round") {
+            _ = try $0.job("job-1")
+        },
+        Damage(
+            sql: "UPDATE feedback SET click = 0.5", table: "feedback", row: #"impression_id = "i-1", item = 3"#,
+            column: "click"
+        ) { _ = try $0.impression("i-1") },
+        // A helper's case: the served version renumbered 0 (or −5) beside an older one left the older the newest,
+        // resumed with no word; the next sync stored other weights under the served number.
+        Damage(
+            sql: """
+                CREATE TEMP TABLE copy AS SELECT * FROM policy_versions; UPDATE copy SET version = 2;
+                INSERT INTO policy_versions SELECT * FROM copy; UPDATE policy_versions SET version = 0 WHERE version = 2
+                """, table: "policy_versions", row: "version = 0", column: "version"
+        ) { _ = try $0.latestPolicyVersion() },
     ]
 
     @Test(

@@ -98,7 +98,7 @@ final class OnlineCoordinator: ControlShell {
         }
         if let row = latest {
             let bytes = try storedWeights(of: row)
-            let pack = try ParameterPack(decoding: bytes)
+            let pack = try storedPack(of: row, bytes: bytes)
             // A stored spec that does not decode, or cannot be served, is an error naming it, never taken for a
             // changed spec.
             let storedSpec = try storedSpecAsStored(row)
@@ -160,6 +160,19 @@ final class OnlineCoordinator: ControlShell {
         } catch let error as StoreError {
             guard case .io(let path, let reason) = error else { throw error }
             throw StoredPolicyUnusable(version: row.version, unreadable: "\(path): \(reason)")
+        }
+    }
+
+    /// The parameter pack of `row`'s weights. Bytes that are no pack (the row names another kind of blob: a model's
+    /// checkpoint, a catalogue) are damaged state (``StoredPolicyUnusable``), never "a write that failed", which
+    /// started the broker with online learning off. Out of line for the same reason as ``storedWeights(of:)``.
+    @inline(never)
+    private func storedPack(of row: PolicyVersionRow, bytes: [UInt8]) throws -> ParameterPack {
+        do {
+            return try ParameterPack(decoding: bytes)
+        } catch {
+            throw StoredPolicyUnusable(
+                version: row.version, unreadable: "blob \(row.weightsSHA) is not a policy's parameter pack: \(error)")
         }
     }
 
@@ -667,6 +680,15 @@ final class OnlineCoordinator: ControlShell {
             OnlinePolicySpec.self, from: row.spec, table: "policy_versions", row: "version = \(row.version)",
             column: "spec")
         try Self.checkServable(spec, version: row.version, itemsFrom: core.spec)
+        // A spec stored without its items was learnt over a registry catalogue, which its row names: with the name
+        // gone the statistics' rows belong to no known items, and the start took it for a change of configuration,
+        // beginning a new lineage that served untrained weights.
+        if spec.itemsDetached && row.catalogueVersion == nil {
+            throw .corruptColumn(
+                table: "policy_versions", row: "version = \(row.version)", column: "catalogue_version",
+                problem: "NULL, but the version's spec was stored without its items, as over a registry catalogue: the "
+                    + "catalogue version its statistics were learnt over is lost")
+        }
         return spec
     }
 

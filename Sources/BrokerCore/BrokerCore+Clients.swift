@@ -49,6 +49,13 @@ extension BrokerCore {
                 shed(identity: identity, header: header, now: now, into: &actions)
                 return
             }
+            if let frame = message.payload.first, frame.count > FeedbackRequest.maximumDocumentBytes {
+                answer(
+                    identity, header, .badRequest,
+                    "a FEEDBACK document is at most \(FeedbackRequest.maximumDocumentBytes) bytes; this one has "
+                        + "\(frame.count)", &actions)
+                return
+            }
             if refuseOutstandingId(identity, header, &actions) { return }
             // Feedback is made durable by the control plane before it is acknowledged.
             awaitControl(client: identity, header: header)

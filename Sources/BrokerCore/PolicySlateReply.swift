@@ -21,6 +21,7 @@ struct PolicySlateReply: Decodable {
     /// Why `frame` cannot be forwarded as the policy's slate for a request whose document is `request`, or nil. A slate
     /// document that does not decode is left to the control plane, which names it against the impression record.
     static func problem(_ frame: [UInt8], request: RecommendDocument) -> String? {
+        if let problem = RankedItemsReply.oversized(frame, "slate") { return problem }
         guard let slate = try? WireJSON.decodeRequest(PolicySlateReply.self, from: frame) else { return nil }
         if slate.source != "policy" { return "its slate's source is '\(slate.source)', not 'policy'" }
         let asked: RankedItemsReply.Asked

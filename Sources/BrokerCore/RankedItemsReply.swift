@@ -32,6 +32,7 @@ struct RankedItemsReply: Decodable {
     /// what PROTOCOL.md says a reply is: best first, each item once, its source `model` or `cold_start_fallback`; and,
     /// with the request's document read (`request`), at most `top` items, from `candidates` when given.
     static func problem(_ frame: [UInt8], headerVersion: UInt64, request: RecommendDocument = .notRead) -> String? {
+        if let problem = oversized(frame, "ranking") { return problem }
         let reply: RankedItemsReply
         do {
             reply = try WireJSON.decodeRequest(RankedItemsReply.self, from: frame)
@@ -76,6 +77,19 @@ struct RankedItemsReply: Decodable {
             return "its ranking names item \(outside.item), which is not among the request's candidates"
         }
         return nil
+    }
+
+    /// The largest ranking or slate document (an OK RECOMMEND reply's first frame) the reactor decodes: 1 MiB, as a
+    /// CONTROL document. A ranking of `top`'s largest 1,000 items takes about 50 KiB, a slate of 100 items with their
+    /// ids a few more; a worker that sent 15 MiB of white space held the reactor, and every client and heartbeat, for
+    /// 2–5 s per reply (a debug build), and healthy workers were expired for the silence.
+    static let maximumDocumentBytes = 1 << 20
+
+    /// Why `frame` is too large to decode as a reply's `what` (``maximumDocumentBytes``), or nil.
+    static func oversized(_ frame: [UInt8], _ what: String) -> String? {
+        guard frame.count > maximumDocumentBytes else { return nil }
+        return "its \(what) document has \(frame.count) bytes, more than the \(maximumDocumentBytes) bytes a "
+            + "RECOMMEND reply's may hold; it was not read"
     }
 
     /// The largest RECOMMEND document the reactor reads again to bound its ranking by `top` and `candidates` (16 KiB,

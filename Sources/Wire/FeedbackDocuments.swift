@@ -1,6 +1,11 @@
 /// A user's reaction to one shown item (FEEDBACK, frame 1). JSON keys: `impression_id`, `item`, `click`,
 /// `dwell_seconds` (optional).
 public struct FeedbackRequest: Codable, Sendable, Equatable {
+    /// The largest FEEDBACK document (frame 1) the broker reads: 64 KiB, far above any of its four keys (an id of at
+    /// most 64 bytes) with white space. A larger one is refused `BAD_REQUEST` unread: two 15 MiB documents from one
+    /// client held every other client's CONTROL and policy slates for about 7 s while the control plane decoded them.
+    public static let maximumDocumentBytes = 64 << 10
+
     /// The impression the item was shown in.
     public var impressionId: String
     /// The item.

@@ -297,8 +297,11 @@ extension WorkerCore {
     /// A message that does not decode: logged, and a request among them is refused, echoing its attempt.
     private func refuseMalformed(_ frames: [[UInt8]], error: WireError, into actions: inout [WorkerAction]) {
         actions.append(.log(.warning, "malformed message from broker", ["error": "\(error)"]))
+        // A message whose command byte has the reply bit is no request, whatever its header's other faults: the broker
+        // sends no replies, and a worker answers only SCORE and RECOMMEND requests (docs/PROTOCOL.md). A 0x81 with a
+        // 40-byte header or an unknown version was answered BAD_REQUEST / UNSUPPORTED_VERSION.
         guard let first = frames.first, let id = Header.salvageRequestId(first),
-            let command = Header.salvageCommand(first), command.isWorkerService
+            let command = Header.salvageCommand(first), command.isWorkerService, first[4] & Header.replyBit == 0
         else { return }
         // Even a request whose header does not decode gets its attempt echoed, when it has one.
         let attempt = Header.salvageAttempt(first) ?? 0

@@ -34,6 +34,37 @@ struct ReactorDocumentLimitTests {
         #expect(h.toControl.isEmpty && h.core.liveWorkerCount == 1)
     }
 
+    /// A fuzzing helper's case: two 15 MiB FEEDBACK documents of white space from one client held other clients'
+    /// CONTROL and policy slates for about 7 s while the control plane decoded them.
+    @Test("a FEEDBACK document over 64 KiB is answered BAD_REQUEST at once, naming the limit; nothing reaches the control plane")
+    func oversizedFeedback() throws {
+        var h = CoreHarness()
+        h.registerWorker([0x7])
+        let document = Array(
+            (#"{"impression_id": "i-1", "item": 3, "click": 1"# + String(repeating: " ", count: 64 << 10) + "}").utf8)
+        h.feed(
+            .client(
+                identity: [1],
+                frames: WireMessage(header: Header(command: .feedback, requestId: 6), payload: [document]).frames(),
+                userId: nil))
+        let reply = try #require(h.replies(to: [1], id: 6).first)
+        #expect(reply.header.status == .badRequest)
+        #expect(reply.errorText?.contains("a FEEDBACK document is at most 65536 bytes") == true, "\(reply.errorText ?? "")")
+        #expect(h.toControl.isEmpty)
+    }
+
+    /// A fuzzing helper's case: a worker's RECOMMEND reply of 15.8 MiB of white space held the reactor 2–5 s per reply,
+    /// and a healthy worker was expired for the broker's silence.
+    @Test("a ranking or slate document over 1 MiB is refused unread")
+    func oversizedRecommendReply() {
+        let padded = Array(
+            (#"{"items": [], "source": "model", "model_version": 1"# + String(repeating: " ", count: 1 << 20) + "}").utf8)
+        #expect(RankedItemsReply.problem(padded, headerVersion: 1)?.contains("more than the 1048576 bytes") == true)
+        #expect(PolicySlateReply.problem(padded, request: .notRead)?.contains("its slate document has") == true)
+        let small = Array(#"{"items": [], "source": "model", "model_version": 1}"#.utf8)
+        #expect(RankedItemsReply.problem(small, headerVersion: 1) == nil)
+    }
+
     @Test("a CONTROL document within the byte limit but over the key limit is refused naming the key limit")
     func tooManyKeys() {
         let document = Self.manyKeys(WireJSON.requestKeyLimit)  // op + the extra keys: one more than the limit

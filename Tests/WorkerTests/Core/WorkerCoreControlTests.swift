@@ -174,6 +174,14 @@ struct WorkerCoreControlTests {
         harness.feed(.message([[1, 2]]))
         #expect(harness.sent.isEmpty)
         #expect(harness.logs.filter { $0.message == "malformed message from broker" }.count == 2)
+        // A fuzzing helper's case: a SCORE with the reply bit is no request, whatever else is wrong with its header
+        // (another version, a cut header): it was answered BAD_REQUEST or UNSUPPORTED_VERSION.
+        var reply = Header(command: .score, isReply: true, requestId: 78).encoded()
+        reply[3] = 99
+        harness.feed(.message([reply]))
+        harness.feed(.message([Array(Header(command: .score, isReply: true, requestId: 79).encoded().prefix(40))]))
+        #expect(harness.sent.isEmpty)
+        #expect(harness.logs.filter { $0.message == "malformed message from broker" }.count == 4)
     }
 
     @Test("replies and messages the worker does not handle are ignored")

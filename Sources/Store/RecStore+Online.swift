@@ -431,6 +431,18 @@ extension RecStore {
         }
     }
 
+    /// Reads every stored policy version's row (its number, weights' name, catalogue version, pruning time; the spec
+    /// is read as text and decoded when the version is), as the broker's start does so that an older version's
+    /// damaged row stops the start (exit 65), as the newest's does, instead of answering `online_policy N` and
+    /// off-policy evaluation of it `INTERNAL` later.
+    /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` naming the first damaged row.
+    public func checkPolicyVersionRows() throws(StoreError) {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM policy_versions ORDER BY version")
+            while let row = try rows.next() { _ = try Self.policyVersion(row) }
+        }
+    }
+
     /// A stored policy version by number, or `nil` when the store has no such version.
     public func policyVersion(_ version: UInt64) throws(StoreError) -> PolicyVersionRow? {
         guard let number = Int64(exactly: version) else { return nil }

@@ -219,6 +219,13 @@ struct UnreadableValueTests {
                 INSERT INTO policy_versions SELECT * FROM copy; UPDATE policy_versions SET version = 0 WHERE version = 2
                 """, table: "policy_versions", row: "version = 0", column: "version"
         ) { _ = try $0.latestPolicyVersion() },
+        // A helper's case: an older version's damaged row was read by no start, and surfaced as INTERNAL later.
+        Damage(
+            sql: """
+                CREATE TEMP TABLE copy AS SELECT * FROM policy_versions; UPDATE copy SET version = 2;
+                INSERT INTO policy_versions SELECT * FROM copy; UPDATE policy_versions SET catalogue_version = 0 WHERE version = 1
+                """, table: "policy_versions", row: "version = 1", column: "catalogue_version"
+        ) { try $0.checkPolicyVersionRows() },
     ]
 
     @Test(

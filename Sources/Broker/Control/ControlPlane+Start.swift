@@ -24,6 +24,9 @@ extension ControlPlane {
         }
         let catalogues: CatalogueCoordinator
         do {
+            // Every version's row, not only the ones serving reads: OPERATIONS.md promises the whole registry is read at
+            // start, and a damaged older row left `recpool catalogue list` answering INTERNAL once the pool served.
+            _ = try store.catalogues()
             catalogues = try CatalogueCoordinator(
                 store: store, logger: logger, servesRegistry: online?.catalogue != nil,
                 confirmTimeoutMs: catalogueConfirmTimeoutMs, emit: emit)
@@ -57,6 +60,8 @@ extension ControlPlane {
                 }
                 judgeThread = judge
                 made.judge = { judge.judge($0) }
+                // Every stored version's row, older ones too, as OPERATIONS.md says the start reads them (exit 65).
+                try store.checkPolicyVersionRows()
                 try made.start(nowMs: ControlClock.shared.nowMs())
                 learner = made
                 // Before any worker registers (the reactor binds after this start): RECOMMEND waits for a replica that

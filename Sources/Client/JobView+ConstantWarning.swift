@@ -34,7 +34,8 @@ extension JobView {
 
     /// The text of a `beats_constant` verdict stored as a number: `yes` for 1, `no` for 0, and for a 0 whose training
     /// labels were all alike (`train_click_rate` 0 or 1 among `metrics`) `no (nothing to learn: …)`, which is 0 with or
-    /// without validation rows; nil for any other value (not a verdict).
+    /// without validation rows, or whose validation rows hold one label (`auc` present and undefined)
+    /// `no (cannot tell: …)`; nil for any other value (not a verdict).
     ///
     /// A bare "no" beside `log_loss=undefined (no validation rows)` read as a comparison lost, where there was nothing
     /// to compare.
@@ -42,8 +43,16 @@ extension JobView {
         switch value {
         case 1: return "yes"
         case 0:
-            guard let which = nothingToLearn(trainClickRate: metrics["train_click_rate"] ?? nil) else { return "no" }
-            return "no (nothing to learn: \(which))"
+            if let which = nothingToLearn(trainClickRate: metrics["train_click_rate"] ?? nil) {
+                return "no (nothing to learn: \(which))"
+            }
+            // Validation rows of one label (their AUC a key with no value): the verdict is 0 though the model's
+            // log-loss may be far below the constant's, which a bare "no" beside both figures contradicted.
+            let rows = (metrics["val_rows"] ?? nil) ?? 0
+            if rows > 0, metrics.keys.contains("auc"), (metrics["auc"] ?? nil) == nil {
+                return "no (cannot tell: the validation rows hold one label)"
+            }
+            return "no"
         default: return nil
         }
     }

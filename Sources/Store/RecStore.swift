@@ -58,6 +58,16 @@ public final class RecStore: Sendable {
             // Write-ahead logging: a commit is one fsync of the log (synchronous stays FULL, so a
             // committed transaction survives power loss), and reads never wait for writes.
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            // SQLite opens a file whose header names a write version above 2 read-only: a damaged header (one bit of
+            // byte 18), which was diagnosed as a file this user may only read (exit 73) and is damage (65).
+            if let version = Self.headerWriteVersion("\(directory)/recpool.sqlite"), version > 2 {
+                throw StoreError.corruptDatabase(
+                    path: "\(directory)/recpool.sqlite",
+                    problems: [
+                        "its header's file format write version (byte 18) is \(version), which no SQLite writes (1 or "
+                            + "2), so SQLite would open it read-only: the header is damaged"
+                    ])
+            }
             let queue = try DatabaseQueue(path: "\(directory)/recpool.sqlite", configuration: configuration)
             do {
                 try Self.check(queue, path: "\(directory)/recpool.sqlite")
@@ -183,15 +193,33 @@ public final class RecStore: Sendable {
                     return .rollback
                 }
             }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR && error.message?.hasPrefix("no such table") == true {
+            // The migrations are recorded as applied, so the table was dropped: damage, never a directory that cannot
+            // be opened (exit 73, which a service manager restarts on).
+            throw StoreError.corruptDatabase(
+                path: path, problems: ["\(error.message ?? "a table is missing"): a table the applied migrations created is gone"])
         } catch let error as DatabaseError
             where [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH].contains(error.resultCode)
         {
             if let problem = sidecarProblem(path) { throw problem }
+            // SQLite opens a file whose header names a write version above 2 (byte 18) read-only: a damaged header, not
+            // a permission to fix (it was diagnosed as one, exit 73).
             throw StoreError.io(
                 path: path,
                 reason: "this user may only read it (\(error.message ?? "\(error.resultCode)")): make the file, its "
                     + "-wal and -shm files and the state directory writable by the broker's user")
         }
+    }
+
+    /// Byte 18 of the database file's header (SQLite's file format write version: 1 legacy, 2 WAL), or nil when the
+    /// file cannot be read that far or does not start with SQLite's magic (checked elsewhere).
+    static func headerWriteVersion(_ path: String) -> UInt8? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let header = try? handle.read(upToCount: 19), header.count == 19,
+            header.prefix(16).elementsEqual(Array("SQLite format 3\u{0}".utf8))
+        else { return nil }
+        return header[header.startIndex + 18]
     }
 
     /// Brings the schema to this build's: refuses one a newer build migrated (its migrations are not all this

@@ -94,5 +94,10 @@ struct JobConstantWarningTests {
         #expect(JobView.constantVerdict(0, among: [:]) == "no")
         #expect(JobView.constantVerdict(1, among: ["train_click_rate": 0.2]) == "yes")
         #expect(JobView.constantVerdict(0.5, among: [:]) == nil)
+        // A reviewer's job: every validation row a non-click, log-loss 0.0102 against the constant's 0.7288.
+        let oneLabel: [String: Double?] = [
+            "val_rows": 40, "auc": nil, "log_loss": 0.0102, "constant_log_loss": 0.7288, "train_click_rate": 0.3,
+        ]
+        #expect(JobView.constantVerdict(0, among: oneLabel) == "no (cannot tell: the validation rows hold one label)")
     }
 }

@@ -48,6 +48,10 @@ extension SplitDataset {
     {
         try requireTrainingRows(name: name)
         let spec = try FeatureSpec.fit(on: train, featureSet: featureSet)
+        // A validation row serving would refuse chose the epoch and judged the model: refused as `eval` refuses it.
+        if let (row, feature, value) = CheckpointEvaluation.outOfRange(spec: spec, data: validation) {
+            throw .userValueOutOfRange(dataset: "\(name)[validation]", row: row, feature: feature, value: value)
+        }
         // The training rows' cross rates are out-of-fold (`trainingMatrix`): a row's own click never reaches them.
         func rows(_ part: BanditDataset, training: Bool = false) -> LabeledData {
             let features = training ? spec.trainingMatrix(part) : spec.matrix(part)

@@ -452,6 +452,11 @@ public enum FeatureSpecError: Error, Sendable, Equatable {
     /// column (`label`, `has_history`, `device=ios` beside a categorical `device`). `data features` wrote a matrix
     /// `fit` then refused ("the header names column 'label' twice"), and `predict` could read no header.
     case collidingColumn(name: String)
+    /// Row `row` (0-based) of `dataset` (a split's rows: `log[validation]`) holds a numeric user feature `feature` of
+    /// `value`, more than ``ZScore/maximumStandardScore`` training standard deviations from the mean the spec was fitted
+    /// with: serving refuses such a request, so the row cannot be used to choose or judge a model (a validation row of
+    /// −1e17 scored every row alike and kept the starting weights).
+    case userValueOutOfRange(dataset: String, row: Int, feature: String, value: Double)
 }
 
 extension FeatureSpecError: CustomStringConvertible {
@@ -475,6 +480,10 @@ extension FeatureSpecError: CustomStringConvertible {
                 + (name == "label" ? "as a feature, the name the label column has" : "twice")
                 + ": a user or item feature is named like a column the specification makes (label, has_history, "
                 + "item_continuous, NAME=VALUE one-hot columns, …); rename the feature in the schema"
+        case .userValueOutOfRange(let dataset, let row, let feature, let value):
+            "\(dataset) row \(row) (0-based): numeric user feature '\(feature)' is \(value), more than 1e15 training "
+                + "standard deviations from the training rows' mean; serving refuses such a request, so the row cannot "
+                + "be used (correct or drop the value)"
         case .noTrainingValues(let feature):
             "the numeric user feature '\(feature)' is blank on every training row: there is nothing to scale it by; "
                 + "fill it, or leave it out of the schema's [logs.user_features]"

@@ -131,8 +131,13 @@ extension EvaluationReport {
             title: "ROC curve", xLabel: "false-positive rate", yLabel: "true-positive rate", series: rocSeries,
             range: 1)
         var calibrationSeries = segments.map { s in
-            SVGChart.Series(
-                label: s.segment.rawValue, color: colors[s.segment]!,
+            // A segment with no bin says why, as its ROC legend does: "warm" alone, with no point, read as a line
+            // that failed to draw.
+            let empty = (s.calibration?.bins ?? []).isEmpty
+            return SVGChart.Series(
+                label: empty
+                    ? "\(s.segment.rawValue): undefined (\(s.undefined ?? SegmentEvaluation.noRows))" : s.segment.rawValue,
+                color: colors[s.segment]!,
                 points: (s.calibration?.bins ?? []).map { ($0.meanPredicted, $0.observedRate) }, markers: true)
         }
         // Zoom to the populated range: click probabilities are often a few percent.

@@ -94,6 +94,12 @@ struct DataFeaturesCommand: AsyncParsableCommand {
                 }
                 fitted = try FeatureSpec.fit(on: train, featureSet: set)
                 if let note = fitted.constantNumericNote { CommandOutput.printError(note) }
+                // Rows the spec just fitted would refuse with `--spec` (and serving refuses): never written.
+                do {
+                    try CheckpointEvaluation.check(spec: fitted, data: rows, catalogue: false)
+                } catch {
+                    throw CommandFailure("\(error.description); nothing was written", exitCode: .badInput)
+                }
             }
             // The training part's cross rates are out-of-fold, as `fit` trains on them (`trainingMatrix`; on rows the
             // spec was not fitted on it is `matrix`).

@@ -52,7 +52,8 @@ struct OnlineFreezeCommand: AsyncParsableCommand {
         commandName: "freeze",
         abstract: "Pause learning; replicas keep serving the current version.",
         discussion: "Feedback that arrives while frozen is stored and exported but never learnt, even after unfreeze "
-            + "(counted in unlearnt_events).")
+            + "(counted in unlearnt_events). A freeze waits for a sync under way, so the command waits at least 150 s "
+            + "for it, whatever --timeout-ms says.")
 
     @OptionGroup var options: OnlineOutputOptions
 

@@ -65,4 +65,21 @@ struct UserValueRangeTests {
             try CheckpointEvaluation.check(spec: spec, data: try Self.load(in: folder.path, far: 100, value: "1e9"))
         }
     }
+
+    /// A reviewer's case: `fit` chose its epoch on a validation row of −1e17 (every score alike: "best epoch 0, the
+    /// checkpoint holds the starting weights") that `eval` then refused; pool training judged it alike.
+    @Test("training rows refuse a validation row serving would refuse, naming it; the log's other rows train")
+    func validationRowRefused() async throws {
+        try await withTemporaryDirectory("user-value-range-fit") { folder in
+            let split = SplitDataset(try Self.load(in: folder.path, far: 75, value: "-1e17"))
+            #expect(split.validation.rows == 12 && split.train.rows == 72)
+            #expect {
+                try split.trainingRows(name: "logs.csv")
+            } throws: { error in
+                (error as? FeatureSpecError) == .userValueOutOfRange(
+                    dataset: "logs.csv[validation]", row: 3, feature: "age", value: -1e17)
+            }
+            _ = try SplitDataset(try Self.load(in: folder.path, far: 75, value: "")).trainingRows(name: "logs.csv")
+        }
+    }
 }

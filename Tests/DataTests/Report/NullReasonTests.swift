@@ -66,6 +66,10 @@ struct NullReasonTests {
         #expect(all.roc?.isEmpty == false && all.rocUndefined == nil && all.atChosenThresholdUndefined == nil)
         #expect(report.threshold != nil && report.thresholdUndefined == nil)
         #expect(all.ranking.allSatisfy { $0.undefined == nil })
+        // Every row is cold: the warm segment has no rows, and both its ROC and its calibration legends say why (a
+        // reviewer's case: the calibration legend read "warm" beside no point).
+        let html = report.html()
+        #expect(html.components(separatedBy: "warm: undefined (").count - 1 == 2, "\(html)")
     }
 
     @Test("fit's validation figures: no rows and no clicks each name their reason")

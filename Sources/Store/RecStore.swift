@@ -202,8 +202,6 @@ public final class RecStore: Sendable {
             where [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH].contains(error.resultCode)
         {
             if let problem = sidecarProblem(path) { throw problem }
-            // SQLite opens a file whose header names a write version above 2 (byte 18) read-only: a damaged header, not
-            // a permission to fix (it was diagnosed as one, exit 73).
             throw StoreError.io(
                 path: path,
                 reason: "this user may only read it (\(error.message ?? "\(error.resultCode)")): make the file, its "

@@ -83,8 +83,9 @@ public enum CheckpointEvaluationError: Error, Sendable, CustomStringConvertible 
         case .nonFiniteScore(let bad): return bad.description
         case .userValueOutOfRange(let dataset, let row, let feature, let value):
             return "\(dataset) row \(row) (0-based): numeric user feature '\(feature)' is \(value), more than "
-                + "1e15 training standard deviations from the mean the model was "
-                + "fitted with; serving refuses such a request, so the row cannot be used (correct or drop the value)"
+                + "1e15 training standard deviations from the training mean its feature "
+                + "specification was fitted with; serving refuses such a request, so the row cannot be used (correct or "
+                + "drop the value)"
         }
     }
 }

@@ -246,7 +246,9 @@ struct DataFaultTests {
         return (try write(log, "rew.csv", in: folder), schema)
     }
 
-    @Test("data features refuses a value that scales past Float's range, naming row and column, never writing inf")
+    /// The value is refused before it is scaled: more than 1e15 training standard deviations from the mean, as
+    /// serving refuses it (it was refused after scaling, as a column that is not a finite number).
+    @Test("data features refuses a value that scales past Float's range, naming row and feature, never writing inf")
     func featuresRefuseNonFinite() throws {
         let temporary = try TemporaryDirectory("data-fault")
         defer { temporary.remove() }
@@ -263,7 +265,7 @@ struct DataFaultTests {
             "recpool", ["data", "features", data, "--schema", schema, "--split", "test", "--feature-set", "basic", "--out", out])
         #expect(run.code == 2, "\(run.code) \(run.stderr)")
         #expect(
-            run.stderr.contains("row 29 of the test split: column u1 is not a finite number (inf)")
+            run.stderr.contains("huge.csv[test] row 29 (0-based): numeric user feature 'u1' is 1e+30, more than 1e15")
                 && run.stderr.contains("nothing was written"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }

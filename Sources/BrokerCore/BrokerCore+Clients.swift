@@ -49,13 +49,7 @@ extension BrokerCore {
                 shed(identity: identity, header: header, now: now, into: &actions)
                 return
             }
-            if let frame = message.payload.first, frame.count > FeedbackRequest.maximumDocumentBytes {
-                answer(
-                    identity, header, .badRequest,
-                    "a FEEDBACK document is at most \(FeedbackRequest.maximumDocumentBytes) bytes; this one has "
-                        + "\(frame.count)", &actions)
-                return
-            }
+            if refuseOversized(identity, header, message, limit: FeedbackRequest.maximumDocumentBytes, &actions) { return }
             if refuseOutstandingId(identity, header, &actions) { return }
             // Feedback is made durable by the control plane before it is acknowledged.
             awaitControl(client: identity, header: header)
@@ -71,11 +65,10 @@ extension BrokerCore {
                 return
             }
             // The reactor reads a CONTROL document only to find a drain; one over the limit is refused unread.
-            if let frame = message.payload.first, frame.count > ControlRequest.maximumDocumentBytes {
-                answer(
-                    identity, header, .badRequest,
-                    "a CONTROL document is at most \(ControlRequest.maximumDocumentBytes) bytes; this one has "
-                        + "\(frame.count) (bytes to upload or import go in frame 2)", &actions)
+            if refuseOversized(
+                identity, header, message, limit: ControlRequest.maximumDocumentBytes,
+                note: " (bytes to upload or import go in frame 2)", &actions)
+            {
                 return
             }
             if refuseOutstandingId(identity, header, &actions) { return }
@@ -92,6 +85,19 @@ extension BrokerCore {
             .policyPull, .catalogue, .catalogueState:
             answer(identity, header, .badRequest, "\(header.command.name) is not a client command", &actions)
         }
+    }
+
+    /// Answers `BAD_REQUEST` to a request whose document (frame 1) is over `limit` bytes, unread, naming the limit and
+    /// the size (and `note`); returns whether it did. The reactor reads a FEEDBACK or CONTROL document only within it.
+    private mutating func refuseOversized(
+        _ identity: [UInt8], _ header: Header, _ message: WireMessage, limit: Int, note: String = "",
+        _ actions: inout [BrokerAction]
+    ) -> Bool {
+        guard let frame = message.payload.first, frame.count > limit else { return false }
+        answer(
+            identity, header, .badRequest,
+            "a \(header.command.name) document is at most \(limit) bytes; this one has \(frame.count)\(note)", &actions)
+        return true
     }
 
     /// Why the authenticated role may not send `message`, or `nil` when it may.

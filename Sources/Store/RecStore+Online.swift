@@ -418,14 +418,8 @@ extension RecStore {
     /// The newest policy version, if any.
     public func latestPolicyVersion() throws(StoreError) -> PolicyVersionRow? {
         try read { db in
-            // A row numbered below 1, or by what is not a whole number, is a damaged row, read (and refused by
-            // ``policyVersion(_:)``) before the newest: version 14 renumbered 0 left 13 the newest, resumed with no
-            // word, and the next sync stored other weights as 14.
-            if let damaged = try Row.fetchOne(
-                db, sql: "SELECT * FROM policy_versions WHERE typeof(version) != 'integer' OR version < 1 LIMIT 1")
-            {
-                _ = try Self.policyVersion(damaged)
-            }
+            // A row numbered below 1 anywhere (version 14 renumbered 0 left 13 the newest) is refused by
+            // ``checkPolicyVersionRows()``, which the broker's start runs before it reads the newest.
             return try Row.fetchOne(db, sql: "SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1")
                 .map(Self.policyVersion)
         }
@@ -434,7 +428,9 @@ extension RecStore {
     /// Reads every stored policy version's row (its number, weights' name, catalogue version, pruning time; the spec
     /// is read as text and decoded when the version is), as the broker's start does so that an older version's
     /// damaged row stops the start (exit 65), as the newest's does, instead of answering `online_policy N` and
-    /// off-policy evaluation of it `INTERNAL` later.
+    /// off-policy evaluation of it `INTERNAL` later. A version numbered below 1 beside newer ones is refused here:
+    /// it left an older version the newest, resumed with no word, and the next sync stored other weights under the
+    /// served number.
     /// - Throws: ``StoreError/corruptColumn(table:row:column:problem:)`` naming the first damaged row.
     public func checkPolicyVersionRows() throws(StoreError) {
         try read { db in

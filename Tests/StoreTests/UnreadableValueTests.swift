@@ -218,7 +218,7 @@ struct UnreadableValueTests {
                 CREATE TEMP TABLE copy AS SELECT * FROM policy_versions; UPDATE copy SET version = 2;
                 INSERT INTO policy_versions SELECT * FROM copy; UPDATE policy_versions SET version = 0 WHERE version = 2
                 """, table: "policy_versions", row: "version = 0", column: "version"
-        ) { _ = try $0.latestPolicyVersion() },
+        ) { try $0.checkPolicyVersionRows() },
         // A helper's case: an older version's damaged row was read by no start, and surfaced as INTERNAL later.
         Damage(
             sql: """
